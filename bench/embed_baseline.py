@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""sentence-transformers throughput on exactly the texts `nova bench embed` used (its *.texts.json file),
+with the same model folder, batch size 32, on 1 and 2 torch threads. Writes a JSON result like nova's."""
+import argparse
+import json
+import pathlib
+import time
+
+import torch
+from sentence_transformers import SentenceTransformer
+
+
+def measure(model, texts, threads, min_seconds):
+    torch.set_num_threads(threads)
+    tokens = sum(len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"])
+    model.encode(texts[:32], batch_size=32)  # warm-up
+    passes, start = 0, time.perf_counter()
+    while passes == 0 or time.perf_counter() - start < min_seconds:
+        model.encode(texts, batch_size=32, normalize_embeddings=True)
+        passes += 1
+    seconds = time.perf_counter() - start
+    return {
+        "threads": threads,
+        "texts": len(texts),
+        "avg_tokens": tokens / len(texts),
+        "seconds": seconds,
+        "texts_per_s": len(texts) * passes / seconds,
+        "tokens_per_s": tokens * passes / seconds,
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--texts", required=True, help="the *.texts.json file written by nova bench embed")
+    p.add_argument("--model", default="models/all-MiniLM-L6-v2")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--min-seconds", type=float, default=3.0)
+    p.add_argument("--out", default="bench/results/embed-st.json")
+    a = p.parse_args()
+    texts = json.loads(pathlib.Path(a.texts).read_text())
+    model = SentenceTransformer(a.model, device="cpu")
+    cases = []
+    for threads in [int(t) for t in a.threads.split(",")]:
+        for name in ("queries", "passages"):
+            case = {"set": name, **measure(model, texts[name], threads, a.min_seconds)}
+            print(f"{name:<9} threads={threads} {case['texts_per_s']:8.1f} texts/s {case['tokens_per_s']:9.0f} tokens/s")
+            cases.append(case)
+    meta = {"tool": "sentence-transformers", "torch": torch.__version__, "model": a.model, "cases": cases}
+    pathlib.Path(a.out).write_text(json.dumps(meta, indent=2))
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+//! Command-line grammar. Every flag documents its default and an example.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// KB Nova: a self-hosted knowledge-base troubleshooting engine.
+///
+/// Quick start:
+///   scripts/fetch-models.sh                       # install the embedding model into models/
+///   nova similar "disk full" "no space left on device" "printer jammed"
+///   nova embed --input texts.jsonl --output vectors.jsonl
+#[derive(Debug, Parser)]
+#[command(name = "nova", version, about, long_about, verbatim_doc_comment)]
+pub struct Cli {
+    /// Configuration file [default: ./nova.toml if present, else built-in defaults]. See
+    /// config/nova.example.toml for every key; NOVA_SECTION__KEY environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Model folder or `hf:owner/name[@rev]`, overriding model.path
+    /// [default: models/all-MiniLM-L6-v2]. Example: --model hf:sentence-transformers/all-MiniLM-L6-v2
+    #[arg(long, global = true, value_name = "PATH|hf:ID")]
+    pub model: Option<String>,
+
+    /// Inference threads, overriding model.threads [default: 0 = all cores].
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Log as JSON lines on stderr (for log shippers) instead of human-readable text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+
+    /// More log output (-v info, -vv debug). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Turn texts into embedding vectors (JSON lines on stdout, or a JSONL file in and out).
+    ///
+    /// Examples:
+    ///   nova embed "pods stuck in CrashLoopBackOff" "disk full on /var"
+    ///   nova embed --input docs.jsonl --output docs.vec.jsonl   # objects with a "text" field
+    #[command(verbatim_doc_comment)]
+    Embed(EmbedArgs),
+
+    /// Show how close texts are in meaning: the cosine similarity of every pair, as a table.
+    ///
+    /// Example:
+    ///   nova similar "VPN keeps disconnecting" "remote access drops every few minutes" "printer out of toner"
+    #[command(verbatim_doc_comment)]
+    Similar(SimilarArgs),
+
+    /// Measure speed (writes a JSON result file; see bench/README.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+
+    /// Print the effective configuration (all layers merged) as TOML.
+    Config,
+}
+
+/// `nova embed`.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Texts to embed; each becomes one JSON line `{"text": …, "embedding": […]}` on stdout.
+    #[arg(conflicts_with_all = ["input"], required_unless_present = "input")]
+    pub texts: Vec<String>,
+
+    /// JSONL file of objects with a text field; each object is written back with an added `embedding`.
+    #[arg(long, short, value_name = "FILE", requires = "output")]
+    pub input: Option<PathBuf>,
+
+    /// Where to write the JSONL result (`-` for stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Name of the field holding the text [default: text].
+    #[arg(long, default_value = "text", value_name = "NAME")]
+    pub field: String,
+}
+
+/// `nova similar`.
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// Two or more texts to compare.
+    #[arg(required = true, num_args = 2..)]
+    pub texts: Vec<String>,
+}
+
+/// `nova bench …`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Embedding throughput: texts/s and tokens/s for short queries and ~200-token passages, on 1 and 2
+    /// threads, plus the machine's sgemm peak for reference.
+    ///
+    /// Example (the shared datasets beside the repo):
+    ///   nova bench embed --queries ../shared/datasets/cranfield/queries.jsonl \
+    ///                    --passages ../shared/datasets/troubleshooting/docs
+    #[command(verbatim_doc_comment)]
+    Embed(BenchEmbedArgs),
+}
+
+/// `nova bench embed`.
+#[derive(Debug, Args)]
+pub struct BenchEmbedArgs {
+    /// JSONL file of short queries (a `text` field per line).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "../shared/datasets/cranfield/queries.jsonl"
+    )]
+    pub queries: PathBuf,
+
+    /// Folder of Markdown/text documents, cut into ~200-token passages.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "../shared/datasets/troubleshooting/docs"
+    )]
+    pub passages: PathBuf,
+
+    /// Thread counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub thread_counts: Vec<usize>,
+
+    /// Most passages to use (queries are all used).
+    #[arg(long, default_value_t = 256)]
+    pub max_passages: usize,
+
+    /// Minimum seconds to measure each case (repeats the set until reached).
+    #[arg(long, default_value_t = 3.0)]
+    pub min_seconds: f64,
+
+    /// JSON result file. The texts used are written beside it (`<name>.texts.json`) so a baseline can
+    /// embed exactly the same inputs.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "bench/results/embed-nova.json"
+    )]
+    pub out: PathBuf,
+}

@@ -1,0 +1,120 @@
+//! The one typed configuration tree: compiled-in defaults (`config/nova.example.toml`) → `nova.toml` or
+//! `--config FILE` → `NOVA_SECTION__KEY` environment variables → command-line flags.
+
+use anyhow::{bail, Context, Result};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use nova_embed::{BatchOptions, ModelSource};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The documented defaults, compiled in so the binary runs with no file at all.
+pub const EXAMPLE: &str = include_str!("../../../config/nova.example.toml");
+
+/// Everything `nova` can be configured with.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The embedding model.
+    pub model: ModelConfig,
+}
+
+/// `[model]`: which embedding model and how to batch it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Local folder or `hf:owner/name[@rev]`.
+    pub path: String,
+    /// Most texts per forward pass.
+    pub max_batch: usize,
+    /// Most padded tokens per forward pass.
+    pub max_batch_tokens: usize,
+    /// Inference threads; 0 = all cores.
+    pub threads: usize,
+}
+
+impl Config {
+    /// Loads the layers; `file` is `--config` (an error if it does not exist) or else `./nova.toml` if present.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let mut fig = Figment::from(Toml::string(EXAMPLE));
+        match file {
+            Some(path) if !path.is_file() => bail!("config file {} does not exist", path.display()),
+            Some(path) => fig = fig.merge(Toml::file(path)),
+            None if Path::new("nova.toml").is_file() => fig = fig.merge(Toml::file("nova.toml")),
+            None => {}
+        }
+        let config: Self = fig
+            // Only NOVA_SECTION__KEY variables are config; other NOVA_* names belong to scripts.
+            .merge(
+                Env::prefixed("NOVA_")
+                    .filter(|k| k.as_str().contains("__"))
+                    .split("__"),
+            )
+            .extract()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Range checks that serde cannot express; errors name the key.
+    fn validate(&self) -> Result<()> {
+        if self.model.max_batch == 0 {
+            bail!("model.max_batch must be at least 1");
+        }
+        if self.model.max_batch_tokens < self.model.max_batch {
+            bail!("model.max_batch_tokens must be at least model.max_batch");
+        }
+        if self.model.path.trim().is_empty() {
+            bail!("model.path must not be empty");
+        }
+        Ok(())
+    }
+}
+
+impl ModelConfig {
+    /// Where to load the model from.
+    pub fn source(&self) -> ModelSource {
+        ModelSource::parse(&self.path)
+    }
+
+    /// Batching limits for the embedder.
+    pub fn batch(&self) -> BatchOptions {
+        BatchOptions {
+            max_batch: self.max_batch,
+            max_batch_tokens: self.max_batch_tokens,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_validates() {
+        let config: Config = Figment::from(Toml::string(EXAMPLE))
+            .extract()
+            .expect("example config parses");
+        config.validate().expect("example config is valid");
+        assert_eq!(config.model.max_batch, 32);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = Figment::from(Toml::string(EXAMPLE))
+            .merge(Toml::string("[model]\nbatch = 3"))
+            .extract::<Config>()
+            .expect_err("unknown key must fail");
+        assert!(err.to_string().contains("batch"), "{err}");
+    }
+
+    #[test]
+    fn zero_batch_is_rejected_naming_the_key() {
+        let mut config: Config = Figment::from(Toml::string(EXAMPLE))
+            .extract()
+            .expect("parses");
+        config.model.max_batch = 0;
+        let err = config.validate().expect_err("must fail");
+        assert!(err.to_string().contains("model.max_batch"));
+    }
+}

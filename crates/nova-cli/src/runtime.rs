@@ -1,0 +1,21 @@
+//! Process-wide setup done once in `main`: logging.
+
+use tracing_subscriber::EnvFilter;
+
+/// Logs go to stderr so stdout stays clean for JSON output.
+pub fn init_logging(json: bool, verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,223 @@
+//! A BERT encoder for inference only, on candle: embeddings → N × (self-attention, feed-forward).
+//!
+//! Written for speed on CPU rather than generality: Q, K and V are one fused matmul, weights are stored
+//! pre-transposed so every matmul reads contiguous memory, and activations are 2-D `(tokens, hidden)`
+//! wherever the maths allows.
+
+use crate::error::{EmbedError, Result};
+use crate::kernels::{gelu_erf, masked_softmax};
+use crate::matmul::matmul;
+use crate::model_dir::{BertConfig, ModelDir};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{LayerNorm, Module};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// `x · Wᵀ + b` with `Wᵀ` kept contiguous.
+struct Dense {
+    weight_t: Tensor,
+    bias: Tensor,
+}
+
+impl Dense {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        matmul(x, &self.weight_t)?.broadcast_add(&self.bias)
+    }
+}
+
+struct Layer {
+    qkv: Dense,
+    attn_out: Dense,
+    attn_norm: LayerNorm,
+    inter: Dense,
+    out: Dense,
+    out_norm: LayerNorm,
+}
+
+/// The encoder's weights and shape.
+pub(crate) struct Bert {
+    word: Tensor,
+    position: Tensor,
+    token_type0: Tensor,
+    emb_norm: LayerNorm,
+    layers: Vec<Layer>,
+    heads: usize,
+    head_dim: usize,
+    hidden: usize,
+}
+
+/// Pulls named tensors out of the safetensors map with shape checks that name the tensor.
+struct Weights {
+    map: HashMap<String, Tensor>,
+    prefix: &'static str,
+    path: PathBuf,
+}
+
+impl Weights {
+    fn get(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let full = format!("{}{name}", self.prefix);
+        let bad = |problem: String| EmbedError::BadTensor {
+            path: self.path.clone(),
+            tensor: full.clone(),
+            problem,
+        };
+        let t = self
+            .map
+            .remove(&full)
+            .ok_or_else(|| bad("is missing".into()))?;
+        if t.dims() != shape {
+            return Err(bad(format!("has shape {:?}, expected {shape:?}", t.dims())));
+        }
+        Ok(t.to_dtype(DType::F32)?)
+    }
+
+    fn dense(&mut self, name: &str, out: usize, inp: usize) -> Result<Dense> {
+        let w = self.get(&format!("{name}.weight"), &[out, inp])?;
+        Ok(Dense {
+            weight_t: w.t()?.contiguous()?,
+            bias: self.get(&format!("{name}.bias"), &[out])?,
+        })
+    }
+
+    fn norm(&mut self, name: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
+        Ok(LayerNorm::new(
+            self.get(&format!("{name}.weight"), &[dim])?,
+            self.get(&format!("{name}.bias"), &[dim])?,
+            eps,
+        ))
+    }
+}
+
+impl Bert {
+    /// Loads `model.safetensors` from the folder; weights may be stored with or without a `bert.` prefix.
+    pub(crate) fn load(dir: &ModelDir) -> Result<Self> {
+        let path = dir.file("model.safetensors");
+        let map = read_safetensors(&path)?;
+        let prefix = if map.contains_key("bert.embeddings.word_embeddings.weight") {
+            "bert."
+        } else {
+            ""
+        };
+        let cfg: &BertConfig = &dir.bert;
+        if cfg.hidden_act != "gelu" {
+            return Err(EmbedError::BadTensor {
+                path: dir.file("config.json"),
+                tensor: "hidden_act".into(),
+                problem: format!("is `{}`, only `gelu` is supported", cfg.hidden_act),
+            });
+        }
+        let h = cfg.hidden_size;
+        let mut w = Weights { map, prefix, path };
+        let word = w.get("embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?;
+        let position = w.get(
+            "embeddings.position_embeddings.weight",
+            &[cfg.max_position_embeddings, h],
+        )?;
+        let token_type0 = w
+            .get(
+                "embeddings.token_type_embeddings.weight",
+                &[cfg.type_vocab_size, h],
+            )?
+            .get(0)?;
+        let emb_norm = w.norm("embeddings.LayerNorm", h, cfg.layer_norm_eps)?;
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let p = format!("encoder.layer.{i}");
+            let q = w.dense(&format!("{p}.attention.self.query"), h, h)?;
+            let k = w.dense(&format!("{p}.attention.self.key"), h, h)?;
+            let v = w.dense(&format!("{p}.attention.self.value"), h, h)?;
+            let qkv = Dense {
+                weight_t: Tensor::cat(&[&q.weight_t, &k.weight_t, &v.weight_t], 1)?.contiguous()?,
+                bias: Tensor::cat(&[&q.bias, &k.bias, &v.bias], 0)?,
+            };
+            layers.push(Layer {
+                qkv,
+                attn_out: w.dense(&format!("{p}.attention.output.dense"), h, h)?,
+                attn_norm: w.norm(
+                    &format!("{p}.attention.output.LayerNorm"),
+                    h,
+                    cfg.layer_norm_eps,
+                )?,
+                inter: w.dense(&format!("{p}.intermediate.dense"), cfg.intermediate_size, h)?,
+                out: w.dense(&format!("{p}.output.dense"), h, cfg.intermediate_size)?,
+                out_norm: w.norm(&format!("{p}.output.LayerNorm"), h, cfg.layer_norm_eps)?,
+            });
+        }
+        let heads = cfg.num_attention_heads;
+        Ok(Self {
+            word,
+            position,
+            token_type0,
+            emb_norm,
+            layers,
+            heads,
+            head_dim: h / heads,
+            hidden: h,
+        })
+    }
+
+    /// Runs the encoder on a padded batch. `ids` and `mask` are `(batch, seq)`; returns the last hidden
+    /// state `(batch, seq, hidden)`.
+    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, l) = ids.dims2()?;
+        let (h, heads, hd) = (self.hidden, self.heads, self.head_dim);
+        let tokens = self
+            .word
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, l, h))?;
+        let pos = self.position.narrow(0, 0, l)?;
+        let x = tokens
+            .broadcast_add(&pos)?
+            .broadcast_add(&self.token_type0)?;
+        let mut x = self.emb_norm.forward(&x)?.reshape((b * l, h))?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        for layer in &self.layers {
+            let qkv = layer
+                .qkv
+                .forward(&x)?
+                .reshape((b, l, 3, heads, hd))?
+                .permute((2, 0, 3, 1, 4))?;
+            let q = (qkv.get(0)?.contiguous()? * scale)?;
+            let k_t = qkv.get(1)?.transpose(2, 3)?.contiguous()?;
+            let v = qkv.get(2)?.contiguous()?;
+            let probs = masked_softmax(&matmul(&q, &k_t)?, mask)?;
+            let ctx = matmul(&probs, &v)?.transpose(1, 2)?.reshape((b * l, h))?;
+            let attn = layer
+                .attn_norm
+                .forward(&(layer.attn_out.forward(&ctx)? + &x)?)?;
+            let inter = gelu_erf(&layer.inter.forward(&attn)?)?;
+            x = layer
+                .out_norm
+                .forward(&(layer.out.forward(&inter)? + &attn)?)?;
+        }
+        x.reshape((b, l, h))
+    }
+
+    pub(crate) fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    /// Floating-point operations of one forward pass over a `seq`-token text (matmuls only; the
+    /// element-wise work is a few percent on top).
+    pub(crate) fn forward_flops(&self, seq: usize) -> f64 {
+        let (l, h) = (seq as f64, self.hidden as f64);
+        let per_layer = self.layers.first().map_or(0.0, |layer| {
+            let inter = layer.inter.weight_t.dims()[1] as f64;
+            2.0 * l * h * (3.0 * h + h + 2.0 * inter) + 4.0 * l * l * h
+        });
+        per_layer * self.layers.len() as f64
+    }
+}
+
+fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+    // Read into memory rather than mmap: the file is ~90 MB and this keeps the crate free of `unsafe`.
+    let bytes = fs_err::read(path).map_err(|_| EmbedError::MissingFile {
+        path: path.to_path_buf(),
+    })?;
+    candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
+        EmbedError::CorruptFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        }
+    })
+}

@@ -1,0 +1,181 @@
+//! The sentence embedder: tokenize → sort by length → batch → BERT → pool → normalise → original order.
+
+use crate::bert::Bert;
+use crate::error::{EmbedError, Result};
+use crate::model_dir::{ModelDir, Pooling};
+use crate::source::ModelSource;
+use candle_core::{Device, Tensor};
+use nova_core::{l2_normalize, Embedding};
+use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
+
+/// Anything that turns texts into fixed-size vectors. Implementations must be deterministic and return one
+/// vector per input, in input order.
+pub trait Embedder: Send + Sync {
+    /// Vector dimension.
+    fn dim(&self) -> usize;
+    /// Embeds `texts`; an empty slice gives an empty result.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>>;
+}
+
+/// How texts are grouped into forward passes.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOptions {
+    /// Most texts in one forward pass.
+    pub max_batch: usize,
+    /// Most padded tokens (`texts × longest`) in one forward pass; bounds memory for long passages.
+    pub max_batch_tokens: usize,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 32,
+            max_batch_tokens: 1024,
+        }
+    }
+}
+
+/// A sentence-transformers BERT model (e.g. all-MiniLM-L6-v2) running in-process.
+pub struct SentenceEmbedder {
+    tokenizer: Tokenizer,
+    bert: Bert,
+    pooling: Pooling,
+    normalize: bool,
+    batch: BatchOptions,
+    id: String,
+}
+
+impl SentenceEmbedder {
+    /// Resolves `source` (downloading hub models) and loads it.
+    pub fn load(source: &ModelSource, batch: BatchOptions) -> Result<Self> {
+        Self::from_dir(&source.resolve()?, batch)
+    }
+
+    /// Loads the tokenizer and weights from a checked model folder.
+    pub fn from_dir(dir: &ModelDir, batch: BatchOptions) -> Result<Self> {
+        let tok_path = dir.file("tokenizer.json");
+        let mut tokenizer =
+            Tokenizer::from_file(&tok_path).map_err(|source| EmbedError::CorruptFile {
+                path: tok_path.clone(),
+                source,
+            })?;
+        // tokenizer.json ships truncation/padding at 128; sentence-transformers overrides both with
+        // max_seq_length and pad-to-longest, so we do the same (and pad ourselves, per sorted batch).
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: dir.max_seq_length(),
+                strategy: TruncationStrategy::LongestFirst,
+                ..TruncationParams::default()
+            }))
+            .map_err(|source| EmbedError::CorruptFile {
+                path: tok_path.clone(),
+                source,
+            })?;
+        tokenizer.with_padding(None);
+        let bert = Bert::load(dir)?;
+        let id = dir.root().display().to_string();
+        Ok(Self {
+            tokenizer,
+            bert,
+            pooling: dir.pooling(),
+            normalize: dir.normalize(),
+            batch,
+            id,
+        })
+    }
+
+    /// Where the model was loaded from (folder path).
+    pub fn model_id(&self) -> &str {
+        &self.id
+    }
+
+    /// Matmul FLOPs of one forward pass over a text of `tokens` tokens (for benchmark reporting).
+    pub fn forward_flops(&self, tokens: usize) -> f64 {
+        self.bert.forward_flops(tokens)
+    }
+
+    /// Token ids exactly as the model sees them (`[CLS]` … `[SEP]`, truncated).
+    pub fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(EmbedError::Tokenize)?;
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
+    }
+
+    /// Embeds pre-tokenized inputs, keeping their order.
+    pub fn embed_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<Embedding>> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        // Longest first, so each batch pads to nearly its own length and the big batches run while the
+        // allocator is fresh.
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut out: Vec<Embedding> = vec![Vec::new(); ids.len()];
+        for batch in self.plan_batches(&order, ids) {
+            let vectors = self.forward_batch(batch.iter().map(|&i| ids[i].as_slice()))?;
+            for (i, v) in batch.iter().zip(vectors) {
+                out[*i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Splits length-sorted indices into batches bounded by count and padded-token budget.
+    fn plan_batches<'a>(&self, order: &'a [usize], ids: &[Vec<u32>]) -> Vec<&'a [usize]> {
+        let mut batches = Vec::new();
+        let mut start = 0;
+        while start < order.len() {
+            let longest = ids[order[start]].len().max(1);
+            let fit = (self.batch.max_batch_tokens / longest).clamp(1, self.batch.max_batch.max(1));
+            let end = (start + fit).min(order.len());
+            batches.push(&order[start..end]);
+            start = end;
+        }
+        batches
+    }
+
+    fn forward_batch<'a>(
+        &self,
+        rows: impl Iterator<Item = &'a [u32]> + Clone,
+    ) -> Result<Vec<Embedding>> {
+        let b = rows.clone().count();
+        let l = rows.clone().map(<[u32]>::len).max().unwrap_or(0);
+        let mut flat_ids = vec![0u32; b * l];
+        let mut flat_mask = vec![0f32; b * l];
+        for (r, row) in rows.enumerate() {
+            flat_ids[r * l..r * l + row.len()].copy_from_slice(row);
+            flat_mask[r * l..r * l + row.len()].fill(1.0);
+        }
+        let ids = Tensor::from_vec(flat_ids, (b, l), &Device::Cpu)?;
+        let mask = Tensor::from_vec(flat_mask, (b, l), &Device::Cpu)?;
+        let hidden = self.bert.forward(&ids, &mask)?;
+        let pooled = match self.pooling {
+            Pooling::Mean => {
+                let m = mask.unsqueeze(2)?;
+                let summed = hidden.broadcast_mul(&m)?.sum(1)?;
+                summed.broadcast_div(&m.sum(1)?.clamp(1e-9, f64::MAX)?)?
+            }
+            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+        };
+        let mut vectors = pooled.to_vec2::<f32>()?;
+        if self.normalize {
+            vectors.iter_mut().for_each(|v| l2_normalize(v));
+        }
+        Ok(vectors)
+    }
+}
+
+impl Embedder for SentenceEmbedder {
+    fn dim(&self) -> usize {
+        self.bert.hidden()
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.embed_ids(&self.token_ids(texts)?)
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: model fetch, formatting, lints, then every test in the workspace.
+# Tests that need ../shared (golden references, datasets) say SKIPPED when it is absent.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/env.sh
+
+bash scripts/install-deps.sh
+bash scripts/fetch-models.sh
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked 2>&1 | tee "$KB_NOVA_CACHE/last-test.log"
