@@ -6,7 +6,7 @@
 
 use crate::error::{EmbedError, Result};
 use crate::kernels::{gelu_erf, masked_softmax};
-use crate::matmul::matmul;
+use crate::matmul::{linear, matmul};
 use crate::model_dir::{BertConfig, ModelDir};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{LayerNorm, Module};
@@ -16,12 +16,26 @@ use std::path::{Path, PathBuf};
 /// `x · Wᵀ + b` with `Wᵀ` kept contiguous.
 struct Dense {
     weight_t: Tensor,
-    bias: Tensor,
+    bias: Vec<f32>,
 }
 
 impl Dense {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        matmul(x, &self.weight_t)?.broadcast_add(&self.bias)
+        linear(x, &self.weight_t, &self.bias, None)
+    }
+
+    /// The same layer with weights and bias multiplied by `factor`.
+    fn scaled(self, factor: f64) -> candle_core::Result<Self> {
+        let f = factor as f32;
+        Ok(Self {
+            weight_t: (self.weight_t * factor)?,
+            bias: self.bias.iter().map(|b| b * f).collect(),
+        })
+    }
+
+    /// `x · Wᵀ + b + residual`, fused.
+    fn forward_add(&self, x: &Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
+        linear(x, &self.weight_t, &self.bias, Some(residual))
     }
 }
 
@@ -73,9 +87,12 @@ impl Weights {
 
     fn dense(&mut self, name: &str, out: usize, inp: usize) -> Result<Dense> {
         let w = self.get(&format!("{name}.weight"), &[out, inp])?;
+        let bias = self
+            .get(&format!("{name}.bias"), &[out])?
+            .to_vec1::<f32>()?;
         Ok(Dense {
             weight_t: w.t()?.contiguous()?,
-            bias: self.get(&format!("{name}.bias"), &[out])?,
+            bias,
         })
     }
 
@@ -123,12 +140,15 @@ impl Bert {
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
-            let q = w.dense(&format!("{p}.attention.self.query"), h, h)?;
+            // Attention scores are q·kᵀ/√d; folding 1/√d into W_q and b_q saves a pass per layer.
+            let q = w
+                .dense(&format!("{p}.attention.self.query"), h, h)?
+                .scaled(1.0 / ((h / cfg.num_attention_heads) as f64).sqrt())?;
             let k = w.dense(&format!("{p}.attention.self.key"), h, h)?;
             let v = w.dense(&format!("{p}.attention.self.value"), h, h)?;
             let qkv = Dense {
                 weight_t: Tensor::cat(&[&q.weight_t, &k.weight_t, &v.weight_t], 1)?.contiguous()?,
-                bias: Tensor::cat(&[&q.bias, &k.bias, &v.bias], 0)?,
+                bias: [q.bias, k.bias, v.bias].concat(),
             };
             layers.push(Layer {
                 qkv,
@@ -170,25 +190,24 @@ impl Bert {
             .broadcast_add(&pos)?
             .broadcast_add(&self.token_type0)?;
         let mut x = self.emb_norm.forward(&x)?.reshape((b * l, h))?;
-        let scale = 1.0 / (hd as f64).sqrt();
         for layer in &self.layers {
             let qkv = layer
                 .qkv
                 .forward(&x)?
                 .reshape((b, l, 3, heads, hd))?
                 .permute((2, 0, 3, 1, 4))?;
-            let q = (qkv.get(0)?.contiguous()? * scale)?;
+            let q = qkv.get(0)?.contiguous()?;
             let k_t = qkv.get(1)?.transpose(2, 3)?.contiguous()?;
             let v = qkv.get(2)?.contiguous()?;
             let probs = masked_softmax(&matmul(&q, &k_t)?, mask)?;
             let ctx = matmul(&probs, &v)?.transpose(1, 2)?.reshape((b * l, h))?;
             let attn = layer
                 .attn_norm
-                .forward(&(layer.attn_out.forward(&ctx)? + &x)?)?;
+                .forward(&layer.attn_out.forward_add(&ctx, &x)?)?;
             let inter = gelu_erf(&layer.inter.forward(&attn)?)?;
             x = layer
                 .out_norm
-                .forward(&(layer.out.forward(&inter)? + &attn)?)?;
+                .forward(&layer.out.forward_add(&inter, &attn)?)?;
         }
         x.reshape((b, l, h))
     }

@@ -7,7 +7,7 @@
 
 #![allow(unsafe_code)]
 
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use std::os::raw::c_int;
 
 const ROW_MAJOR: c_int = 101;
@@ -41,14 +41,13 @@ pub(crate) fn set_threads(n: usize) {
     unsafe { openblas_set_num_threads(n) }
 }
 
-/// `C = A · B` for one row-major `m×k` by `k×n` pair; lengths are checked before the call.
+/// `C = A · B + beta·C` for one row-major `m×k` by `k×n` pair; lengths are checked before the call.
 fn sgemm(
     a: &[f32],
     b: &[f32],
     c: &mut [f32],
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
+    beta: f32,
 ) -> candle_core::Result<()> {
     if a.len() != m * k || b.len() != k * n || c.len() != m * n {
         bail!("blas matmul: buffer sizes do not match {m}x{k} · {k}x{n}");
@@ -75,7 +74,7 @@ fn sgemm(
             ki,
             b.as_ptr(),
             ni,
-            0.0,
+            beta,
             c.as_mut_ptr(),
             ni,
         );
@@ -129,14 +128,139 @@ impl CustomOp2 for BlasMatmul {
                 &a[i * m * k..(i + 1) * m * k],
                 rhs,
                 &mut out[i * m * n..(i + 1) * m * n],
-                m,
-                k,
-                n,
+                (m, k, n),
+                0.0,
             )?;
         }
         let mut dims = ad[..ad.len() - 2].to_vec();
         dims.extend([m, n]);
         Ok((CpuStorage::F32(out), Shape::from(dims)))
+    }
+}
+
+/// `x · Wᵀ + bias (+ residual)` in one pass: the output starts as the bias rows (plus the residual) and
+/// sgemm accumulates into it (beta = 1), so no separate broadcast-add passes over the activations.
+struct Linear<'a> {
+    bias: &'a [f32],
+}
+
+impl Linear<'_> {
+    fn run(
+        &self,
+        x: &[f32],
+        w_t: &[f32],
+        residual: Option<&[f32]>,
+        (rows, k, n): (usize, usize, usize),
+    ) -> candle_core::Result<CpuStorage> {
+        if self.bias.len() != n {
+            bail!(
+                "linear: bias has {} values, output has {n} columns",
+                self.bias.len()
+            );
+        }
+        let mut out = match residual {
+            Some(r) if r.len() == rows * n => r.to_vec(),
+            Some(r) => bail!(
+                "linear: residual has {} values, expected {}",
+                r.len(),
+                rows * n
+            ),
+            None => vec![0f32; rows * n],
+        };
+        for row in out.chunks_exact_mut(n) {
+            row.iter_mut().zip(self.bias).for_each(|(o, b)| *o += b);
+        }
+        sgemm(x, w_t, &mut out, (rows, k, n), 1.0)?;
+        Ok(CpuStorage::F32(out))
+    }
+}
+
+/// `(rows, k)` and `(k, n)` from the layouts of `x` (any leading dims) and `w_t`.
+fn linear_dims(lx: &Layout, lw: &Layout) -> candle_core::Result<(usize, usize, usize)> {
+    let (&k, lead) = lx
+        .dims()
+        .split_last()
+        .ok_or_else(|| candle_core::Error::Msg("linear: scalar input".into()))?;
+    let &[k2, n] = lw.dims() else {
+        bail!("linear: weight must be 2-D, got {:?}", lw.dims())
+    };
+    if k != k2 {
+        bail!(
+            "linear: input {:?} does not match weight {:?}",
+            lx.dims(),
+            lw.dims()
+        );
+    }
+    Ok((lead.iter().product(), k, n))
+}
+
+fn output_shape(lx: &Layout, n: usize) -> Shape {
+    let mut dims = lx.dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = n;
+    }
+    Shape::from(dims)
+}
+
+impl CustomOp2 for Linear<'_> {
+    fn name(&self) -> &'static str {
+        "blas-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dims = linear_dims(l1, l2)?;
+        Ok((
+            self.run(contiguous(s1, l1)?, contiguous(s2, l2)?, None, dims)?,
+            output_shape(l1, dims.2),
+        ))
+    }
+}
+
+impl CustomOp3 for Linear<'_> {
+    fn name(&self) -> &'static str {
+        "blas-linear-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dims = linear_dims(l1, l2)?;
+        let residual = contiguous(s3, l3)?;
+        Ok((
+            self.run(
+                contiguous(s1, l1)?,
+                contiguous(s2, l2)?,
+                Some(residual),
+                dims,
+            )?,
+            output_shape(l1, dims.2),
+        ))
+    }
+}
+
+/// `x · w_t + bias`, plus `residual` when given; all contiguous f32, `bias` of length `w_t.dims()[1]`.
+pub(crate) fn linear(
+    x: &Tensor,
+    w_t: &Tensor,
+    bias: &[f32],
+    residual: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
+    let op = Linear { bias };
+    match residual {
+        Some(r) => x.apply_op3_no_bwd(w_t, r, &op),
+        None => x.apply_op2_no_bwd(w_t, &op),
     }
 }
 
@@ -169,6 +293,34 @@ mod tests {
                 .unwrap();
             assert!(diff < 1e-4, "max difference {diff}");
         }
+    }
+
+    #[test]
+    fn fused_linear_equals_matmul_plus_bias_plus_residual() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (6, 5), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (5, 3), &dev).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (6, 3), &dev).unwrap();
+        let bias = [0.5f32, -1.0, 2.0];
+        let b = Tensor::new(&bias, &dev).unwrap();
+        let reference = x.matmul(&w).unwrap().broadcast_add(&b).unwrap();
+        let diff = |a: Tensor, b: Tensor| {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert!(diff(linear(&x, &w, &bias, None).unwrap(), reference.clone()) < 1e-4);
+        assert!(
+            diff(
+                linear(&x, &w, &bias, Some(&r)).unwrap(),
+                (reference + &r).unwrap()
+            ) < 1e-4
+        );
     }
 
     #[test]

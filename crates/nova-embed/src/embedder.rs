@@ -6,6 +6,7 @@ use crate::model_dir::{ModelDir, Pooling};
 use crate::source::ModelSource;
 use candle_core::{Device, Tensor};
 use nova_core::{l2_normalize, Embedding};
+use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
 
 /// Anything that turns texts into fixed-size vectors. Implementations must be deterministic and return one
@@ -73,6 +74,7 @@ impl SentenceEmbedder {
             })?;
         tokenizer.with_padding(None);
         let bert = Bert::load(dir)?;
+        crate::threads::single_threaded_matmuls();
         let id = dir.root().display().to_string();
         Ok(Self {
             tokenizer,
@@ -112,23 +114,36 @@ impl SentenceEmbedder {
         // Longest first, so each batch pads to nearly its own length and the big batches run while the
         // allocator is fresh.
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let batches = self.plan_batches(&order, ids);
+        // Parallel across batches, each batch's matmuls on one thread: on 2 cores this beats splitting
+        // every MiniLM-sized matmul over both (measured: +50 % on passages), and never oversubscribes.
+        let results: Vec<Result<Vec<Embedding>>> = batches
+            .par_iter()
+            .map(|batch| self.forward_batch(batch.iter().map(|&i| ids[i].as_slice())))
+            .collect();
         let mut out: Vec<Embedding> = vec![Vec::new(); ids.len()];
-        for batch in self.plan_batches(&order, ids) {
-            let vectors = self.forward_batch(batch.iter().map(|&i| ids[i].as_slice()))?;
-            for (i, v) in batch.iter().zip(vectors) {
-                out[*i] = v;
+        for (batch, vectors) in batches.iter().zip(results) {
+            for (&i, v) in batch.iter().zip(vectors?) {
+                out[i] = v;
             }
         }
         Ok(out)
     }
 
-    /// Splits length-sorted indices into batches bounded by count and padded-token budget.
+    /// Splits length-sorted indices into batches bounded by count and padded-token budget, and small
+    /// enough that every rayon worker gets one when there are that many texts.
     fn plan_batches<'a>(&self, order: &'a [usize], ids: &[Vec<u32>]) -> Vec<&'a [usize]> {
+        let workers = rayon::current_num_threads().max(1);
+        let max_batch = self
+            .batch
+            .max_batch
+            .min(order.len().div_ceil(workers))
+            .max(1);
         let mut batches = Vec::new();
         let mut start = 0;
         while start < order.len() {
             let longest = ids[order[start]].len().max(1);
-            let fit = (self.batch.max_batch_tokens / longest).clamp(1, self.batch.max_batch.max(1));
+            let fit = (self.batch.max_batch_tokens / longest).clamp(1, max_batch);
             let end = (start + fit).min(order.len());
             batches.push(&order[start..end]);
             start = end;

@@ -14,3 +14,25 @@ pub(crate) fn matmul(lhs: &Tensor, rhs: &Tensor) -> candle_core::Result<Tensor> 
         lhs.broadcast_matmul(rhs)
     }
 }
+
+/// `x · w_t + bias (+ residual)`; with OpenBLAS one fused pass, otherwise candle ops.
+pub(crate) fn linear(
+    x: &Tensor,
+    w_t: &Tensor,
+    bias: &[f32],
+    residual: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
+    #[cfg(feature = "openblas")]
+    {
+        crate::blas::linear(x, w_t, bias, residual)
+    }
+    #[cfg(not(feature = "openblas"))]
+    {
+        let bias = Tensor::new(bias, x.device())?;
+        let y = x.broadcast_matmul(w_t)?.broadcast_add(&bias)?;
+        match residual {
+            Some(r) => y + r,
+            None => Ok(y),
+        }
+    }
+}
