@@ -11,11 +11,9 @@ bash scripts/fetch-models.sh
 echo "build: cargo build (first build takes several minutes)"
 cargo build --locked --bin nova
 echo
-"$KB_NOVA_BIN" similar \
-  "Pods stuck in CrashLoopBackOff after the upgrade" \
-  "Kubernetes containers keep restarting since we updated the cluster" \
-  "VPN disconnects every few minutes" \
-  "Remote access connection drops repeatedly" \
-  "Printer is out of toner"
+# The sample knowledge base (examples/kb) into the default KB under .nova/; re-running is a no-op.
+"$KB_NOVA_BIN" ingest examples/kb
+echo
+"$KB_NOVA_BIN" search "pods keep restarting since we upgraded the cluster" -k 3
 echo
 echo "nova is at $KB_NOVA_BIN — try: $KB_NOVA_BIN --help"

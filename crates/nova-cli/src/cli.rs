@@ -57,6 +57,33 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Similar(SimilarArgs),
 
+    /// Add files and folders to a knowledge base (Markdown, text, BEIR/JSONL corpora).
+    ///
+    /// Re-ingesting an unchanged document is a no-op; a changed one replaces its chunks. Bad files are
+    /// listed with the reason and skipped. Examples:
+    ///   nova ingest examples/kb
+    ///   nova ingest ../shared/datasets/scifact/corpus.jsonl --kb scifact
+    #[command(verbatim_doc_comment)]
+    Ingest(IngestArgs),
+
+    /// Search a knowledge base: the best documents with their best passage and why they matched.
+    ///
+    /// Examples:
+    ///   nova search "pods stuck in CrashLoopBackOff after upgrade"
+    ///   nova search "vpn drops" --mode bm25 -k 5 --filter kind=article --json
+    #[command(verbatim_doc_comment)]
+    Search(SearchArgs),
+
+    /// Remove a document (all its chunks) from a knowledge base.
+    Delete(DeleteArgs),
+
+    /// Evaluate retrieval quality on a BEIR-format dataset (nDCG@10, Recall@100, MRR@10, latency).
+    ///
+    /// Example:
+    ///   nova eval --dataset ../shared/datasets/scifact --out scifact-report.json
+    #[command(verbatim_doc_comment)]
+    Eval(EvalArgs),
+
     /// Measure speed (writes a JSON result file; see bench/README.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -145,4 +172,75 @@ pub struct BenchEmbedArgs {
         default_value = "bench/results/embed-nova.json"
     )]
     pub out: PathBuf,
+}
+
+/// `nova ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or folders to ingest (folders recursively; hidden files are ignored).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Knowledge base name [default: data.default_kb, "default"].
+    #[arg(long)]
+    pub kb: Option<String>,
+}
+
+/// `nova search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What you are looking for, in your own words.
+    pub query: String,
+
+    /// Knowledge base name [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// hybrid (dense + BM25, fused), dense or bm25.
+    #[arg(long, default_value = "hybrid")]
+    pub mode: String,
+
+    /// Number of documents.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+
+    /// Payload filter FIELD=VALUE (repeatable, all must match), e.g. --filter kind=ticket.
+    #[arg(long = "filter", value_name = "FIELD=VALUE")]
+    pub filters: Vec<String>,
+
+    /// Print JSON instead of a readable list.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Document id as shown by `nova search` (the path relative to the ingested folder, or a record id).
+    pub doc_id: String,
+
+    /// Knowledge base name [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+}
+
+/// `nova eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// BEIR folder with corpus.jsonl, queries.jsonl and qrels/test.tsv.
+    #[arg(long, value_name = "DIR")]
+    pub dataset: PathBuf,
+
+    /// Modes to evaluate, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "hybrid,dense,bm25")]
+    pub modes: Vec<String>,
+
+    /// Knowledge base to (re)use [default: eval-<dataset folder name>]; the corpus is ingested into it
+    /// (a no-op when already there).
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// Write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }

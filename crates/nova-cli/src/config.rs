@@ -17,6 +17,18 @@ pub const EXAMPLE: &str = include_str!("../../../config/nova.example.toml");
 pub struct Config {
     /// The embedding model.
     pub model: ModelConfig,
+    /// Where data lives.
+    pub data: DataConfig,
+}
+
+/// `[data]`: storage locations.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Data folder; knowledge bases are under `kbs/`.
+    pub dir: std::path::PathBuf,
+    /// KB used when `--kb` is absent.
+    pub default_kb: String,
 }
 
 /// `[model]`: which embedding model and how to batch it.

@@ -9,7 +9,10 @@ pub fn init_logging(json: bool, verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // qdrant-edge warns on every open that server-side globals (feature flags, mmap probe) were never
+    // initialised; their init functions are private, so its warnings are quietened by default.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},qdrant_edge=error")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -175,3 +175,66 @@ fn config_prints_env_overrides() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("max_batch = 7"));
 }
+
+/// `nova` with its data folder in `data`.
+fn nova_in(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nova"))
+        .current_dir(root())
+        .env("NOVA_DATA__DIR", data)
+        .arg("--model")
+        .arg(root().join("models/all-MiniLM-L6-v2"))
+        .args(args)
+        .output()
+        .expect("nova runs")
+}
+
+#[test]
+fn ingest_then_search_the_sample_kb_and_reingest_is_a_noop() {
+    let data = TempDir::new().expect("tmp");
+    let out = nova_in(data.path(), &["ingest", "examples/kb"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("6 added, 0 updated, 0 unchanged, 0 skipped"),
+        "{summary}"
+    );
+
+    let out = nova_in(
+        data.path(),
+        &[
+            "search",
+            "pods keep restarting after the upgrade",
+            "-k",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hits: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(hits[0]["doc_id"], "kubernetes-crashloopbackoff.md");
+    assert!(
+        hits[0]["dense"]["rank"].as_u64().is_some() && hits[0]["bm25"]["rank"].as_u64().is_some()
+    );
+
+    let out = nova_in(data.path(), &["ingest", "examples/kb"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 0 updated, 6 unchanged"));
+}
+
+#[test]
+fn bad_search_mode_and_missing_document_are_one_line_errors() {
+    let data = TempDir::new().expect("tmp");
+    let out = nova_in(data.path(), &["search", "x", "--mode", "fuzzy"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown mode `fuzzy`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = nova_in(data.path(), &["delete", "nope.md"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`nope.md` is not in knowledge base `default`"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -2,6 +2,9 @@
 
 mod bench_embed;
 mod embed;
+mod eval;
+mod kb;
+mod progress;
 mod similar;
 
 use crate::cli::{BenchCommand, Cli, Command};
@@ -42,6 +45,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Embed(args) => embed::run(&load_embedder(&config)?, &args),
         Command::Similar(args) => similar::run(&load_embedder(&config)?, &args),
+        Command::Ingest(args) => kb::ingest(&config, &load_embedder(&config)?, &args),
+        Command::Search(args) => kb::search(&config, &load_embedder(&config)?, &args),
+        Command::Delete(args) => kb::delete(&config, &load_embedder(&config)?, &args),
+        Command::Eval(args) => eval::run(&config, &load_embedder(&config)?, &args),
         Command::Bench(BenchCommand::Embed(args)) => {
             bench_embed::run(&load_embedder(&config)?, &args)
         }

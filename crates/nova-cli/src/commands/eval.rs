@@ -1,0 +1,82 @@
+//! `nova eval`: ingest a BEIR corpus into a KB (idempotent), run its test queries per mode, print a table
+//! and optionally write a JSON report.
+
+use super::progress::bar;
+use super::Outcome;
+use crate::cli::EvalArgs;
+use crate::config::Config;
+use anyhow::{anyhow, Context, Result};
+use nova_embed::SentenceEmbedder;
+use nova_engine::{evaluate_beir, BeirSet, KnowledgeBase, Mode};
+use std::time::Instant;
+
+pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Result<Outcome> {
+    let modes = args
+        .modes
+        .iter()
+        .map(|m| m.parse::<Mode>().map_err(|e| anyhow!(e)))
+        .collect::<Result<Vec<_>>>()?;
+    let set = BeirSet::load(&args.dataset).context("loading the dataset")?;
+    let dataset_name = args
+        .dataset
+        .file_name()
+        .map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
+    let kb_name = args
+        .kb
+        .clone()
+        .unwrap_or_else(|| format!("eval-{dataset_name}"));
+    let avg = KnowledgeBase::mean_tokens(&set.corpus);
+    let kb = KnowledgeBase::open(&config.data.dir, &kb_name, embedder, Some(avg))?;
+
+    let started = Instant::now();
+    let progress = bar(set.corpus.len(), "indexing", "docs");
+    let summary = kb.ingest(embedder, &set.corpus, &mut |d| {
+        progress.set_position(d as u64)
+    })?;
+    progress.finish_and_clear();
+    kb.optimize()?;
+    let index_secs = started.elapsed().as_secs_f64();
+    let docs_per_s = if summary.added + summary.updated > 0 {
+        set.corpus.len() as f64 / index_secs
+    } else {
+        f64::NAN
+    };
+    eprintln!(
+        "{kb_name}: {} docs ({} new, {} unchanged), {} chunks, indexed in {index_secs:.1}s",
+        set.corpus.len(),
+        summary.added,
+        summary.unchanged,
+        kb.chunk_count()?
+    );
+
+    let progress = bar(set.queries.len() * modes.len(), "querying", "queries");
+    let reports = evaluate_beir(&kb, embedder, &set, &modes, &mut |d| {
+        progress.set_position(d as u64)
+    })?;
+    progress.finish_and_clear();
+    println!("{dataset_name}: {} test queries", set.queries.len());
+    println!(
+        "{:<8} {:>8} {:>10} {:>8} {:>8} {:>8}",
+        "mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"
+    );
+    for r in &reports {
+        println!(
+            "{:<8} {:>8.4} {:>10.4} {:>8.4} {:>8.1} {:>8.1}",
+            format!("{:?}", r.mode).to_lowercase(),
+            r.ndcg_at_10,
+            r.recall_at_100,
+            r.mrr_at_10,
+            r.latency_p50_ms,
+            r.latency_p95_ms
+        );
+    }
+    if let Some(out) = &args.out {
+        let report = serde_json::json!({
+            "dataset": args.dataset, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
+            "index_seconds": index_secs, "index_docs_per_s": docs_per_s, "modes": reports,
+        });
+        fs_err::write(out, serde_json::to_vec_pretty(&report)?)?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,224 @@
+//! `nova ingest`, `nova search`, `nova delete`: thin wrappers over the engine's knowledge base.
+
+use super::progress::bar;
+use super::Outcome;
+use crate::cli::{DeleteArgs, IngestArgs, SearchArgs};
+use crate::config::Config;
+use anyhow::{anyhow, bail, Context, Result};
+use nova_embed::SentenceEmbedder;
+use nova_engine::{DocHit, KnowledgeBase, Mode, SearchOptions};
+use nova_store::FieldFilter;
+use std::time::Instant;
+
+fn open(config: &Config, kb: Option<&str>, embedder: &SentenceEmbedder) -> Result<KnowledgeBase> {
+    let name = kb.unwrap_or(&config.data.default_kb);
+    KnowledgeBase::open(&config.data.dir, name, embedder, None)
+        .with_context(|| format!("opening knowledge base `{name}`"))
+}
+
+pub fn ingest(config: &Config, embedder: &SentenceEmbedder, args: &IngestArgs) -> Result<Outcome> {
+    let mut docs = Vec::new();
+    let mut skipped = Vec::new();
+    for path in &args.paths {
+        if !path.exists() {
+            bail!("{} does not exist", path.display());
+        }
+        let read = nova_ingest::read_path(path);
+        docs.extend(read.docs);
+        skipped.extend(read.skipped);
+    }
+    let kb = match config
+        .data
+        .dir
+        .join("kbs")
+        .join(args.kb.as_deref().unwrap_or(&config.data.default_kb))
+        .is_dir()
+    {
+        true => open(config, args.kb.as_deref(), embedder)?,
+        // A new KB takes its BM25 length normalisation from what it is first given.
+        false => {
+            let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
+            KnowledgeBase::open(
+                &config.data.dir,
+                name,
+                embedder,
+                Some(KnowledgeBase::mean_tokens(&docs)),
+            )?
+        }
+    };
+    let started = Instant::now();
+    let progress = bar(docs.len(), "ingesting", "docs");
+    let summary = kb.ingest(embedder, &docs, &mut |done| {
+        progress.set_position(done as u64)
+    })?;
+    progress.finish_and_clear();
+    kb.optimize()?;
+    let secs = started.elapsed().as_secs_f64();
+    for skip in &skipped {
+        eprintln!("skipped {skip}");
+    }
+    println!(
+        "{}: {} added, {} updated, {} unchanged, {} skipped; {} chunks written in {secs:.1}s ({:.1} docs/s)",
+        kb.name(),
+        summary.added,
+        summary.updated,
+        summary.unchanged,
+        skipped.len(),
+        summary.chunks,
+        docs.len() as f64 / secs.max(1e-9)
+    );
+    Ok(if skipped.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Partial
+    })
+}
+
+fn parse_filter(spec: &str) -> Result<FieldFilter> {
+    let (field, value) = spec
+        .split_once('=')
+        .ok_or_else(|| anyhow!("filter `{spec}` is not FIELD=VALUE"))?;
+    Ok(FieldFilter {
+        field: field.trim().to_owned(),
+        value: value.trim().to_owned(),
+    })
+}
+
+pub fn search(config: &Config, embedder: &SentenceEmbedder, args: &SearchArgs) -> Result<Outcome> {
+    let mode: Mode = args.mode.parse().map_err(|e: String| anyhow!(e))?;
+    let filters = args
+        .filters
+        .iter()
+        .map(|f| parse_filter(f))
+        .collect::<Result<Vec<_>>>()?;
+    let kb = open(config, args.kb.as_deref(), embedder)?;
+    let opts = SearchOptions {
+        mode,
+        k: args.k,
+        filters,
+        ..SearchOptions::default()
+    };
+    let hits = kb.search(embedder, &args.query, &opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+    } else if hits.is_empty() {
+        println!("no results in `{}`", kb.name());
+    } else {
+        for (i, hit) in hits.iter().enumerate() {
+            print!("{}", render(i + 1, hit, &args.query));
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// One readable result: title, source › section, snippet with query words in **bold**, and why.
+fn render(rank: usize, hit: &DocHit, query: &str) -> String {
+    let mut why = Vec::new();
+    if let Some(d) = hit.dense {
+        why.push(format!("dense {:.3} (#{})", d.score, d.rank));
+    }
+    if let Some(b) = hit.bm25 {
+        why.push(format!("bm25 {:.2} (#{})", b.score, b.rank));
+    }
+    let section = if hit.headings.is_empty() {
+        String::new()
+    } else {
+        format!(" › {}", hit.headings.join(" › "))
+    };
+    format!(
+        "{rank}. {}  [{:.4}]\n   {}{section}\n   {}\n   why: {}{}\n\n",
+        hit.title,
+        hit.score,
+        hit.source,
+        snippet(&hit.text, query, 40),
+        why.join(", "),
+        if hit.more_chunks > 0 {
+            format!("; +{} more passages", hit.more_chunks)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// Up to `words` words around the first query term, with query terms marked `**like this**`.
+fn snippet(text: &str, query: &str, words: usize) -> String {
+    let terms: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| t.len() > 2)
+        .map(str::to_lowercase)
+        .collect();
+    let all: Vec<&str> = text.split_whitespace().collect();
+    let norm = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    };
+    let is_term = |w: &str| {
+        let w = norm(w);
+        terms
+            .iter()
+            .any(|t| w.starts_with(t.as_str()) || t.starts_with(w.as_str()) && w.len() > 3)
+    };
+    let first = all.iter().position(|w| is_term(w)).unwrap_or(0);
+    let start = first.saturating_sub(words / 4);
+    let end = (start + words).min(all.len());
+    let body: Vec<String> = all[start..end]
+        .iter()
+        .map(|w| {
+            if is_term(w) {
+                format!("**{w}**")
+            } else {
+                (*w).to_owned()
+            }
+        })
+        .collect();
+    format!(
+        "{}{}{}",
+        if start > 0 { "… " } else { "" },
+        body.join(" "),
+        if end < all.len() { " …" } else { "" }
+    )
+}
+
+pub fn delete(config: &Config, embedder: &SentenceEmbedder, args: &DeleteArgs) -> Result<Outcome> {
+    let kb = open(config, args.kb.as_deref(), embedder)?;
+    if kb.delete(&args.doc_id)? {
+        println!("deleted `{}` from `{}`", args.doc_id, kb.name());
+        Ok(Outcome::Done)
+    } else {
+        bail!(
+            "document `{}` is not in knowledge base `{}`",
+            args.doc_id,
+            kb.name()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_marks_query_terms() {
+        let s = snippet(
+            "Restart the VPN client, then check the tunnel logs",
+            "vpn tunnel",
+            40,
+        );
+        assert_eq!(
+            s,
+            "Restart the **VPN** client, then check the **tunnel** logs"
+        );
+    }
+
+    #[test]
+    fn filters_must_be_field_equals_value() {
+        assert_eq!(
+            parse_filter("kind=ticket").unwrap(),
+            FieldFilter {
+                field: "kind".into(),
+                value: "ticket".into()
+            }
+        );
+        assert!(parse_filter("kind").is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! BEIR-style evaluation: nDCG@10 (graded gains, log2 discount, as trec_eval/pytrec_eval), Recall@100 and
+//! MRR@10 per retrieval mode, with query latency percentiles.
+
+use crate::error::{EngineError, Result};
+use crate::kb::KnowledgeBase;
+use crate::search::{Mode, SearchOptions};
+use nova_embed::SentenceEmbedder;
+use nova_ingest::{read_path, Document};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// A BEIR dataset: corpus, test queries and graded relevance judgements.
+pub struct BeirSet {
+    /// Corpus documents (`title` + `text`).
+    pub corpus: Vec<Document>,
+    /// Test queries that have judgements: (id, text).
+    pub queries: Vec<(String, String)>,
+    /// query id → doc id → grade.
+    pub qrels: HashMap<String, HashMap<String, u32>>,
+}
+
+impl BeirSet {
+    /// Loads `corpus.jsonl`, `queries.jsonl` and `qrels/test.tsv` from `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let err = |path: &Path, message: String| EngineError::File {
+            path: path.to_path_buf(),
+            message,
+        };
+        let corpus_path = dir.join("corpus.jsonl");
+        if !corpus_path.is_file() {
+            return Err(err(
+                &corpus_path,
+                "not found (expected a BEIR folder)".into(),
+            ));
+        }
+        let corpus = read_path(&corpus_path).docs;
+        let qrels_path = dir.join("qrels/test.tsv");
+        let qrels_text =
+            fs_err::read_to_string(&qrels_path).map_err(|e| err(&qrels_path, e.to_string()))?;
+        let mut qrels: HashMap<String, HashMap<String, u32>> = HashMap::new();
+        for (n, line) in qrels_text.lines().enumerate() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            match cols.as_slice() {
+                [q, d, grade] => match grade.trim().parse::<u32>() {
+                    Ok(g) => {
+                        qrels
+                            .entry((*q).to_owned())
+                            .or_default()
+                            .insert((*d).to_owned(), g);
+                    }
+                    Err(_) if n == 0 => {} // header
+                    Err(_) => {
+                        return Err(err(
+                            &qrels_path,
+                            format!("line {}: bad grade `{grade}`", n + 1),
+                        ))
+                    }
+                },
+                _ if line.trim().is_empty() => {}
+                _ => {
+                    return Err(err(
+                        &qrels_path,
+                        format!("line {}: expected 3 tab-separated columns", n + 1),
+                    ))
+                }
+            }
+        }
+        let queries_path = dir.join("queries.jsonl");
+        let queries = read_path(&queries_path)
+            .docs
+            .into_iter()
+            .filter(|q| qrels.contains_key(&q.id))
+            .map(|q| (q.id, q.text))
+            .collect();
+        Ok(Self {
+            corpus,
+            queries,
+            qrels,
+        })
+    }
+}
+
+/// One mode's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeReport {
+    /// Retrieval mode.
+    pub mode: Mode,
+    /// Queries evaluated.
+    pub queries: usize,
+    /// Mean nDCG@10.
+    pub ndcg_at_10: f64,
+    /// Mean Recall@100.
+    pub recall_at_100: f64,
+    /// Mean reciprocal rank of the first relevant document within the top 10.
+    pub mrr_at_10: f64,
+    /// Median query latency (embedding included), milliseconds.
+    pub latency_p50_ms: f64,
+    /// 95th percentile query latency, milliseconds.
+    pub latency_p95_ms: f64,
+}
+
+/// nDCG@k with linear gains (trec_eval's `ndcg_cut`).
+pub(crate) fn ndcg(ranked: &[String], rels: &HashMap<String, u32>, k: usize) -> f64 {
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, d)| f64::from(*rels.get(d).unwrap_or(&0)) / (i as f64 + 2.0).log2())
+        .sum();
+    let mut ideal: Vec<u32> = rels.values().copied().filter(|&g| g > 0).collect();
+    ideal.sort_unstable_by(|a, b| b.cmp(a));
+    let idcg: f64 = ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, &g)| f64::from(g) / (i as f64 + 2.0).log2())
+        .sum();
+    if idcg == 0.0 {
+        0.0
+    } else {
+        dcg / idcg
+    }
+}
+
+pub(crate) fn recall(ranked: &[String], rels: &HashMap<String, u32>, k: usize) -> f64 {
+    let relevant = rels.values().filter(|&&g| g > 0).count();
+    if relevant == 0 {
+        return 0.0;
+    }
+    let found = ranked
+        .iter()
+        .take(k)
+        .filter(|d| rels.get(*d).is_some_and(|&g| g > 0))
+        .count();
+    found as f64 / relevant as f64
+}
+
+pub(crate) fn mrr(ranked: &[String], rels: &HashMap<String, u32>, k: usize) -> f64 {
+    ranked
+        .iter()
+        .take(k)
+        .position(|d| rels.get(d).is_some_and(|&g| g > 0))
+        .map_or(0.0, |i| 1.0 / (i as f64 + 1.0))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs every test query of `set` in each mode against `kb` (already holding the corpus).
+pub fn evaluate_beir(
+    kb: &KnowledgeBase,
+    embedder: &SentenceEmbedder,
+    set: &BeirSet,
+    modes: &[Mode],
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<ModeReport>> {
+    let mut reports = Vec::new();
+    let mut done = 0;
+    for &mode in modes {
+        let opts = SearchOptions {
+            mode,
+            k: 100,
+            filters: Vec::new(),
+            candidates: 300,
+        };
+        let (mut n, mut r, mut m) = (0.0, 0.0, 0.0);
+        let mut latencies = Vec::with_capacity(set.queries.len());
+        for (qid, text) in &set.queries {
+            let start = Instant::now();
+            let hits = kb.search(embedder, text, &opts)?;
+            latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+            let ranked: Vec<String> = hits.into_iter().map(|h| h.doc_id).collect();
+            let rels = &set.qrels[qid];
+            n += ndcg(&ranked, rels, 10);
+            r += recall(&ranked, rels, 100);
+            m += mrr(&ranked, rels, 10);
+            done += 1;
+            progress(done);
+        }
+        latencies.sort_by(f64::total_cmp);
+        let q = set.queries.len().max(1) as f64;
+        reports.push(ModeReport {
+            mode,
+            queries: set.queries.len(),
+            ndcg_at_10: n / q,
+            recall_at_100: r / q,
+            mrr_at_10: m / q,
+            latency_p50_ms: percentile(&latencies, 0.5),
+            latency_p95_ms: percentile(&latencies, 0.95),
+        });
+    }
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rels(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
+        pairs.iter().map(|(d, g)| ((*d).to_owned(), *g)).collect()
+    }
+
+    fn ranked(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn ndcg_matches_a_hand_computed_value() {
+        // gains 0,2,1 at ranks 1..3; ideal 2,1 → dcg = 2/log2(3) + 1/2, idcg = 2 + 1/log2(3)
+        let got = ndcg(&ranked(&["x", "a", "b"]), &rels(&[("a", 2), ("b", 1)]), 10);
+        let want = (2.0 / 3f64.log2() + 0.5) / (2.0 + 1.0 / 3f64.log2());
+        assert!((got - want).abs() < 1e-12);
+        assert!((ndcg(&ranked(&["a", "b"]), &rels(&[("a", 2), ("b", 1)]), 10) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn recall_and_mrr_count_only_positive_grades() {
+        let r = rels(&[("a", 1), ("b", 0), ("c", 1)]);
+        assert_eq!(recall(&ranked(&["b", "a"]), &r, 100), 0.5);
+        assert_eq!(mrr(&ranked(&["b", "x", "c"]), &r, 10), 1.0 / 3.0);
+        assert_eq!(mrr(&ranked(&["b"]), &r, 10), 0.0);
+    }
+}

@@ -1,0 +1,269 @@
+//! The embedded backend: one qdrant-edge shard per knowledge base folder.
+//!
+//! Layout: a named dense vector (`dense`, cosine, HNSW) and a named sparse vector (`bm25`, IDF modifier),
+//! keyword payload indexes on the fields used in filters. Every write goes through the shard's WAL and
+//! is flushed before `upsert`/`delete_doc` return, so an acknowledged write survives `kill -9`.
+
+use crate::error::{Result, StoreError};
+use crate::record::{ChunkRecord, FieldFilter, Retriever, StoreHit, StoreQuery};
+use crate::Store;
+use parking_lot::Mutex;
+use qdrant_edge::{
+    Condition, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Match, Modifier, NamedQuery,
+    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
+    PointStruct, QueryEnum, QueryRequest, ScoringQuery, UpdateOperation, ValueVariants,
+    VectorInternal, Vectors, WithPayloadInterface, WithVector,
+};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const DENSE: &str = "dense";
+const SPARSE: &str = "bm25";
+/// Payload fields with a keyword index (filterable cheaply).
+pub const INDEXED_FIELDS: [&str; 5] = ["doc_id", "kind", "tags", "acl", "source"];
+
+/// A knowledge base stored in an in-process Qdrant shard.
+pub struct EdgeStore {
+    // `EdgeShard::flush` takes its WAL lock with `try_lock().expect(..)`, so writes are serialised here.
+    shard: Mutex<EdgeShard>,
+    dim: usize,
+    path: PathBuf,
+}
+
+fn op_err(operation: &'static str) -> impl Fn(qdrant_edge::OperationError) -> StoreError {
+    move |e| StoreError::Operation {
+        operation,
+        message: e.to_string(),
+    }
+}
+
+impl EdgeStore {
+    /// Opens the shard in `path`, creating it (with `dim`-dimensional dense vectors) if the folder holds
+    /// none yet.
+    pub fn open(path: &Path, dim: usize) -> Result<Self> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        fs_err::create_dir_all(path).map_err(|e| open_err(&e))?;
+        let exists = path.join("edge_config.json").is_file();
+        let shard = if exists {
+            EdgeShard::load(path, None).map_err(|e| open_err(&e))?
+        } else {
+            let shard = EdgeShard::new(path, config(dim)).map_err(|e| open_err(&e))?;
+            for field in INDEXED_FIELDS {
+                let index = CreateIndex {
+                    field_name: field
+                        .try_into()
+                        .map_err(|_| open_err(&format!("bad field name {field}")))?,
+                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
+                };
+                shard
+                    .update(UpdateOperation::FieldIndexOperation(
+                        FieldIndexOperations::CreateIndex(index),
+                    ))
+                    .map_err(|e| open_err(&e))?;
+            }
+            shard
+        };
+        let stored_dim = shard.config().vectors.get(DENSE).map(|v| v.size);
+        if let Some(stored) = stored_dim.filter(|&d| d != dim) {
+            return Err(StoreError::Dimension {
+                expected: stored,
+                got: dim,
+            });
+        }
+        Ok(Self {
+            shard: Mutex::new(shard),
+            dim,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The shard folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Merges segments and builds HNSW where the optimizer thinks it pays; call after bulk ingest.
+    pub fn optimize(&self) -> Result<()> {
+        self.shard
+            .lock()
+            .optimize()
+            .map(|_| ())
+            .map_err(op_err("optimize"))
+    }
+}
+
+fn config(dim: usize) -> EdgeConfig {
+    EdgeConfig {
+        vectors: HashMap::from([(
+            DENSE.to_string(),
+            EdgeVectorParams {
+                size: dim,
+                distance: Distance::Cosine,
+                on_disk: None,
+                multivector_config: None,
+                datatype: None,
+                quantization_config: None,
+                hnsw_config: None,
+            },
+        )]),
+        sparse_vectors: HashMap::from([(
+            SPARSE.to_string(),
+            EdgeSparseVectorParams {
+                modifier: Some(Modifier::Idf),
+                ..Default::default()
+            },
+        )]),
+        ..Default::default()
+    }
+}
+
+fn filter_of(filters: &[FieldFilter], extra: Option<Condition>) -> Result<Option<Filter>> {
+    let mut conditions = Vec::new();
+    for f in filters {
+        let key = f
+            .field
+            .as_str()
+            .try_into()
+            .map_err(|_| StoreError::Operation {
+                operation: "filter",
+                message: format!("`{}` is not a valid payload field name", f.field),
+            })?;
+        conditions.push(Condition::Field(FieldCondition::new_match(
+            key,
+            Match::new_value(ValueVariants::String(f.value.clone())),
+        )));
+    }
+    conditions.extend(extra);
+    Ok((!conditions.is_empty()).then(|| Filter {
+        must: Some(conditions),
+        ..Default::default()
+    }))
+}
+
+impl Store for EdgeStore {
+    fn upsert(&self, chunks: Vec<ChunkRecord>) -> Result<()> {
+        if let Some(bad) = chunks.iter().find(|c| c.dense.len() != self.dim) {
+            return Err(StoreError::Dimension {
+                expected: self.dim,
+                got: bad.dense.len(),
+            });
+        }
+        let points = chunks
+            .into_iter()
+            .map(|c| {
+                let sparse = qdrant_edge::SparseVector {
+                    indices: c.sparse.indices,
+                    values: c.sparse.values,
+                };
+                let vectors = Vectors::new_named([
+                    (DENSE, VectorInternal::from(c.dense)),
+                    (SPARSE, VectorInternal::from(sparse)),
+                ]);
+                PointStruct::new(c.id, vectors, c.payload).into()
+            })
+            .collect();
+        let shard = self.shard.lock();
+        shard
+            .update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+            ))
+            .map_err(op_err("upsert"))?;
+        shard.flush();
+        Ok(())
+    }
+
+    fn delete_doc(&self, doc_id: &str) -> Result<()> {
+        let filter = filter_of(
+            &[FieldFilter {
+                field: "doc_id".into(),
+                value: doc_id.into(),
+            }],
+            None,
+        )?
+        .unwrap_or_default();
+        let shard = self.shard.lock();
+        shard
+            .update(UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(filter),
+            ))
+            .map_err(op_err("delete"))?;
+        shard.flush();
+        Ok(())
+    }
+
+    fn search(&self, query: &StoreQuery<'_>) -> Result<Vec<StoreHit>> {
+        let (using, vector) = match query.retriever {
+            Retriever::Dense => {
+                if query.dense.len() != self.dim {
+                    return Err(StoreError::Dimension {
+                        expected: self.dim,
+                        got: query.dense.len(),
+                    });
+                }
+                (DENSE, VectorInternal::from(query.dense.to_vec()))
+            }
+            Retriever::Bm25 => {
+                if query.sparse.indices.is_empty() {
+                    return Ok(Vec::new()); // only stop words: nothing can match
+                }
+                let sparse = qdrant_edge::SparseVector {
+                    indices: query.sparse.indices.clone(),
+                    values: query.sparse.values.clone(),
+                };
+                (SPARSE, VectorInternal::from(sparse))
+            }
+        };
+        let request = QueryRequest {
+            prefetches: vec![],
+            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+                query: vector,
+                using: Some(using.into()),
+            }))),
+            filter: filter_of(query.filters, None)?,
+            score_threshold: None,
+            limit: query.limit,
+            offset: 0,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
+        };
+        let points = self.shard.lock().query(request).map_err(op_err("search"))?;
+        Ok(points
+            .into_iter()
+            .filter_map(|p| match p.id {
+                PointId::NumId(id) => Some(StoreHit {
+                    id,
+                    score: p.score,
+                    payload: serde_json::Value::Object(
+                        p.payload.map(|pl| pl.0).unwrap_or_default(),
+                    ),
+                }),
+                PointId::Uuid(_) => None, // never written by this crate
+            })
+            .collect())
+    }
+
+    fn get(&self, id: u64) -> Result<Option<serde_json::Value>> {
+        let records = self
+            .shard
+            .lock()
+            .retrieve(&[PointId::NumId(id)], None, None)
+            .map_err(op_err("get"))?;
+        Ok(records
+            .into_iter()
+            .next()
+            .map(|r| serde_json::Value::Object(r.payload.map(|p| p.0).unwrap_or_default())))
+    }
+
+    fn count(&self) -> Result<usize> {
+        let request = qdrant_edge::CountRequest {
+            filter: None,
+            exact: true,
+        };
+        self.shard.lock().count(request).map_err(op_err("count"))
+    }
+}
