@@ -77,10 +77,13 @@ pub enum Command {
     /// Remove a document (all its chunks) from a knowledge base.
     Delete(DeleteArgs),
 
-    /// Evaluate retrieval quality on a BEIR-format dataset (nDCG@10, Recall@100, MRR@10, latency).
+    /// Evaluate retrieval quality (nDCG@10, Recall@5/@100, MRR@10, latency) on a BEIR-format dataset, or
+    /// on a folder of documents with a queries file naming the relevant documents.
     ///
-    /// Example:
+    /// Examples:
     ///   nova eval --dataset ../shared/datasets/scifact --out scifact-report.json
+    ///   nova eval --kb-queries ../shared/datasets/troubleshooting/queries.jsonl \
+    ///             --docs ../shared/datasets/troubleshooting/docs
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
 
@@ -228,8 +231,21 @@ pub struct DeleteArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// BEIR folder with corpus.jsonl, queries.jsonl and qrels/test.tsv.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "kb_queries",
+        conflicts_with = "kb_queries"
+    )]
+    pub dataset: Option<PathBuf>,
+
+    /// Queries file with lines {"id","text","relevant":[document paths]} (use with --docs).
+    #[arg(long, value_name = "FILE", requires = "docs")]
+    pub kb_queries: Option<PathBuf>,
+
+    /// Folder of documents the --kb-queries paths point into.
     #[arg(long, value_name = "DIR")]
-    pub dataset: PathBuf,
+    pub docs: Option<PathBuf>,
 
     /// Modes to evaluate, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "hybrid,dense,bm25")]

@@ -82,6 +82,70 @@ impl BeirSet {
     }
 }
 
+impl BeirSet {
+    /// A folder of documents plus a queries file whose lines are `{"id","text","relevant":[paths]}`
+    /// (paths relative to the queries file's folder, e.g. `docs/docker/index.md`). A document matches a
+    /// relevant path when the path ends with the document's id (its path relative to `docs`).
+    pub fn from_kb_queries(docs: &Path, queries_file: &Path) -> Result<Self> {
+        let err = |message: String| EngineError::File {
+            path: queries_file.to_path_buf(),
+            message,
+        };
+        if !docs.is_dir() {
+            return Err(EngineError::File {
+                path: docs.to_path_buf(),
+                message: "not a folder".into(),
+            });
+        }
+        let corpus = read_path(docs).docs;
+        let text = fs_err::read_to_string(queries_file).map_err(|e| err(e.to_string()))?;
+        let (mut queries, mut qrels) = (Vec::new(), HashMap::new());
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| err(format!("line {}: {e}", n + 1)))?;
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+            let (Some(id), Some(q)) = (field("id"), field("text")) else {
+                return Err(err(format!(
+                    "line {}: needs string fields `id` and `text`",
+                    n + 1
+                )));
+            };
+            let relevant: Vec<&str> = v
+                .get("relevant")
+                .and_then(|r| r.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            let grades: HashMap<String, u32> = corpus
+                .iter()
+                .filter(|d| {
+                    relevant
+                        .iter()
+                        .any(|r| *r == d.id || r.ends_with(&format!("/{}", d.id)))
+                })
+                .map(|d| (d.id.clone(), 1))
+                .collect();
+            if grades.is_empty() {
+                return Err(err(format!(
+                    "line {}: none of {relevant:?} is a document under {}",
+                    n + 1,
+                    docs.display()
+                )));
+            }
+            qrels.insert(id.clone(), grades);
+            queries.push((id, q));
+        }
+        Ok(Self {
+            corpus,
+            queries,
+            qrels,
+        })
+    }
+}
+
 /// One mode's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeReport {
@@ -91,6 +155,8 @@ pub struct ModeReport {
     pub queries: usize,
     /// Mean nDCG@10.
     pub ndcg_at_10: f64,
+    /// Mean Recall@5.
+    pub recall_at_5: f64,
     /// Mean Recall@100.
     pub recall_at_100: f64,
     /// Mean reciprocal rank of the first relevant document within the top 10.
@@ -170,7 +236,7 @@ pub fn evaluate_beir(
             filters: Vec::new(),
             candidates: 300,
         };
-        let (mut n, mut r, mut m) = (0.0, 0.0, 0.0);
+        let (mut n, mut r, mut r5, mut m) = (0.0, 0.0, 0.0, 0.0);
         let mut latencies = Vec::with_capacity(set.queries.len());
         for (qid, text) in &set.queries {
             let start = Instant::now();
@@ -180,6 +246,7 @@ pub fn evaluate_beir(
             let rels = &set.qrels[qid];
             n += ndcg(&ranked, rels, 10);
             r += recall(&ranked, rels, 100);
+            r5 += recall(&ranked, rels, 5);
             m += mrr(&ranked, rels, 10);
             done += 1;
             progress(done);
@@ -190,6 +257,7 @@ pub fn evaluate_beir(
             mode,
             queries: set.queries.len(),
             ndcg_at_10: n / q,
+            recall_at_5: r5 / q,
             recall_at_100: r / q,
             mrr_at_10: m / q,
             latency_p50_ms: percentile(&latencies, 0.5),

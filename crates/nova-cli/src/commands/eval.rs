@@ -8,6 +8,7 @@ use crate::config::Config;
 use anyhow::{anyhow, Context, Result};
 use nova_embed::SentenceEmbedder;
 use nova_engine::{evaluate_beir, BeirSet, KnowledgeBase, Mode};
+use std::path::Path;
 use std::time::Instant;
 
 pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Result<Outcome> {
@@ -16,11 +17,29 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
         .iter()
         .map(|m| m.parse::<Mode>().map_err(|e| anyhow!(e)))
         .collect::<Result<Vec<_>>>()?;
-    let set = BeirSet::load(&args.dataset).context("loading the dataset")?;
-    let dataset_name = args
-        .dataset
-        .file_name()
-        .map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
+    let (set, folder) = match (&args.dataset, &args.kb_queries, &args.docs) {
+        (Some(dir), _, _) => (
+            BeirSet::load(dir).context("loading the dataset")?,
+            dir.clone(),
+        ),
+        (None, Some(queries), Some(docs)) => {
+            let folder = queries.parent().map(Path::to_path_buf).unwrap_or_default();
+            (
+                BeirSet::from_kb_queries(docs, queries).context("loading the queries")?,
+                folder,
+            )
+        }
+        _ => {
+            return Err(anyhow!(
+                "give --dataset DIR, or --kb-queries FILE with --docs DIR"
+            ))
+        }
+    };
+    let dataset_name = folder
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "dataset".into());
     let kb_name = args
         .kb
         .clone()
@@ -56,14 +75,15 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
     progress.finish_and_clear();
     println!("{dataset_name}: {} test queries", set.queries.len());
     println!(
-        "{:<8} {:>8} {:>10} {:>8} {:>8} {:>8}",
-        "mode", "nDCG@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"
+        "{:<8} {:>8} {:>9} {:>10} {:>8} {:>8} {:>8}",
+        "mode", "nDCG@10", "Recall@5", "Recall@100", "MRR@10", "p50 ms", "p95 ms"
     );
     for r in &reports {
         println!(
-            "{:<8} {:>8.4} {:>10.4} {:>8.4} {:>8.1} {:>8.1}",
+            "{:<8} {:>8.4} {:>9.4} {:>10.4} {:>8.4} {:>8.1} {:>8.1}",
             format!("{:?}", r.mode).to_lowercase(),
             r.ndcg_at_10,
+            r.recall_at_5,
             r.recall_at_100,
             r.mrr_at_10,
             r.latency_p50_ms,
@@ -72,7 +92,7 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
     }
     if let Some(out) = &args.out {
         let report = serde_json::json!({
-            "dataset": args.dataset, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
+            "dataset": folder, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
             "index_seconds": index_secs, "index_docs_per_s": docs_per_s, "modes": reports,
         });
         fs_err::write(out, serde_json::to_vec_pretty(&report)?)?;
