@@ -7,6 +7,7 @@
 
 #![allow(unsafe_code)]
 
+use crate::kernels::contiguous;
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use std::os::raw::c_int;
 
@@ -84,13 +85,6 @@ fn sgemm(
 
 /// `lhs (…, m, k) · rhs (…, k, n)` where `rhs` has the same leading dims as `lhs` or is a shared 2-D matrix.
 struct BlasMatmul;
-
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
-    let (CpuStorage::F32(v), Some((start, end))) = (s, l.contiguous_offsets()) else {
-        bail!("blas matmul needs contiguous f32 inputs");
-    };
-    Ok(&v[start..end])
-}
 
 impl CustomOp2 for BlasMatmul {
     fn name(&self) -> &'static str {

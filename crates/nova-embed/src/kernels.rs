@@ -14,9 +14,10 @@ use rayon::prelude::*;
 /// Rows handed to one rayon task: large enough to amortise scheduling.
 const ROWS_PER_TASK: usize = 64;
 
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
+/// The f32 values of a contiguous tensor's storage (custom ops here accept no other layout).
+pub(crate) fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
     let (CpuStorage::F32(v), Some((start, end))) = (s, l.contiguous_offsets()) else {
-        bail!("kernel needs a contiguous f32 tensor");
+        bail!("custom op needs a contiguous f32 tensor");
     };
     Ok(&v[start..end])
 }
