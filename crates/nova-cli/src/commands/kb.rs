@@ -140,12 +140,18 @@ fn render(rank: usize, hit: &DocHit, query: &str) -> String {
     )
 }
 
+/// Common words not worth highlighting (BM25 drops them too).
+const SNIPPET_STOP_WORDS: [&str; 16] = [
+    "the", "and", "for", "with", "after", "since", "from", "that", "this", "are", "was", "but",
+    "not", "you", "keep", "have",
+];
+
 /// Up to `words` words around the first query term, with query terms marked `**like this**`.
 fn snippet(text: &str, query: &str, words: usize) -> String {
     let terms: Vec<String> = query
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| t.len() > 2)
         .map(str::to_lowercase)
+        .filter(|t| t.len() > 2 && !SNIPPET_STOP_WORDS.contains(&t.as_str()))
         .collect();
     let all: Vec<&str> = text.split_whitespace().collect();
     let norm = |w: &str| {
@@ -208,6 +214,16 @@ mod tests {
             s,
             "Restart the **VPN** client, then check the **tunnel** logs"
         );
+    }
+
+    #[test]
+    fn snippet_does_not_highlight_common_words() {
+        let s = snippet(
+            "the pod restarts after the upgrade",
+            "the pod after upgrade",
+            40,
+        );
+        assert_eq!(s, "the **pod** restarts after the **upgrade**");
     }
 
     #[test]
