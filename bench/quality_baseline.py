@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Retrieval-quality peers on a BEIR folder: bm25s (English stop words + Snowball stemmer), exact
+sentence-transformers cosine with the same model folder, and their RRF (k=60). Prints nDCG@10,
+Recall@100 and MRR@10 (trec_eval conventions: linear graded gains, log2 discount; title + " " + text)
+and writes a JSON report."""
+import argparse
+import json
+import math
+import pathlib
+
+import bm25s
+import numpy as np
+import Stemmer
+from sentence_transformers import SentenceTransformer
+
+
+def load(d):
+    d = pathlib.Path(d)
+    corpus = [json.loads(l) for l in open(d / "corpus.jsonl") if l.strip()]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, open(d / "queries.jsonl")) if q}
+    qrels = {}
+    for i, line in enumerate(open(d / "qrels" / "test.tsv")):
+        cols = line.rstrip("\n").split("\t")
+        if len(cols) != 3 or (i == 0 and not cols[2].strip().isdigit()):
+            continue
+        qrels.setdefault(cols[0], {})[cols[1]] = int(cols[2])
+    queries = {k: v for k, v in queries.items() if k in qrels}
+    return corpus, queries, qrels
+
+
+def metrics(ranked, rels):
+    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sorted((g for g in rels.values() if g > 0), reverse=True)[:10]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    relevant = {d for d, g in rels.items() if g > 0}
+    recall = len(relevant & set(ranked[:100])) / len(relevant) if relevant else 0.0
+    mrr = next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0)
+    return (dcg / idcg if idcg else 0.0), recall, mrr
+
+
+def rrf(lists, k=60):
+    scores = {}
+    for lst in lists:
+        for r, d in enumerate(lst):
+            scores[d] = scores.get(d, 0.0) + 1 / (k + r + 1)
+    return sorted(scores, key=lambda d: -scores[d])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", default="models/all-MiniLM-L6-v2")
+    p.add_argument("--out")
+    a = p.parse_args()
+    corpus, queries, qrels = load(a.dataset)
+    ids = [c["_id"] for c in corpus]
+    texts = [(c.get("title", "") + " " + c.get("text", "")).strip() for c in corpus]
+    qids = list(queries)
+
+    stemmer = Stemmer.Stemmer("english")
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    qtok = bm25s.tokenize([queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False)
+    docs, _ = retriever.retrieve(qtok, k=min(100, len(ids)), show_progress=False)
+    bm25_runs = {q: [ids[i] for i in row] for q, row in zip(qids, docs)}
+
+    model = SentenceTransformer(a.model, device="cpu")
+    demb = model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=True)
+    qemb = model.encode([queries[q] for q in qids], batch_size=32, normalize_embeddings=True)
+    sims = qemb @ demb.T
+    top = np.argsort(-sims, axis=1)[:, :100]
+    dense_runs = {q: [ids[i] for i in row] for q, row in zip(qids, top)}
+    hybrid_runs = {q: rrf([dense_runs[q], bm25_runs[q]]) for q in qids}
+
+    report = {}
+    print(f"{'peer':<12} {'nDCG@10':>8} {'Recall@100':>10} {'MRR@10':>8}")
+    for name, runs in [("rrf", hybrid_runs), ("exact-minilm", dense_runs), ("bm25s", bm25_runs)]:
+        m = np.mean([metrics(runs[q], qrels[q]) for q in qids], axis=0)
+        report[name] = {"ndcg_at_10": m[0], "recall_at_100": m[1], "mrr_at_10": m[2]}
+        print(f"{name:<12} {m[0]:>8.4f} {m[1]:>10.4f} {m[2]:>8.4f}")
+    if a.out:
+        pathlib.Path(a.out).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
