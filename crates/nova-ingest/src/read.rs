@@ -155,12 +155,20 @@ fn read_jsonl(text: &str, source: &str, out: &mut ReadOutcome) {
             .or_else(|| field("id"))
             .or_else(|| value.get("id").map(Value::to_string));
         match (id, field("text")) {
-            (Some(id), Some(body)) if !body.trim().is_empty() || field("title").is_some() => {
+            (Some(id), Some(body))
+                if !body.trim().is_empty()
+                    || field("title").is_some_and(|t| !t.trim().is_empty()) =>
+            {
                 out.docs.push(Document {
                     id,
                     title: field("title").unwrap_or_default(),
                     source: line_source,
-                    text: body,
+                    // A title-only record is still a document (BEIR has some); its title is its text.
+                    text: if body.trim().is_empty() {
+                        field("title").unwrap_or_default()
+                    } else {
+                        body
+                    },
                     kind: field("kind").unwrap_or_else(|| "article".into()),
                 })
             }
