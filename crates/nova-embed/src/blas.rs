@@ -169,6 +169,20 @@ impl Linear<'_> {
     }
 }
 
+impl Linear<'_> {
+    /// The shared body of the 2- and 3-input ops: checks shapes, runs, and shapes the output like `x`.
+    fn forward(
+        &self,
+        (sx, lx): (&CpuStorage, &Layout),
+        (sw, lw): (&CpuStorage, &Layout),
+        residual: Option<&[f32]>,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dims = linear_dims(lx, lw)?;
+        let out = self.run(contiguous(sx, lx)?, contiguous(sw, lw)?, residual, dims)?;
+        Ok((out, output_shape(lx, dims.2)))
+    }
+}
+
 /// `(rows, k)` and `(k, n)` from the layouts of `x` (any leading dims) and `w_t`.
 fn linear_dims(lx: &Layout, lw: &Layout) -> candle_core::Result<(usize, usize, usize)> {
     let (&k, lead) = lx
@@ -208,11 +222,7 @@ impl CustomOp2 for Linear<'_> {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let dims = linear_dims(l1, l2)?;
-        Ok((
-            self.run(contiguous(s1, l1)?, contiguous(s2, l2)?, None, dims)?,
-            output_shape(l1, dims.2),
-        ))
+        self.forward((s1, l1), (s2, l2), None)
     }
 }
 
@@ -230,17 +240,7 @@ impl CustomOp3 for Linear<'_> {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let dims = linear_dims(l1, l2)?;
-        let residual = contiguous(s3, l3)?;
-        Ok((
-            self.run(
-                contiguous(s1, l1)?,
-                contiguous(s2, l2)?,
-                Some(residual),
-                dims,
-            )?,
-            output_shape(l1, dims.2),
-        ))
+        self.forward((s1, l1), (s2, l2), Some(contiguous(s3, l3)?))
     }
 }
 
