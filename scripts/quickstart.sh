@@ -11,8 +11,10 @@ bash scripts/fetch-models.sh
 echo "build: cargo build (first build takes several minutes)"
 cargo build --locked --bin nova
 echo
-# The sample knowledge base (examples/kb) into the default KB under .nova/; re-running is a no-op.
+# The sample knowledge base (examples/kb: Markdown and HTML articles) and resolved tickets
+# (examples/tickets, a help-desk CSV export) into the default KB under .nova/; re-running is a no-op.
 "$KB_NOVA_BIN" ingest examples/kb
+"$KB_NOVA_BIN" ingest examples/tickets --kind ticket
 echo
 "$KB_NOVA_BIN" search "pods keep restarting since we upgraded the cluster" -k 3
 echo

@@ -57,12 +57,14 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Similar(SimilarArgs),
 
-    /// Add files and folders to a knowledge base (Markdown, text, BEIR/JSONL corpora).
+    /// Add files and folders to a knowledge base: Markdown, text, HTML, PDF, JSONL (BEIR corpora or any
+    /// records) and CSV exports.
     ///
-    /// Re-ingesting an unchanged document is a no-op; a changed one replaces its chunks. Bad files are
-    /// listed with the reason and skipped. Examples:
+    /// Re-ingesting an unchanged document is a no-op; a changed one replaces its chunks. Bad files and
+    /// rows are listed with the reason (and line) and skipped; the exit code is then 2. Examples:
     ///   nova ingest examples/kb
     ///   nova ingest ../shared/datasets/scifact/corpus.jsonl --kb scifact
+    ///   nova ingest export.csv --kb tickets --kind ticket --id-field "Ticket ID" --text-field subject,body
     #[command(verbatim_doc_comment)]
     Ingest(IngestArgs),
 
@@ -77,6 +79,20 @@ pub enum Command {
     /// Remove a document (all its chunks) from a knowledge base.
     Delete(DeleteArgs),
 
+    /// List the knowledge bases in the data folder with their document and chunk counts.
+    Kbs,
+
+    /// Run the HTTP API (search, troubleshoot, documents, OpenAI-compatible embeddings, metrics).
+    ///
+    /// The address is printed at start; API docs are served at /docs (no internet needed).
+    /// SIGINT/SIGTERM stop it after in-flight requests finish. Examples:
+    ///   nova serve                               # server.addr, default 127.0.0.1:8080
+    ///   nova serve --addr 0.0.0.0:8080
+    ///   curl -s localhost:8080/v1/kbs/default/search -H 'content-type: application/json' \
+    ///        -d '{"query": "vpn keeps dropping", "k": 3}'
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+
     /// Evaluate retrieval quality (nDCG@10, Recall@5/@100, MRR@10, latency) on a BEIR-format dataset, or
     /// on a folder of documents with a queries file naming the relevant documents.
     ///
@@ -90,6 +106,9 @@ pub enum Command {
     /// Measure speed (writes a JSON result file; see bench/README.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+
+    /// Print the HTTP API's OpenAPI document (JSON), e.g. `nova openapi > docs/openapi.json`.
+    Openapi,
 
     /// Print the effective configuration (all layers merged) as TOML.
     Config,
@@ -134,6 +153,58 @@ pub enum BenchCommand {
     ///                    --passages ../shared/datasets/troubleshooting/docs
     #[command(verbatim_doc_comment)]
     Embed(BenchEmbedArgs),
+
+    /// HTTP load on a search endpoint of this machine: RPS and p50/p95/p99 per concurrency level.
+    ///
+    /// Example (a running `nova serve` with the SciFact KB from `nova eval`):
+    ///   nova bench http --kb eval-scifact --queries ../shared/datasets/scifact/queries.jsonl \
+    ///                   --concurrency 1,8,32 --duration 10
+    #[command(verbatim_doc_comment)]
+    Http(BenchHttpArgs),
+}
+
+/// `nova bench http`.
+#[derive(Debug, Args)]
+pub struct BenchHttpArgs {
+    /// Base URL of the server (127.0.0.1 only).
+    #[arg(long, default_value = "http://127.0.0.1:8080/")]
+    pub url: String,
+
+    /// Knowledge base to search.
+    #[arg(long, default_value = "default")]
+    pub kb: String,
+
+    /// JSONL file of queries (a `text` field per line), used round-robin.
+    #[arg(long, value_name = "FILE")]
+    pub queries: PathBuf,
+
+    /// Concurrency levels, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub concurrency: Vec<usize>,
+
+    /// Seconds per level.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+
+    /// Search mode sent with each query.
+    #[arg(long, default_value = "hybrid")]
+    pub mode: String,
+
+    /// Documents per query.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+
+    /// Name for this run in the output (e.g. nova-cold, seed).
+    #[arg(long, default_value = "nova")]
+    pub label: String,
+
+    /// JSON result file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "bench/results/http-nova.json"
+    )]
+    pub out: PathBuf,
 }
 
 /// `nova bench embed`.
@@ -187,6 +258,24 @@ pub struct IngestArgs {
     /// Knowledge base name [default: data.default_kb, "default"].
     #[arg(long)]
     pub kb: Option<String>,
+
+    /// JSONL/CSV field holding the document id [default: _id, id, ticket_id, key or number; CSV rows
+    /// without one are named FILE:LINE]. Example: --id-field "Ticket ID"
+    #[arg(long, value_name = "NAME")]
+    pub id_field: Option<String>,
+
+    /// JSONL/CSV field holding the title [default: title, subject or summary].
+    #[arg(long, value_name = "NAME")]
+    pub title_field: Option<String>,
+
+    /// JSONL/CSV field(s) holding the text, joined in order [default: the first of text, body,
+    /// content, description]. Example: --text-field subject,body
+    #[arg(long = "text-field", value_name = "NAME", value_delimiter = ',')]
+    pub text_fields: Vec<String>,
+
+    /// Kind given to records without a `kind` field: article or ticket [default: article].
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
 }
 
 /// `nova search`.
@@ -214,6 +303,14 @@ pub struct SearchArgs {
     /// Print JSON instead of a readable list.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `nova serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address, overriding server.addr [default: 127.0.0.1:8080]; port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
 }
 
 /// `nova delete`.
@@ -250,6 +347,14 @@ pub struct EvalArgs {
     /// Modes to evaluate, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "hybrid,dense,bm25")]
     pub modes: Vec<String>,
+
+    /// Hybrid fusion: rrf, rrf:K, convex (α = 0.5) or convex:ALPHA (weight of the dense scores).
+    #[arg(long, default_value = "rrf", value_name = "SPEC")]
+    pub fusion: String,
+
+    /// Chunks fetched from each retriever before fusion.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub candidates: usize,
 
     /// Knowledge base to (re)use [default: eval-<dataset folder name>]; the corpus is ingested into it
     /// (a no-op when already there).

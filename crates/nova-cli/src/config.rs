@@ -19,6 +19,24 @@ pub struct Config {
     pub model: ModelConfig,
     /// Where data lives.
     pub data: DataConfig,
+    /// `nova serve`.
+    pub server: ServerConfig,
+}
+
+/// `[server]`: the HTTP service.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address; port 0 picks a free port.
+    pub addr: String,
+    /// Largest request body, in MiB.
+    pub body_limit_mb: usize,
+    /// Longest a request may take, in seconds.
+    pub request_timeout_secs: u64,
+    /// Query-embedding cache entries; 0 = off.
+    pub query_cache: u64,
+    /// Longest a query waits to share a forward pass with concurrent ones, in milliseconds.
+    pub batch_wait_ms: u64,
 }
 
 /// `[data]`: storage locations.
@@ -75,6 +93,15 @@ impl Config {
         }
         if self.model.max_batch_tokens < self.model.max_batch {
             bail!("model.max_batch_tokens must be at least model.max_batch");
+        }
+        if self.server.addr.parse::<std::net::SocketAddr>().is_err() {
+            bail!(
+                "server.addr `{}` is not an address like 127.0.0.1:8080",
+                self.server.addr
+            );
+        }
+        if self.server.body_limit_mb == 0 || self.server.request_timeout_secs == 0 {
+            bail!("server.body_limit_mb and server.request_timeout_secs must be at least 1");
         }
         if self.model.path.trim().is_empty() {
             bail!("model.path must not be empty");

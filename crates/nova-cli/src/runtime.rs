@@ -13,8 +13,10 @@ pub fn init_logging(json: bool, verbose: u8) {
     // initialised; their init functions are private, so its warnings are quietened by default.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{default},qdrant_edge=error")));
+    // Colours only on a terminal: logs piped to a file or a collector stay plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

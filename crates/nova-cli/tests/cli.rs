@@ -195,7 +195,7 @@ fn ingest_then_search_the_sample_kb_and_reingest_is_a_noop() {
     assert!(out.status.success(), "{}", stderr(&out));
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(
-        summary.contains("6 added, 0 updated, 0 unchanged, 0 skipped"),
+        summary.contains("7 added, 0 updated, 0 unchanged, 0 skipped"),
         "{summary}"
     );
 
@@ -217,7 +217,7 @@ fn ingest_then_search_the_sample_kb_and_reingest_is_a_noop() {
     );
 
     let out = nova_in(data.path(), &["ingest", "examples/kb"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 0 updated, 6 unchanged"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 0 updated, 7 unchanged"));
 }
 
 #[test]
@@ -236,5 +236,225 @@ fn bad_search_mode_and_missing_document_are_one_line_errors() {
         stderr(&out).contains("`nope.md` is not in knowledge base `default`"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// `count` short synthetic support notes as JSONL, each about a different machine.
+fn synthetic_corpus(dir: &Path, count: usize) -> PathBuf {
+    let topics = [
+        "disk",
+        "memory",
+        "network",
+        "printer",
+        "database",
+        "certificate",
+    ];
+    let lines: Vec<String> = (0..count)
+        .map(|i| {
+            let t = topics[i % topics.len()];
+            serde_json::json!({
+                "id": format!("note-{i}"),
+                "title": format!("{t} alert on host-{i}"),
+                "text": format!("Host host-{i} reported a {t} problem at step {i}; the on-call engineer checked the {t} dashboard, restarted the service and confirmed recovery."),
+            })
+            .to_string()
+        })
+        .collect();
+    let path = dir.join("notes.jsonl");
+    std::fs::write(&path, lines.join("\n")).expect("write corpus");
+    path
+}
+
+/// The numbers in "N added, N updated, N unchanged" of an ingest summary.
+fn summary_counts(stdout: &[u8]) -> (usize, usize, usize) {
+    let text = String::from_utf8_lossy(stdout);
+    let num = |word: &str| -> usize {
+        let before = text.split(&format!(" {word}")).next().unwrap_or_default();
+        before
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no `{word}` count in {text}"))
+    };
+    (num("added"), num("updated"), num("unchanged"))
+}
+
+#[test]
+fn kill_9_during_ingest_loses_no_committed_batch() {
+    use std::io::{BufRead, BufReader};
+    let data = TempDir::new().expect("tmp");
+    let src = TempDir::new().expect("tmp");
+    let total = 2_000;
+    let corpus = synthetic_corpus(src.path(), total);
+    let corpus_arg = corpus.to_string_lossy().into_owned();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nova"))
+        .current_dir(root())
+        .env("NOVA_DATA__DIR", data.path())
+        .env_remove("RUST_LOG")
+        .arg("--model")
+        .arg(root().join("models/all-MiniLM-L6-v2"))
+        .args(["-v", "ingest", &corpus_arg])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nova runs");
+    // Wait for the first durable batch, then kill the process without warning.
+    let log = child.stderr.take().expect("piped");
+    let mut committed = None;
+    for line in BufReader::new(log).lines() {
+        let line = line.expect("stderr line");
+        if line.contains("batch committed") {
+            let docs = line
+                .split("docs=")
+                .nth(1)
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .expect("docs=N on the commit line");
+            committed = Some(docs);
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let committed = committed.expect("at least one batch was committed before the kill");
+    assert!(committed > 0 && committed <= total);
+
+    // Everything reported committed is there after the restart: re-ingest finds it unchanged.
+    let out = nova_in(data.path(), &["ingest", &corpus_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (added, updated, unchanged) = summary_counts(&out.stdout);
+    assert!(
+        unchanged >= committed,
+        "{unchanged} unchanged < {committed} committed"
+    );
+    assert_eq!((added + unchanged, updated), (total, 0));
+    let out = nova_in(data.path(), &["kbs"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains(&format!("default\t{total} documents\t{total} chunks")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn csv_export_ingests_with_chosen_columns_and_names_bad_rows() {
+    let data = TempDir::new().expect("tmp");
+    let src = TempDir::new().expect("tmp");
+    let csv = src.path().join("export.csv");
+    std::fs::write(
+        &csv,
+        "Ticket Number,Summary,Details,Queue\n\
+         INC-1,Outlook keeps asking for password,\"Since the update Outlook prompts\nfor credentials every hour\",Email\n\
+         INC-2,,,Email\n",
+        // INC-1's quoted body spans lines 2-3, so INC-2 is on line 4 of the file.
+    )
+    .expect("write");
+    let csv_arg = csv.to_string_lossy().into_owned();
+    let out = nova_in(
+        data.path(),
+        &[
+            "ingest",
+            &csv_arg,
+            "--kind",
+            "ticket",
+            "--id-field",
+            "Ticket Number",
+            "--title-field",
+            "Summary",
+            "--text-field",
+            "Details",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("export.csv:4: missing or empty `Details` field"),
+        "{}",
+        stderr(&out)
+    );
+    let out = nova_in(
+        data.path(),
+        &[
+            "search",
+            "outlook password prompt",
+            "--filter",
+            "kind=ticket",
+            "--json",
+        ],
+    );
+    let hits: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(hits[0]["doc_id"], "INC-1", "{hits}");
+
+    let out = nova_in(data.path(), &["ingest", &csv_arg, "--text-field", "Body"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("no text column `Body` (columns: Ticket Number, Summary, Details, Queue)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// One HTTP/1.1 GET on loopback; returns the status code (0 when the connection fails).
+fn http_status(addr: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return 0;
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn serve_prints_its_address_becomes_ready_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let data = TempDir::new().expect("tmp");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nova"))
+        .current_dir(root())
+        .env("NOVA_DATA__DIR", data.path())
+        .arg("--model")
+        .arg(root().join("models/all-MiniLM-L6-v2"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nova serve runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut first)
+        .expect("address line");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    assert_eq!(http_status(&addr, "/healthz"), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while http_status(&addr, "/readyz") != 200 {
+        assert!(std::time::Instant::now() < deadline, "never became ready");
+        std::thread::sleep(std::time::Duration::from_millis(20)); // poll interval, not a timing assumption
+    }
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
+    assert_eq!(
+        http_status(&addr, "/healthz"),
+        0,
+        "port closed after shutdown"
     );
 }

@@ -16,6 +16,26 @@ pub enum Code {
     InvalidInput,
     /// Reading or writing a file failed.
     Io,
+    /// The request body is not valid JSON.
+    MalformedJson,
+    /// No knowledge base by that name.
+    KbNotFound,
+    /// A knowledge base by that name already exists.
+    KbExists,
+    /// No document by that id in the knowledge base.
+    DocumentNotFound,
+    /// No such route.
+    NotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// The request body's content type is not one the route accepts.
+    UnsupportedMediaType,
+    /// The service is starting (model loading) or shutting down.
+    NotReady,
+    /// The request took longer than the server allows.
+    Timeout,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -28,6 +48,16 @@ impl Code {
             Self::ModelCorrupt => "model_corrupt",
             Self::InvalidInput => "invalid_input",
             Self::Io => "io",
+            Self::MalformedJson => "malformed_json",
+            Self::KbNotFound => "kb_not_found",
+            Self::KbExists => "kb_exists",
+            Self::DocumentNotFound => "document_not_found",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotReady => "not_ready",
+            Self::Timeout => "timeout",
             Self::Internal => "internal",
         }
     }

@@ -55,6 +55,9 @@ pub enum EmbedError {
     /// The tokenizer rejected the input.
     #[error("tokenizing text")]
     Tokenize(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The batching worker is gone (the process is shutting down).
+    #[error("the embedding worker has stopped")]
+    Stopped,
     /// The forward pass failed (a bug or an out-of-memory, never bad user input).
     #[error("running the model")]
     Inference(#[from] candle_core::Error),
@@ -68,7 +71,7 @@ impl EmbedError {
             Self::CorruptFile { .. } | Self::BadTensor { .. } => Code::ModelCorrupt,
             Self::Hub { .. } => Code::Io,
             Self::Tokenize(_) => Code::InvalidInput,
-            Self::Inference(_) => Code::Internal,
+            Self::Inference(_) | Self::Stopped => Code::Internal,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! the model's own `tokenizer.json`, runs a BERT encoder on candle and applies the folder's pooling and L2
 //! normalisation. This crate knows nothing of HTTP, storage or documents.
 
+mod batcher;
 mod bert;
 #[cfg(feature = "openblas")]
 mod blas;
@@ -16,6 +17,7 @@ mod peak;
 mod source;
 mod threads;
 
+pub use batcher::{BatchObserver, BatchingEmbedder, BatchingOptions};
 pub use embedder::{BatchOptions, Embedder, SentenceEmbedder};
 pub use error::{EmbedError, Result};
 pub use model_dir::{ModelDir, Pooling};

@@ -18,6 +18,15 @@ pub enum EngineError {
     /// A knowledge base name is not usable as a folder name.
     #[error("invalid knowledge base name `{0}`: use letters, digits, `-` and `_`")]
     BadKbName(String),
+    /// No knowledge base by that name.
+    #[error("knowledge base `{0}` not found")]
+    KbNotFound(String),
+    /// A knowledge base by that name already exists.
+    #[error("knowledge base `{0}` already exists")]
+    KbExists(String),
+    /// A bug or a crashed worker thread; details are in the message and the log.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A file the engine reads or writes itself (metadata, eval inputs).
     #[error("{path}: {message}")]
     File {
@@ -36,6 +45,9 @@ impl EngineError {
             Self::Store(e) => e.code(),
             Self::BadKbName(_) => Code::InvalidInput,
             Self::File { .. } => Code::Io,
+            Self::Internal(_) => Code::Internal,
+            Self::KbNotFound(_) => Code::KbNotFound,
+            Self::KbExists(_) => Code::KbExists,
         }
     }
 }

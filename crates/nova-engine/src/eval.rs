@@ -5,7 +5,7 @@ use crate::error::{EngineError, Result};
 use crate::kb::KnowledgeBase;
 use crate::search::{Mode, SearchOptions};
 use nova_embed::SentenceEmbedder;
-use nova_ingest::{read_path, Document};
+use nova_ingest::{read_path, Document, ReadOptions};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,7 +35,7 @@ impl BeirSet {
                 "not found (expected a BEIR folder)".into(),
             ));
         }
-        let corpus = read_path(&corpus_path).docs;
+        let corpus = read_path(&corpus_path, &ReadOptions::default()).docs;
         let qrels_path = dir.join("qrels/test.tsv");
         let qrels_text =
             fs_err::read_to_string(&qrels_path).map_err(|e| err(&qrels_path, e.to_string()))?;
@@ -68,7 +68,7 @@ impl BeirSet {
             }
         }
         let queries_path = dir.join("queries.jsonl");
-        let queries = read_path(&queries_path)
+        let queries = read_path(&queries_path, &ReadOptions::default())
             .docs
             .into_iter()
             .filter(|q| qrels.contains_key(&q.id))
@@ -97,7 +97,7 @@ impl BeirSet {
                 message: "not a folder".into(),
             });
         }
-        let corpus = read_path(docs).docs;
+        let corpus = read_path(docs, &ReadOptions::default()).docs;
         let text = fs_err::read_to_string(queries_file).map_err(|e| err(e.to_string()))?;
         let (mut queries, mut qrels) = (Vec::new(), HashMap::new());
         for (n, line) in text
@@ -219,12 +219,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Runs every test query of `set` in each mode against `kb` (already holding the corpus).
+/// Runs every test query of `set` in each mode against `kb` (already holding the corpus). `base`
+/// sets the fusion and candidate depth; its mode and k are replaced (k = 100 for Recall@100).
 pub fn evaluate_beir(
     kb: &KnowledgeBase,
     embedder: &SentenceEmbedder,
     set: &BeirSet,
     modes: &[Mode],
+    base: &SearchOptions,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<ModeReport>> {
     let mut reports = Vec::new();
@@ -233,8 +235,8 @@ pub fn evaluate_beir(
         let opts = SearchOptions {
             mode,
             k: 100,
-            filters: Vec::new(),
-            candidates: 300,
+            candidates: base.candidates.max(100),
+            ..base.clone()
         };
         let (mut n, mut r, mut r5, mut m) = (0.0, 0.0, 0.0, 0.0);
         let mut latencies = Vec::with_capacity(set.queries.len());

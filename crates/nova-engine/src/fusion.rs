@@ -1,10 +1,114 @@
-//! Reciprocal Rank Fusion (Cormack, Clarke & Büttcher, SIGIR 2009): score(d) = Σ 1/(k + rank_i(d)).
+//! Fusing the dense and BM25 rankings into one.
+//!
+//! - Reciprocal Rank Fusion (Cormack, Clarke & Büttcher, SIGIR 2009): score(d) = Σ 1/(k + rank_i(d)).
+//! - Convex combination of min-max normalised scores (Bruch, Gai & Ingber, "An Analysis of Fusion
+//!   Functions for Hybrid Retrieval", TOIS 2023): score(d) = α·dense'(d) + (1−α)·bm25'(d), where a list
+//!   that did not return d contributes 0.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::Hash;
+use std::str::FromStr;
 
 /// The constant from the paper, also bm25s/Qdrant's default.
 pub const RRF_K: f64 = 60.0;
+
+/// How hybrid search combines its two retrievers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal Rank Fusion with constant `k`.
+    Rrf {
+        /// Rank offset; larger values flatten the head of each list.
+        k: f64,
+    },
+    /// α·dense + (1−α)·BM25 over min-max normalised scores.
+    Convex {
+        /// Weight of the dense retriever, in [0, 1].
+        alpha: f64,
+    },
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Self::Rrf { k: RRF_K }
+    }
+}
+
+impl fmt::Display for Fusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rrf { k } => write!(f, "rrf:{k}"),
+            Self::Convex { alpha } => write!(f, "convex:{alpha}"),
+        }
+    }
+}
+
+impl FromStr for Fusion {
+    type Err = String;
+    /// `rrf`, `rrf:K`, `convex` (α = 0.5) or `convex:ALPHA`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, arg) = s.split_once(':').map_or((s, None), |(n, a)| (n, Some(a)));
+        let number = |default: f64| -> Result<f64, String> {
+            arg.map_or(Ok(default), |a| {
+                a.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("`{a}` in fusion `{s}` is not a number"))
+            })
+        };
+        match name.trim() {
+            "rrf" => match number(RRF_K)? {
+                k if k >= 0.0 => Ok(Self::Rrf { k }),
+                k => Err(format!("rrf k must be ≥ 0, got {k}")),
+            },
+            "convex" => match number(0.5)? {
+                alpha if (0.0..=1.0).contains(&alpha) => Ok(Self::Convex { alpha }),
+                alpha => Err(format!("convex alpha must be in [0, 1], got {alpha}")),
+            },
+            other => Err(format!(
+                "unknown fusion `{other}` (rrf, rrf:K, convex or convex:ALPHA)"
+            )),
+        }
+    }
+}
+
+/// Fuses the dense and BM25 lists (each `(id, score)`, best first) into one list, best first.
+pub fn fuse<T: Clone + Eq + Hash>(
+    fusion: Fusion,
+    dense: &[(T, f64)],
+    bm25: &[(T, f64)],
+) -> Vec<(T, f64)> {
+    match fusion {
+        Fusion::Rrf { k } => {
+            let ids = |l: &[(T, f64)]| l.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+            rrf(&[ids(dense), ids(bm25)], k)
+        }
+        Fusion::Convex { alpha } => combine(&[(alpha, dense), (1.0 - alpha, bm25)]),
+    }
+}
+
+/// Σ weight·minmax(score) over the lists; ties keep first-seen order.
+fn combine<T: Clone + Eq + Hash>(lists: &[(f64, &[(T, f64)])]) -> Vec<(T, f64)> {
+    let mut scores: HashMap<T, (f64, usize)> = HashMap::new();
+    let mut order = 0;
+    for (weight, list) in lists {
+        let (lo, hi) = list
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, s)| {
+                (lo.min(*s), hi.max(*s))
+            });
+        let span = hi - lo;
+        for (item, score) in list.iter() {
+            // A list whose scores are all equal says nothing about order: every item gets full credit.
+            let norm = if span > 0.0 { (score - lo) / span } else { 1.0 };
+            let entry = scores.entry(item.clone()).or_insert_with(|| {
+                order += 1;
+                (0.0, order)
+            });
+            entry.0 += weight * norm;
+        }
+    }
+    sorted(scores)
+}
 
 /// Fuses ranked lists (best first) into one, best first; ties keep first-seen order.
 pub fn rrf<T: Clone + Eq + Hash>(lists: &[Vec<T>], k: f64) -> Vec<(T, f64)> {
@@ -19,6 +123,10 @@ pub fn rrf<T: Clone + Eq + Hash>(lists: &[Vec<T>], k: f64) -> Vec<(T, f64)> {
             entry.0 += 1.0 / (k + rank as f64 + 1.0);
         }
     }
+    sorted(scores)
+}
+
+fn sorted<T>(scores: HashMap<T, (f64, usize)>) -> Vec<(T, f64)> {
     let mut fused: Vec<(T, f64, usize)> = scores.into_iter().map(|(t, (s, o))| (t, s, o)).collect();
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
     fused.into_iter().map(|(t, s, _)| (t, s)).collect()
@@ -40,5 +148,34 @@ mod tests {
     fn single_list_keeps_its_order() {
         let fused = rrf(&[vec![3, 1, 2]], RRF_K);
         assert_eq!(fused.iter().map(|(d, _)| *d).collect::<Vec<_>>(), [3, 1, 2]);
+    }
+
+    #[test]
+    fn convex_fusion_weighs_normalised_scores() {
+        let dense = [("a", 0.9), ("b", 0.8), ("c", 0.5)];
+        let bm25 = [("c", 20.0), ("b", 15.0), ("d", 10.0)];
+        // a: .5·1 = .5; b: .5·.75 + .5·.5 = .625; c: .5·0 + .5·1 = .5; d: 0
+        let fused = fuse(Fusion::Convex { alpha: 0.5 }, &dense, &bm25);
+        let order: Vec<&str> = fused.iter().map(|(d, _)| *d).collect();
+        assert_eq!(order, ["b", "a", "c", "d"]);
+        assert!((fused[0].1 - 0.625).abs() < 1e-12);
+        // α = 1 is the dense ranking alone.
+        let dense_only = fuse(Fusion::Convex { alpha: 1.0 }, &dense, &bm25);
+        assert_eq!(dense_only[0].0, "a");
+    }
+
+    #[test]
+    fn fusion_specs_parse_and_bad_ones_say_why() {
+        assert_eq!("rrf".parse::<Fusion>(), Ok(Fusion::Rrf { k: 60.0 }));
+        assert_eq!("rrf:20".parse::<Fusion>(), Ok(Fusion::Rrf { k: 20.0 }));
+        assert_eq!(
+            "convex:0.3".parse::<Fusion>(),
+            Ok(Fusion::Convex { alpha: 0.3 })
+        );
+        assert!("convex:2".parse::<Fusion>().unwrap_err().contains("[0, 1]"));
+        assert!("max"
+            .parse::<Fusion>()
+            .unwrap_err()
+            .contains("unknown fusion"));
     }
 }

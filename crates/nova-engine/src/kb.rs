@@ -3,7 +3,7 @@
 
 use crate::error::{EngineError, Result};
 use nova_embed::{Embedder, SentenceEmbedder};
-use nova_ingest::{chunk, ChunkOptions, Document};
+use nova_ingest::{chunk, Chunk, ChunkOptions, Document};
 use nova_store::{Bm25Encoder, ChunkRecord, EdgeStore, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// Chunks embedded and committed together; each committed batch is durable.
 const COMMIT_CHUNKS: usize = 256;
+/// Upper bound when reading a document back chunk by chunk (~100k words).
+const MAX_CHUNKS_PER_DOC: usize = 1_000;
 /// BM25 average length before a knowledge base has seen documents.
 const DEFAULT_AVG_LEN: f64 = 120.0;
 
@@ -34,6 +36,46 @@ pub struct IngestSummary {
     pub unchanged: usize,
     /// Chunks written.
     pub chunks: usize,
+}
+
+/// How far an ingest run has got; everything counted here is durably committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestProgress {
+    /// Documents (in input order) whose chunks are all committed, or that were unchanged.
+    pub docs_done: usize,
+    /// Chunks committed so far in this run.
+    pub chunks_committed: usize,
+}
+
+/// Embedded chunks of whole documents, ready to commit.
+struct Batch {
+    records: Vec<ChunkRecord>,
+    docs_done: usize,
+}
+
+/// What is embedded and indexed for a chunk, its payload and its id.
+fn chunk_entry(doc: &Document, hash: &str, c: &Chunk) -> (String, serde_json::Value, u64) {
+    let heading_path = c.headings.join(" › ");
+    // Title and section go into what is embedded and indexed: they often name the topic the passage
+    // itself only implies (BEIR likewise indexes title + text).
+    let indexed = [doc.title.as_str(), heading_path.as_str(), c.text.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut payload = json!({
+        "doc_id": doc.id, "chunk": c.index, "title": doc.title, "source": doc.source,
+        "headings": c.headings, "text": c.text, "kind": doc.kind, "hash": hash,
+        "tags": doc.tags, "acl": doc.acl,
+    });
+    if let Some(obj) = payload.as_object_mut() {
+        for (k, v) in &doc.fields {
+            // Metadata never overwrites the fields search relies on.
+            obj.entry(k.clone()).or_insert_with(|| json!(v));
+        }
+    }
+    (indexed, payload, chunk_id(&doc.id, c.index))
 }
 
 /// An open knowledge base.
@@ -69,13 +111,7 @@ impl KnowledgeBase {
         embedder: &SentenceEmbedder,
         avg_len_hint: Option<f64>,
     ) -> Result<Self> {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(EngineError::BadKbName(name.to_owned()));
-        }
+        Self::check_name(name)?;
         let dir = data_dir.join("kbs").join(name);
         let meta_path = dir.join("kb.json");
         let meta = if meta_path.is_file() {
@@ -101,6 +137,53 @@ impl KnowledgeBase {
         })
     }
 
+    /// A name is usable as a folder name: letters, digits, `-`, `_`, at most 64 characters.
+    pub fn check_name(name: &str) -> Result<()> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(())
+        } else {
+            Err(EngineError::BadKbName(name.to_owned()))
+        }
+    }
+
+    /// A stored document with its chunks, or `None`.
+    pub fn document(&self, doc_id: &str) -> Result<Option<crate::engine::StoredDocument>> {
+        let Some(first) = self.store.get(chunk_id(doc_id, 0))? else {
+            return Ok(None);
+        };
+        let field = |k: &str| {
+            first
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let chunks = self
+            .doc_chunks(doc_id)?
+            .into_iter()
+            .map(|(index, headings, text)| crate::engine::StoredChunk {
+                index,
+                headings,
+                text,
+            })
+            .collect();
+        Ok(Some(crate::engine::StoredDocument {
+            id: doc_id.to_owned(),
+            title: field("title"),
+            source: field("source"),
+            kind: field("kind"),
+            tags: crate::search::strings(first.get("tags")),
+            acl: crate::search::strings(first.get("acl")),
+            hash: field("hash"),
+            chunks,
+        }))
+    }
+
     /// The KB's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -117,6 +200,27 @@ impl KnowledgeBase {
 
     pub(crate) fn bm25(&self) -> &Bm25Encoder {
         &self.bm25
+    }
+
+    /// Names of the knowledge bases under `data_dir`, sorted.
+    pub fn list(data_dir: &Path) -> Result<Vec<String>> {
+        let dir = data_dir.join("kbs");
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut names: Vec<String> = fs_err::read_dir(&dir)
+            .map_err(|e| file_err(&dir)(&e))?
+            .flatten()
+            .filter(|e| e.path().join("kb.json").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Documents stored.
+    pub fn doc_count(&self) -> Result<usize> {
+        Ok(self.store.count_docs()?)
     }
 
     /// Chunks stored.
@@ -142,67 +246,117 @@ impl KnowledgeBase {
     }
 
     /// Ingests documents: unchanged ones (same content hash) are skipped, changed ones replace their
-    /// chunks. Chunks are embedded and committed in batches; `progress(docs_done)` is called after each.
+    /// chunks. Chunks are embedded in batches of whole documents; a writer thread commits each batch
+    /// durably while the next is embedded, and `progress` is called after each commit, so what it
+    /// reports survives a crash.
     pub fn ingest(
         &self,
         embedder: &SentenceEmbedder,
         docs: &[Document],
-        progress: &mut dyn FnMut(usize),
+        progress: &(dyn Fn(IngestProgress) + Sync),
     ) -> Result<IngestSummary> {
         let mut summary = IngestSummary::default();
+        // One batch in flight: embedding of batch n+1 overlaps the commit of batch n.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let (produced, written) = std::thread::scope(|scope| {
+            let writer = scope.spawn(move || self.write_batches(rx, progress));
+            let produced = self.embed_batches(embedder, docs, &tx, &mut summary);
+            drop(tx);
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(EngineError::Internal(
+                    "ingest writer thread panicked".into(),
+                ))
+            });
+            (produced, written)
+        });
+        // A writer failure also stops the producer (its channel closes); report the root cause.
+        let chunks = written?;
+        produced?;
+        summary.chunks = chunks;
+        progress(IngestProgress {
+            docs_done: docs.len(),
+            chunks_committed: chunks,
+        });
+        Ok(summary)
+    }
+
+    fn embed_batches(
+        &self,
+        embedder: &SentenceEmbedder,
+        docs: &[Document],
+        tx: &std::sync::mpsc::SyncSender<Batch>,
+        summary: &mut IngestSummary,
+    ) -> Result<()> {
         let mut pending: Vec<(String, serde_json::Value, u64)> = Vec::new(); // (embed text, payload, id)
         for (done, doc) in docs.iter().enumerate() {
             let hash = doc.hash();
-            match self.store.get(chunk_id(&doc.id, 0))? {
+            let changed = match self.store.get(chunk_id(&doc.id, 0))? {
                 Some(p) if p.get("hash").and_then(|h| h.as_str()) == Some(hash.as_str()) => {
                     summary.unchanged += 1;
-                    continue;
+                    false
                 }
                 Some(_) => {
                     self.store.delete_doc(&doc.id)?;
                     summary.updated += 1;
+                    true
                 }
-                None => summary.added += 1,
+                None => {
+                    summary.added += 1;
+                    true
+                }
+            };
+            if changed {
+                for c in chunk(doc, ChunkOptions::default()) {
+                    pending.push(chunk_entry(doc, &hash, &c));
+                }
             }
-            for c in chunk(doc, ChunkOptions::default()) {
-                let heading_path = c.headings.join(" › ");
-                // Title and section go into what is embedded and indexed: they often name the topic the
-                // passage itself only implies (BEIR likewise indexes title + text).
-                let indexed = [doc.title.as_str(), heading_path.as_str(), c.text.as_str()]
-                    .iter()
-                    .filter(|s| !s.is_empty())
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                let payload = json!({
-                    "doc_id": doc.id, "chunk": c.index, "title": doc.title, "source": doc.source,
-                    "headings": c.headings, "text": c.text, "kind": doc.kind, "hash": hash,
-                    "tags": [], "acl": [],
-                });
-                pending.push((indexed, payload, chunk_id(&doc.id, c.index)));
-            }
-            if pending.len() >= COMMIT_CHUNKS {
-                summary.chunks += self.commit(embedder, &mut pending)?;
-                progress(done + 1);
+            let last = done + 1 == docs.len();
+            if pending.len() >= COMMIT_CHUNKS || (last && !pending.is_empty()) {
+                let records = self.embed(embedder, std::mem::take(&mut pending))?;
+                let batch = Batch {
+                    records,
+                    docs_done: done + 1,
+                };
+                if tx.send(batch).is_err() {
+                    return Ok(()); // the writer stopped on an error, which ingest reports
+                }
             }
         }
-        summary.chunks += self.commit(embedder, &mut pending)?;
-        progress(docs.len());
-        Ok(summary)
+        Ok(())
     }
 
-    fn commit(
+    fn write_batches(
+        &self,
+        rx: std::sync::mpsc::Receiver<Batch>,
+        progress: &(dyn Fn(IngestProgress) + Sync),
+    ) -> Result<usize> {
+        let mut written = 0;
+        for batch in rx {
+            written += batch.records.len();
+            self.store.upsert(batch.records)?;
+            tracing::info!(
+                kb = %self.name,
+                docs = batch.docs_done,
+                chunks = written,
+                "batch committed"
+            );
+            progress(IngestProgress {
+                docs_done: batch.docs_done,
+                chunks_committed: written,
+            });
+        }
+        Ok(written)
+    }
+
+    fn embed(
         &self,
         embedder: &SentenceEmbedder,
-        pending: &mut Vec<(String, serde_json::Value, u64)>,
-    ) -> Result<usize> {
-        if pending.is_empty() {
-            return Ok(0);
-        }
+        pending: Vec<(String, serde_json::Value, u64)>,
+    ) -> Result<Vec<ChunkRecord>> {
         let texts: Vec<&str> = pending.iter().map(|(t, _, _)| t.as_str()).collect();
         let vectors = embedder.embed(&texts)?;
-        let records: Vec<ChunkRecord> = pending
-            .drain(..)
+        Ok(pending
+            .into_iter()
             .zip(vectors)
             .map(|((text, payload, id), dense)| ChunkRecord {
                 id,
@@ -210,10 +364,25 @@ impl KnowledgeBase {
                 dense,
                 payload,
             })
-            .collect();
-        let n = records.len();
-        self.store.upsert(records)?;
-        Ok(n)
+            .collect())
+    }
+
+    /// A document's chunks in order as (index, headings, text); empty if it is not stored.
+    pub fn doc_chunks(&self, doc_id: &str) -> Result<Vec<(u64, Vec<String>, String)>> {
+        let mut chunks = Vec::new();
+        // Chunk ids are derived from (doc id, index), so a document is read back by walking indices.
+        for index in 0..MAX_CHUNKS_PER_DOC {
+            let Some(p) = self.store.get(chunk_id(doc_id, index))? else {
+                break;
+            };
+            let text = p.get("text").and_then(|t| t.as_str()).unwrap_or_default();
+            chunks.push((
+                index as u64,
+                crate::search::strings(p.get("headings")),
+                text.to_owned(),
+            ));
+        }
+        Ok(chunks)
     }
 
     /// Removes a document's chunks; `false` if it was not stored.

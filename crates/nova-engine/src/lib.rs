@@ -2,14 +2,21 @@
 //! into, search (dense, BM25 or hybrid, with a score breakdown per hit) and evaluate on BEIR sets.
 //! It holds no HTTP and no CLI concerns.
 
+mod engine;
 mod error;
 mod eval;
 mod fusion;
 mod kb;
+mod query;
 mod search;
+mod steps;
+mod troubleshoot;
 
+pub use engine::{Engine, EngineOptions, Feedback, KbInfo, Rating, StoredChunk, StoredDocument};
 pub use error::{EngineError, Result};
 pub use eval::{evaluate_beir, BeirSet, ModeReport};
-pub use fusion::{rrf, RRF_K};
-pub use kb::{IngestSummary, KnowledgeBase};
+pub use fusion::{fuse, rrf, Fusion, RRF_K};
+pub use kb::{IngestProgress, IngestSummary, KnowledgeBase};
 pub use search::{DocHit, Mode, SearchOptions};
+pub use steps::Step;
+pub use troubleshoot::{SuggestedStep, TroubleshootOptions, TroubleshootReport};

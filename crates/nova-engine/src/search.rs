@@ -1,8 +1,8 @@
 //! Search: dense and BM25 candidates from the store, fused by RRF for hybrid, grouped per document (best
 //! chunk wins), each hit carrying why it matched: per-retriever score and rank, and the fused score.
 
-use crate::error::Result;
-use crate::fusion::{rrf, RRF_K};
+use crate::error::{EngineError, Result};
+use crate::fusion::{fuse, Fusion};
 use crate::kb::KnowledgeBase;
 use nova_embed::{Embedder, SentenceEmbedder};
 use nova_store::{FieldFilter, Retriever, SparseVec, Store, StoreHit, StoreQuery};
@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 /// Retrieval mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Dense and BM25 fused by RRF.
@@ -20,6 +21,17 @@ pub enum Mode {
     Dense,
     /// BM25 only.
     Bm25,
+}
+
+impl Mode {
+    /// `hybrid`, `dense` or `bm25`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hybrid => "hybrid",
+            Self::Dense => "dense",
+            Self::Bm25 => "bm25",
+        }
+    }
 }
 
 impl FromStr for Mode {
@@ -43,8 +55,12 @@ pub struct SearchOptions {
     pub k: usize,
     /// Payload filters, all required.
     pub filters: Vec<FieldFilter>,
+    /// Payload filters that must not match (e.g. `kind=ticket` to search articles only).
+    pub exclude: Vec<FieldFilter>,
     /// Chunks fetched from each retriever before fusion and grouping.
     pub candidates: usize,
+    /// How hybrid mode combines the retrievers.
+    pub fusion: Fusion,
 }
 
 impl Default for SearchOptions {
@@ -53,13 +69,16 @@ impl Default for SearchOptions {
             mode: Mode::Hybrid,
             k: 10,
             filters: Vec::new(),
+            exclude: Vec::new(),
             candidates: 100,
+            fusion: Fusion::default(),
         }
     }
 }
 
 /// A retriever's view of a hit: its score and 1-based rank among chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetrieverScore {
     /// Cosine (dense) or BM25 score.
     pub score: f32,
@@ -69,6 +88,7 @@ pub struct RetrieverScore {
 
 /// One document in the results, represented by its best chunk.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocHit {
     /// Document id.
     pub doc_id: String,
@@ -90,7 +110,20 @@ pub struct DocHit {
     pub bm25: Option<RetrieverScore>,
     /// Other chunks of this document that also matched.
     pub more_chunks: usize,
+    /// `article`, `ticket`, …
+    pub kind: String,
+    /// The document's tags.
+    pub tags: Vec<String>,
+    /// Other stored metadata (category, priority, answer, …).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
+
+/// Payload keys shown as `DocHit` fields (or internal), not repeated in `metadata`.
+const STANDARD_KEYS: [&str; 11] = [
+    "doc_id", "chunk", "title", "source", "headings", "text", "kind", "hash", "tags", "acl",
+    "indexed",
+];
 
 impl KnowledgeBase {
     /// Searches the knowledge base; results are documents, best first.
@@ -100,23 +133,43 @@ impl KnowledgeBase {
         query: &str,
         opts: &SearchOptions,
     ) -> Result<Vec<DocHit>> {
-        let empty = SparseVec::default();
-        let dense_vec = if opts.mode == Mode::Bm25 {
-            Vec::new()
+        let dense = if opts.mode == Mode::Bm25 {
+            None
         } else {
-            embedder.embed(&[query])?.remove(0)
+            Some(embedder.embed(&[query])?.remove(0))
+        };
+        self.search_with_vector(query, dense.as_deref(), opts)
+    }
+
+    /// Searches with the query's embedding already computed (by a batching or caching front end).
+    /// `dense` may be `None` only in BM25 mode.
+    pub fn search_with_vector(
+        &self,
+        query: &str,
+        dense: Option<&[f32]>,
+        opts: &SearchOptions,
+    ) -> Result<Vec<DocHit>> {
+        let dense_vec = match (opts.mode, dense) {
+            (Mode::Bm25, _) => &[][..],
+            (_, Some(v)) => v,
+            (_, None) => {
+                return Err(EngineError::Internal(
+                    "dense or hybrid search without a query embedding".into(),
+                ))
+            }
         };
         let sparse_vec = if opts.mode == Mode::Dense {
-            empty.clone()
+            SparseVec::default()
         } else {
             self.bm25().query(query)
         };
         let run = |retriever| {
             self.store().search(&StoreQuery {
                 retriever,
-                dense: &dense_vec,
+                dense: dense_vec,
                 sparse: &sparse_vec,
                 filters: &opts.filters,
+                exclude: &opts.exclude,
                 limit: opts.candidates.max(opts.k),
             })
         };
@@ -155,13 +208,12 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
     let ranked: Vec<(u64, f64)> = match opts.mode {
         Mode::Dense => dense.iter().map(|h| (h.id, f64::from(h.score))).collect(),
         Mode::Bm25 => bm25.iter().map(|h| (h.id, f64::from(h.score))).collect(),
-        Mode::Hybrid => rrf(
-            &[
-                dense.iter().map(|h| h.id).collect(),
-                bm25.iter().map(|h| h.id).collect(),
-            ],
-            RRF_K,
-        ),
+        Mode::Hybrid => {
+            let scored = |hits: &[StoreHit]| -> Vec<(u64, f64)> {
+                hits.iter().map(|h| (h.id, f64::from(h.score))).collect()
+            };
+            fuse(opts.fusion, &scored(&dense), &scored(&bm25))
+        }
     };
     for h in dense.into_iter().chain(bm25) {
         payloads.entry(h.id).or_insert(h.payload);
@@ -188,15 +240,7 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
         docs.push(DocHit {
             title: field("title"),
             source: field("source"),
-            headings: p
-                .get("headings")
-                .and_then(|h| h.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            headings: strings(p.get("headings")),
             text: field("text"),
             chunk: p.get("chunk").and_then(|c| c.as_u64()).unwrap_or_default(),
             doc_id,
@@ -204,7 +248,29 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
             dense: dense_by_id.get(&id).copied(),
             bm25: bm25_by_id.get(&id).copied(),
             more_chunks: 0,
+            kind: field("kind"),
+            tags: strings(p.get("tags")),
+            metadata: p
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter(|(k, _)| !STANDARD_KEYS.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
     }
     docs
+}
+
+/// A JSON array of strings (anything else is empty).
+pub(crate) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(|h| h.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -4,7 +4,7 @@
 
 use nova_embed::{BatchOptions, ModelSource, SentenceEmbedder};
 use nova_engine::{KnowledgeBase, Mode, SearchOptions};
-use nova_ingest::read_path;
+use nova_ingest::{read_path, ReadOptions};
 use nova_store::FieldFilter;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -40,6 +40,13 @@ fn corpus() -> TempDir {
         "{\"id\":\"T-1\",\"title\":\"Laptop cannot reach VPN\",\"text\":\"VPN drops after sleep; fixed by disabling wifi power saving\",\"kind\":\"ticket\"}\n{not json\n",
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("escalations.csv"),
+        "id,subject,body,tags,acl,kind\n\
+         E-7,Payroll export fails,\"The payroll export job times out at 02:00, retried manually\",\"finance;batch\",hr,ticket\n\
+         E-8,\"broken,row\n",
+    )
+    .unwrap();
     dir
 }
 
@@ -60,10 +67,10 @@ fn search(kb: &KnowledgeBase, q: &str, mode: Mode) -> Vec<String> {
 fn ingest_search_reopen_reingest_update_delete_and_filter() {
     let src = corpus();
     let data = TempDir::new().unwrap();
-    let read = read_path(src.path());
-    assert_eq!(read.docs.len(), 7, "6 articles + 1 ticket");
+    let read = read_path(src.path(), &ReadOptions::default());
+    assert_eq!(read.docs.len(), 9, "6 Markdown + 1 HTML article, 2 tickets");
     let reasons: Vec<String> = read.skipped.iter().map(|s| s.reason.clone()).collect();
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
 
     {
         let kb = KnowledgeBase::open(
@@ -73,8 +80,8 @@ fn ingest_search_reopen_reingest_update_delete_and_filter() {
             Some(KnowledgeBase::mean_tokens(&read.docs)),
         )
         .unwrap();
-        let s = kb.ingest(embedder(), &read.docs, &mut |_| {}).unwrap();
-        assert_eq!((s.added, s.updated, s.unchanged), (7, 0, 0));
+        let s = kb.ingest(embedder(), &read.docs, &|_| {}).unwrap();
+        assert_eq!((s.added, s.updated, s.unchanged), (9, 0, 0));
         assert!(s.chunks >= 7);
         for mode in [Mode::Hybrid, Mode::Dense, Mode::Bm25] {
             assert_eq!(
@@ -108,8 +115,8 @@ fn ingest_search_reopen_reingest_update_delete_and_filter() {
         "printer-offline.md"
     );
     let chunks = kb.chunk_count().unwrap();
-    let s = kb.ingest(embedder(), &read.docs, &mut |_| {}).unwrap();
-    assert_eq!((s.added, s.updated, s.unchanged, s.chunks), (0, 0, 7, 0));
+    let s = kb.ingest(embedder(), &read.docs, &|_| {}).unwrap();
+    assert_eq!((s.added, s.updated, s.unchanged, s.chunks), (0, 0, 9, 0));
     assert_eq!(kb.chunk_count().unwrap(), chunks);
 
     // A changed file replaces its chunks.
@@ -121,8 +128,8 @@ fn ingest_search_reopen_reingest_update_delete_and_filter() {
     doc.text =
         "# Password reset\n\nUse the self-service portal at id.example.com to unlock accounts."
             .into();
-    let s = kb.ingest(embedder(), &changed, &mut |_| {}).unwrap();
-    assert_eq!((s.added, s.updated, s.unchanged), (0, 1, 6));
+    let s = kb.ingest(embedder(), &changed, &|_| {}).unwrap();
+    assert_eq!((s.added, s.updated, s.unchanged), (0, 1, 8));
     assert_eq!(
         search(&kb, "self-service portal unlock account", Mode::Bm25)[0],
         "password-reset.md"
@@ -139,8 +146,26 @@ fn ingest_search_reopen_reingest_update_delete_and_filter() {
     let hits = kb.search(embedder(), "vpn", &opts).unwrap();
     assert_eq!(
         hits.iter().map(|h| h.doc_id.as_str()).collect::<Vec<_>>(),
-        ["T-1"]
+        ["T-1", "E-7"]
     );
+    // Tags and ACL groups from a CSV export are filterable; HTML articles are found by their content.
+    for (field, value) in [("tags", "batch"), ("acl", "hr")] {
+        let opts = SearchOptions {
+            filters: vec![FieldFilter {
+                field: field.into(),
+                value: value.into(),
+            }],
+            ..SearchOptions::default()
+        };
+        let hits = kb.search(embedder(), "export job", &opts).unwrap();
+        assert_eq!(hits.len(), 1, "{field}={value}");
+        assert_eq!(hits[0].doc_id, "E-7");
+    }
+    assert_eq!(
+        search(&kb, "browser says certificate date invalid", Mode::Hybrid)[0],
+        "tls-certificate-expired.html"
+    );
+    assert_eq!(kb.doc_count().unwrap(), 9);
 
     // Delete.
     assert!(kb.delete("vpn-disconnects.md").unwrap());

@@ -113,13 +113,7 @@ mod tests {
     use super::*;
 
     fn doc(text: &str) -> Document {
-        Document {
-            id: "d".into(),
-            title: "T".into(),
-            source: "s".into(),
-            text: text.into(),
-            kind: "article".into(),
-        }
+        Document::new("d", "T", "s", text)
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! order so ingest runs are reproducible.
 
 use crate::document::Document;
-use serde_json::Value;
+use crate::records::{read_csv, read_jsonl, FieldMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -31,10 +32,19 @@ pub struct ReadOutcome {
 }
 
 const TEXT_EXTENSIONS: [&str; 4] = ["md", "markdown", "txt", "text"];
+const HTML_EXTENSIONS: [&str; 3] = ["html", "htm", "xhtml"];
+
+/// How files are read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Which JSONL/CSV fields hold the id, title and text.
+    pub fields: FieldMap,
+}
 
 /// Reads a file or (recursively) a folder. Document ids are paths relative to `path` for folders and
-/// the file name for a single file; JSONL records use their `_id`/`id` field.
-pub fn read_path(path: &Path) -> ReadOutcome {
+/// the file name for a single file; JSONL/CSV records use their id field. A document id seen twice is
+/// read once; the second is reported as a skip.
+pub fn read_path(path: &Path, opts: &ReadOptions) -> ReadOutcome {
     let mut out = ReadOutcome::default();
     if path.is_dir() {
         let mut files = Vec::new();
@@ -46,16 +56,34 @@ pub fn read_path(path: &Path) -> ReadOutcome {
                 .unwrap_or(&file)
                 .to_string_lossy()
                 .into_owned();
-            read_file(&file, &rel, &mut out);
+            read_file(&file, &rel, opts, &mut out);
         }
     } else {
         let name = path.file_name().map_or_else(
             || path.to_string_lossy().into_owned(),
             |n| n.to_string_lossy().into_owned(),
         );
-        read_file(path, &name, &mut out);
+        read_file(path, &name, opts, &mut out);
     }
+    drop_duplicates(&mut out);
     out
+}
+
+fn drop_duplicates(out: &mut ReadOutcome) {
+    let mut first: HashMap<String, String> = HashMap::new();
+    let mut kept = Vec::with_capacity(out.docs.len());
+    for doc in std::mem::take(&mut out.docs) {
+        if let Some(at) = first.get(&doc.id) {
+            out.skipped.push(Skip {
+                source: doc.source,
+                reason: format!("duplicate document id `{}` (first at {at})", doc.id),
+            });
+        } else {
+            first.insert(doc.id.clone(), doc.source.clone());
+            kept.push(doc);
+        }
+    }
+    out.docs = kept;
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skip>) {
@@ -83,100 +111,82 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skip>) {
     }
 }
 
-fn read_file(path: &Path, id: &str, out: &mut ReadOutcome) {
+fn read_file(path: &Path, id: &str, opts: &ReadOptions, out: &mut ReadOutcome) {
     let source = path.display().to_string();
     let skip = |reason: String| Skip {
         source: source.clone(),
         reason,
     };
-    let bytes = match fs_err::read(path) {
-        Ok(b) => b,
-        Err(e) => return out.skipped.push(skip(format!("unreadable: {e}"))),
-    };
-    if bytes.contains(&0) {
-        return out.skipped.push(skip("binary file".into()));
+    match fs_err::read(path) {
+        Ok(bytes) => parse(path, id, &source, bytes, opts, out),
+        Err(e) => out.skipped.push(skip(format!("unreadable: {e}"))),
     }
-    let Ok(text) = String::from_utf8(bytes) else {
-        return out.skipped.push(skip("invalid UTF-8".into()));
+}
+
+/// Reads an uploaded file's bytes; `name` (e.g. `guide.md`) picks the format and is the document id.
+pub fn read_bytes(name: &str, bytes: Vec<u8>, opts: &ReadOptions) -> ReadOutcome {
+    let mut out = ReadOutcome::default();
+    parse(Path::new(name), name, name, bytes, opts, &mut out);
+    drop_duplicates(&mut out);
+    out
+}
+
+fn parse(
+    path: &Path,
+    id: &str,
+    source: &str,
+    bytes: Vec<u8>,
+    opts: &ReadOptions,
+    out: &mut ReadOutcome,
+) {
+    let source = source.to_owned();
+    let skip = |reason: String| Skip {
+        source: source.clone(),
+        reason,
     };
-    if text.trim().is_empty() {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
         return out.skipped.push(skip("empty".into()));
     }
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    if ext == "jsonl" {
-        read_jsonl(&text, &source, out);
-    } else if TEXT_EXTENSIONS.contains(&ext.as_str()) {
-        out.docs.push(text_document(id, &source, text, path));
-    } else {
-        out.skipped
-            .push(skip(format!("unsupported file type `.{ext}`")));
-    }
-}
-
-fn text_document(id: &str, source: &str, text: String, path: &Path) -> Document {
-    let title = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# ").map(|t| t.trim().to_owned()))
-        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    Document {
-        id: id.to_owned(),
-        title,
-        source: source.to_owned(),
-        text,
-        kind: "article".into(),
-    }
-}
-
-/// BEIR `corpus.jsonl` (`_id`, `title`, `text`) or generic records with `id`/`text`.
-fn read_jsonl(text: &str, source: &str, out: &mut ReadOutcome) {
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let line_source = format!("{source}:{}", n + 1);
-        let skip = |reason: String| Skip {
-            source: line_source.clone(),
-            reason,
+    // PDFs are binary by nature; every other format must be text.
+    if ext == "pdf" {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return match crate::pdf::document(id, &source, &bytes, &stem) {
+            Ok(doc) => out.docs.push(doc),
+            Err(reason) => out.skipped.push(skip(reason)),
         };
-        let value: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => {
-                out.skipped.push(skip(format!("parse error: {e}")));
-                continue;
-            }
-        };
-        let field = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
-        let id = field("_id")
-            .or_else(|| field("id"))
-            .or_else(|| value.get("id").map(Value::to_string));
-        match (id, field("text")) {
-            (Some(id), Some(body))
-                if !body.trim().is_empty()
-                    || field("title").is_some_and(|t| !t.trim().is_empty()) =>
-            {
-                out.docs.push(Document {
-                    id,
-                    title: field("title").unwrap_or_default(),
-                    source: line_source,
-                    // A title-only record is still a document (BEIR has some); its title is its text.
-                    text: if body.trim().is_empty() {
-                        field("title").unwrap_or_default()
-                    } else {
-                        body
-                    },
-                    kind: field("kind").unwrap_or_else(|| "article".into()),
-                })
-            }
-            (None, _) => out.skipped.push(skip("missing `_id`/`id` field".into())),
-            (Some(_), _) => out
-                .skipped
-                .push(skip("missing or empty `text` field".into())),
+    }
+    if bytes.contains(&0) {
+        return out.skipped.push(skip("binary file".into()));
+    }
+    match ext.as_str() {
+        "jsonl" | "ndjson" => return read_jsonl(&bytes, &source, &opts.fields, out),
+        "csv" => return read_csv(&bytes, &source, &opts.fields, out),
+        _ => {}
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        return out.skipped.push(skip("invalid UTF-8".into()));
+    };
+    if TEXT_EXTENSIONS.contains(&ext.as_str()) {
+        out.docs
+            .push(crate::markdown::document(id, &source, &text, path));
+    } else if HTML_EXTENSIONS.contains(&ext.as_str()) {
+        match crate::html::document(id, &source, &text) {
+            Some(doc) => out.docs.push(doc),
+            None => out.skipped.push(skip(
+                "empty (no text outside navigation and scripts)".into(),
+            )),
         }
+    } else {
+        out.skipped.push(skip(format!(
+            "unsupported file type `.{ext}` (md, txt, html, pdf, jsonl, csv)"
+        )));
     }
 }
 
@@ -198,7 +208,7 @@ mod tests {
             "{\"_id\":\"x\",\"title\":\"T\",\"text\":\"body\"}\n{oops\n",
         )
         .unwrap();
-        let out = read_path(p);
+        let out = read_path(p, &ReadOptions::default());
         let ids: Vec<&str> = out.docs.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["a.md", "b.txt", "x"]);
         assert_eq!(out.docs[0].title, "Disk full");

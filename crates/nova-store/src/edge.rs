@@ -121,27 +121,43 @@ fn config(dim: usize) -> EdgeConfig {
     }
 }
 
+fn conditions(filters: &[FieldFilter]) -> Result<Vec<Condition>> {
+    filters
+        .iter()
+        .map(|f| {
+            let key = f
+                .field
+                .as_str()
+                .try_into()
+                .map_err(|_| StoreError::Operation {
+                    operation: "filter",
+                    message: format!("`{}` is not a valid payload field name", f.field),
+                })?;
+            Ok(Condition::Field(FieldCondition::new_match(
+                key,
+                Match::new_value(ValueVariants::String(f.value.clone())),
+            )))
+        })
+        .collect()
+}
+
 fn filter_of(filters: &[FieldFilter], extra: Option<Condition>) -> Result<Option<Filter>> {
-    let mut conditions = Vec::new();
-    for f in filters {
-        let key = f
-            .field
-            .as_str()
-            .try_into()
-            .map_err(|_| StoreError::Operation {
-                operation: "filter",
-                message: format!("`{}` is not a valid payload field name", f.field),
-            })?;
-        conditions.push(Condition::Field(FieldCondition::new_match(
-            key,
-            Match::new_value(ValueVariants::String(f.value.clone())),
-        )));
-    }
-    conditions.extend(extra);
-    Ok((!conditions.is_empty()).then(|| Filter {
-        must: Some(conditions),
+    let mut must = conditions(filters)?;
+    must.extend(extra);
+    Ok((!must.is_empty()).then(|| Filter {
+        must: Some(must),
         ..Default::default()
     }))
+}
+
+/// `filters` all required, `exclude` all forbidden.
+fn query_filter(filters: &[FieldFilter], exclude: &[FieldFilter]) -> Result<Option<Filter>> {
+    let must_not = conditions(exclude)?;
+    let mut filter = filter_of(filters, None)?;
+    if !must_not.is_empty() {
+        filter.get_or_insert_with(Filter::default).must_not = Some(must_not);
+    }
+    Ok(filter)
 }
 
 impl Store for EdgeStore {
@@ -223,7 +239,7 @@ impl Store for EdgeStore {
                 query: vector,
                 using: Some(using.into()),
             }))),
-            filter: filter_of(query.filters, None)?,
+            filter: query_filter(query.filters, query.exclude)?,
             score_threshold: None,
             limit: query.limit,
             offset: 0,
@@ -262,6 +278,22 @@ impl Store for EdgeStore {
     fn count(&self) -> Result<usize> {
         let request = qdrant_edge::CountRequest {
             filter: None,
+            exact: true,
+        };
+        self.shard.lock().count(request).map_err(op_err("count"))
+    }
+
+    fn count_docs(&self) -> Result<usize> {
+        let key = "chunk".try_into().map_err(|_| StoreError::Operation {
+            operation: "count",
+            message: "bad field name `chunk`".into(),
+        })?;
+        let first_chunks = Condition::Field(FieldCondition::new_match(
+            key,
+            Match::new_value(ValueVariants::Integer(0)),
+        ));
+        let request = qdrant_edge::CountRequest {
+            filter: filter_of(&[], Some(first_chunks))?,
             exact: true,
         };
         self.shard.lock().count(request).map_err(op_err("count"))

@@ -28,4 +28,6 @@ pub trait Store: Send + Sync {
     fn get(&self, id: u64) -> Result<Option<serde_json::Value>>;
     /// Number of chunks stored.
     fn count(&self) -> Result<usize>;
+    /// Number of documents stored (chunks whose payload `chunk` is 0).
+    fn count_docs(&self) -> Result<usize>;
 }

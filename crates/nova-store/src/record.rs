@@ -51,6 +51,8 @@ pub struct StoreQuery<'a> {
     pub sparse: &'a SparseVec,
     /// All must match.
     pub filters: &'a [FieldFilter],
+    /// None may match.
+    pub exclude: &'a [FieldFilter],
     /// How many hits.
     pub limit: usize,
 }

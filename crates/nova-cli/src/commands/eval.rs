@@ -7,7 +7,7 @@ use crate::cli::EvalArgs;
 use crate::config::Config;
 use anyhow::{anyhow, Context, Result};
 use nova_embed::SentenceEmbedder;
-use nova_engine::{evaluate_beir, BeirSet, KnowledgeBase, Mode};
+use nova_engine::{evaluate_beir, BeirSet, Fusion, KnowledgeBase, Mode, SearchOptions};
 use std::path::Path;
 use std::time::Instant;
 
@@ -49,8 +49,8 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
 
     let started = Instant::now();
     let progress = bar(set.corpus.len(), "indexing", "docs");
-    let summary = kb.ingest(embedder, &set.corpus, &mut |d| {
-        progress.set_position(d as u64)
+    let summary = kb.ingest(embedder, &set.corpus, &|p| {
+        progress.set_position(p.docs_done as u64)
     })?;
     progress.finish_and_clear();
     kb.optimize()?;
@@ -69,7 +69,12 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
     );
 
     let progress = bar(set.queries.len() * modes.len(), "querying", "queries");
-    let reports = evaluate_beir(&kb, embedder, &set, &modes, &mut |d| {
+    let base = SearchOptions {
+        fusion: args.fusion.parse::<Fusion>().map_err(|e| anyhow!(e))?,
+        candidates: args.candidates,
+        ..SearchOptions::default()
+    };
+    let reports = evaluate_beir(&kb, embedder, &set, &modes, &base, &mut |d| {
         progress.set_position(d as u64)
     })?;
     progress.finish_and_clear();
@@ -94,6 +99,7 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
         let report = serde_json::json!({
             "dataset": folder, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
             "index_seconds": index_secs, "index_docs_per_s": docs_per_s, "modes": reports,
+            "fusion": base.fusion.to_string(), "candidates": base.candidates,
         });
         fs_err::write(out, serde_json::to_vec_pretty(&report)?)?;
         eprintln!("wrote {}", out.display());

@@ -7,6 +7,7 @@ use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
 use nova_embed::SentenceEmbedder;
 use nova_engine::{DocHit, KnowledgeBase, Mode, SearchOptions};
+use nova_ingest::{FieldMap, ReadOptions};
 use nova_store::FieldFilter;
 use std::time::Instant;
 
@@ -17,39 +18,34 @@ fn open(config: &Config, kb: Option<&str>, embedder: &SentenceEmbedder) -> Resul
 }
 
 pub fn ingest(config: &Config, embedder: &SentenceEmbedder, args: &IngestArgs) -> Result<Outcome> {
+    let opts = ReadOptions {
+        fields: FieldMap {
+            id: args.id_field.clone(),
+            title: args.title_field.clone(),
+            text: args.text_fields.clone(),
+            kind: args.kind.clone(),
+        },
+    };
     let mut docs = Vec::new();
     let mut skipped = Vec::new();
     for path in &args.paths {
         if !path.exists() {
             bail!("{} does not exist", path.display());
         }
-        let read = nova_ingest::read_path(path);
+        let read = nova_ingest::read_path(path, &opts);
         docs.extend(read.docs);
         skipped.extend(read.skipped);
     }
-    let kb = match config
-        .data
-        .dir
-        .join("kbs")
-        .join(args.kb.as_deref().unwrap_or(&config.data.default_kb))
-        .is_dir()
-    {
-        true => open(config, args.kb.as_deref(), embedder)?,
-        // A new KB takes its BM25 length normalisation from what it is first given.
-        false => {
-            let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
-            KnowledgeBase::open(
-                &config.data.dir,
-                name,
-                embedder,
-                Some(KnowledgeBase::mean_tokens(&docs)),
-            )?
-        }
-    };
+    let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
+    // A new KB takes its BM25 length normalisation from what it is first given.
+    let is_new = !config.data.dir.join("kbs").join(name).is_dir();
+    let hint = is_new.then(|| KnowledgeBase::mean_tokens(&docs));
+    let kb = KnowledgeBase::open(&config.data.dir, name, embedder, hint)
+        .with_context(|| format!("opening knowledge base `{name}`"))?;
     let started = Instant::now();
     let progress = bar(docs.len(), "ingesting", "docs");
-    let summary = kb.ingest(embedder, &docs, &mut |done| {
-        progress.set_position(done as u64)
+    let summary = kb.ingest(embedder, &docs, &|p| {
+        progress.set_position(p.docs_done as u64)
     })?;
     progress.finish_and_clear();
     kb.optimize()?;
@@ -72,6 +68,27 @@ pub fn ingest(config: &Config, embedder: &SentenceEmbedder, args: &IngestArgs) -
     } else {
         Outcome::Partial
     })
+}
+
+/// `nova kbs`: every knowledge base under the data folder with its size.
+pub fn list(config: &Config, embedder: &SentenceEmbedder) -> Result<Outcome> {
+    let names = KnowledgeBase::list(&config.data.dir)?;
+    if names.is_empty() {
+        println!(
+            "no knowledge bases in {} (create one with `nova ingest PATH`)",
+            config.data.dir.display()
+        );
+    }
+    for name in names {
+        let kb = open(config, Some(&name), embedder)?;
+        println!(
+            "{name}\t{} documents\t{} chunks\tmodel {}",
+            kb.doc_count()?,
+            kb.chunk_count()?,
+            kb.model()
+        );
+    }
+    Ok(Outcome::Done)
 }
 
 fn parse_filter(spec: &str) -> Result<FieldFilter> {

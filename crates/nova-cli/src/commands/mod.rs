@@ -1,10 +1,12 @@
 //! One module per subcommand; `run` dispatches and each returns an [`Outcome`].
 
 mod bench_embed;
+mod bench_http;
 mod embed;
 mod eval;
 mod kb;
 mod progress;
+mod serve;
 mod similar;
 
 use crate::cli::{BenchCommand, Cli, Command};
@@ -48,9 +50,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Ingest(args) => kb::ingest(&config, &load_embedder(&config)?, &args),
         Command::Search(args) => kb::search(&config, &load_embedder(&config)?, &args),
         Command::Delete(args) => kb::delete(&config, &load_embedder(&config)?, &args),
+        Command::Serve(args) => serve::run(&config, &args),
+        Command::Kbs => kb::list(&config, &load_embedder(&config)?),
         Command::Eval(args) => eval::run(&config, &load_embedder(&config)?, &args),
+        Command::Bench(BenchCommand::Http(args)) => bench_http::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => {
             bench_embed::run(&load_embedder(&config)?, &args)
+        }
+        Command::Openapi => {
+            println!("{}", nova_server::openapi::json());
+            Ok(Outcome::Done)
         }
         Command::Config => {
             print!("{}", toml_of(&config)?);
@@ -59,7 +68,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     }
 }
 
-fn load_embedder(config: &Config) -> Result<SentenceEmbedder> {
+pub(crate) fn load_embedder(config: &Config) -> Result<SentenceEmbedder> {
     let source = config.model.source();
     tracing::info!(%source, "loading embedding model");
     SentenceEmbedder::load(&source, config.model.batch())

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Starts `nova serve` on a free port, runs bench/openai_check.py (the official openai client) against
+# it and compares with `nova embed`. Exit code 0 when all match.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/env.sh
+PY="$(bash bench/setup-python.sh)"
+cargo build --locked --bin nova
+DATA="$(mktemp -d)"
+NOVA_DATA__DIR="$DATA" "$KB_NOVA_BIN" serve --addr 127.0.0.1:0 > "$DATA/serve.log" 2>&1 &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 300); do grep -q "http://" "$DATA/serve.log" 2>/dev/null && break; sleep 0.1; done
+URL="$(grep -o 'http://[0-9.:]*' "$DATA/serve.log" | head -1)"
+for _ in $(seq 1 300); do curl -sf "$URL/readyz" > /dev/null && break; sleep 0.2; done
+"$PY" bench/openai_check.py "$URL" "$KB_NOVA_BIN"

@@ -1,0 +1,70 @@
+//! `nova serve`: binds first (so the address is known and `/healthz` answers at once), loads the
+//! model on a worker thread (`/readyz` says 503 until then), and serves until SIGINT/SIGTERM, letting
+//! in-flight requests finish.
+
+use super::Outcome;
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use anyhow::{Context, Result};
+use nova_embed::BatchingOptions;
+use nova_engine::{Engine, EngineOptions};
+use nova_server::{AppState, Limits};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
+    let addr = args
+        .addr
+        .clone()
+        .unwrap_or_else(|| config.server.addr.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        println!("nova serving on http://{local} (API docs at http://{local}/docs)");
+        std::io::stdout().flush().ok();
+
+        let limits = Limits {
+            body_bytes: config.server.body_limit_mb * 1024 * 1024,
+            request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+            ..Limits::default()
+        };
+        let state = AppState::new(limits);
+        let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
+        let loader_state = state.clone();
+        let loader_config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = load_engine(&loader_config, &loader_state) {
+                let _ = failed_tx.send(e);
+            }
+        });
+        let server = nova_server::serve(listener, state, nova_server::shutdown_signal());
+        tokio::select! {
+            served = server => served.context("serving HTTP")?,
+            Ok(e) = failed_rx => return Err(e),
+        }
+        Ok(Outcome::Done)
+    })
+}
+
+fn load_engine(config: &Config, state: &AppState) -> Result<()> {
+    let embedder = Arc::new(super::load_embedder(config)?);
+    let opts = state.engine_options(EngineOptions {
+        cache_entries: config.server.query_cache,
+        batching: BatchingOptions {
+            max_wait: Duration::from_millis(config.server.batch_wait_ms),
+            ..BatchingOptions::default()
+        },
+    });
+    let engine = Engine::new(&config.data.dir, embedder, opts)
+        .with_context(|| format!("opening data folder {}", config.data.dir.display()))?;
+    state.set_engine(Arc::new(engine));
+    tracing::info!("model loaded; ready");
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Dynamic batching for concurrent single-text requests (as text-embeddings-inference does): callers
+//! on many threads each ask for one embedding; a worker thread takes the first waiting request, waits
+//! up to `max_wait` for more, and embeds them in one call, so eight concurrent queries cost about one
+//! forward pass instead of eight.
+
+use crate::embedder::Embedder;
+use crate::error::Result;
+use nova_core::Embedding;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Called after each forward pass with the batch size and its duration (for metrics).
+pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
+
+/// How long to gather and how much.
+#[derive(Clone)]
+pub struct BatchingOptions {
+    /// Most texts per forward pass.
+    pub max_batch: usize,
+    /// Longest a request waits for company after the first one arrived.
+    pub max_wait: Duration,
+    /// Told about every batch.
+    pub observer: Option<BatchObserver>,
+}
+
+impl std::fmt::Debug for BatchingOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchingOptions")
+            .field("max_batch", &self.max_batch)
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for BatchingOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 64,
+            max_wait: Duration::from_millis(2),
+            observer: None,
+        }
+    }
+}
+
+struct Job {
+    text: String,
+    reply: SyncSender<Result<Embedding>>,
+}
+
+/// A handle to the batching worker; cheap to share. The worker stops when the last handle is dropped.
+pub struct BatchingEmbedder {
+    tx: Sender<Job>,
+}
+
+impl BatchingEmbedder {
+    /// Starts the worker thread over `inner`.
+    pub fn spawn(inner: Arc<dyn Embedder>, opts: BatchingOptions) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("nova-embed-batcher".into())
+            .spawn(move || worker(&*inner, &rx, opts))
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!("cannot start the embedding batcher: {e}"));
+        Self { tx }
+    }
+
+    /// One text's embedding; blocks until its batch has run.
+    pub fn embed_one(&self, text: &str) -> Result<Embedding> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let gone = || crate::EmbedError::Stopped;
+        self.tx
+            .send(Job {
+                text: text.to_owned(),
+                reply,
+            })
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+}
+
+fn worker(inner: &dyn Embedder, rx: &Receiver<Job>, opts: BatchingOptions) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let deadline = Instant::now() + opts.max_wait;
+        while jobs.len() < opts.max_batch {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(job) => jobs.push(job),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
+        let started = Instant::now();
+        let result = inner.embed(&texts);
+        if let Some(observe) = &opts.observer {
+            observe(jobs.len(), started.elapsed());
+        }
+        match result {
+            Ok(vectors) => {
+                for (job, v) in jobs.iter().zip(vectors) {
+                    let _ = job.reply.send(Ok(v)); // the caller may have given up; nothing to do
+                }
+            }
+            // One bad text must not fail its neighbours: retry one by one so each gets its own answer.
+            Err(_) => {
+                for job in &jobs {
+                    let _ = job
+                        .reply
+                        .send(inner.embed(&[job.text.as_str()]).map(|mut v| v.remove(0)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts calls; the embedding of a text is its length, so answers can be checked.
+    struct Counting(AtomicUsize);
+
+    impl Embedder for Counting {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
+        }
+    }
+
+    #[test]
+    fn concurrent_requests_share_forward_passes_and_get_their_own_answers() {
+        let inner = Arc::new(Counting(AtomicUsize::new(0)));
+        let batcher = Arc::new(BatchingEmbedder::spawn(
+            inner.clone(),
+            BatchingOptions {
+                max_batch: 64,
+                max_wait: Duration::from_millis(200),
+                observer: None,
+            },
+        ));
+        let handles: Vec<_> = (1..=16)
+            .map(|n| {
+                let b = batcher.clone();
+                std::thread::spawn(move || b.embed_one(&"x".repeat(n)).map(|v| (n, v)))
+            })
+            .collect();
+        for h in handles {
+            let (n, v) = h.join().expect("thread").expect("embedding");
+            assert_eq!(v, vec![n as f32]);
+        }
+        let calls = inner.0.load(Ordering::SeqCst);
+        assert!(
+            calls < 16,
+            "16 concurrent requests took {calls} forward passes"
+        );
+    }
+}

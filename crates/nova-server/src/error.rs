@@ -1,0 +1,152 @@
+//! The one API error type. Handlers return `ApiError`; the `render_errors` middleware turns it into
+//! `{"error":{"code","message","request_id"}}` with the request's id, so every error body carries it.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use nova_core::Code;
+use nova_engine::EngineError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An error for the caller: a stable code and a message that names the problem.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// Stable machine-readable code.
+    pub code: Code,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// The JSON error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Inside [`ErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, e.g. `kb_not_found`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+    /// The request's id (also in the `x-request-id` response header).
+    pub request_id: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 422 naming the offending field.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Code::InvalidInput, message)
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
+    }
+}
+
+/// The one mapping from codes to HTTP statuses.
+pub fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+        Code::MalformedJson => StatusCode::BAD_REQUEST,
+        Code::KbNotFound | Code::DocumentNotFound | Code::NotFound => StatusCode::NOT_FOUND,
+        Code::KbExists => StatusCode::CONFLICT,
+        Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Timeout => StatusCode::REQUEST_TIMEOUT,
+        Code::ModelMissing | Code::ModelCorrupt | Code::Io | Code::Internal => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let code = e.code();
+        if status_of(code).is_server_error() {
+            // The full chain is for the log (written once by `render_errors`), not for the client.
+            let mut chain = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                chain.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            return Self::new(code, chain);
+        }
+        Self::new(code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Writes the body of every `ApiError` response with the request id, and logs server errors once.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut response = next.run(request).await;
+    let Some(error) = response.extensions_mut().remove::<ApiError>() else {
+        return response;
+    };
+    let status = error.status();
+    let message = if status.is_server_error() {
+        tracing::error!(code = %error.code, request_id, "{}", error.message);
+        "internal error; the server log has the details under this request id".to_owned()
+    } else {
+        error.message
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: error.code.as_str().to_owned(),
+            message,
+            request_id: request_id.clone(),
+        },
+    };
+    let mut rendered = (status, axum::Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        rendered.headers_mut().insert("x-request-id", v);
+    }
+    if let Some(allow) = response.headers().get("allow") {
+        rendered.headers_mut().insert("allow", allow.clone());
+    }
+    rendered
+}
+
+/// Unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "no such route; see /docs for the API")
+}
+
+/// A panic in a handler becomes a 500 with the request id (set by `render_errors`).
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    ApiError::new(Code::Internal, format!("handler panicked: {what}")).into_response()
+}

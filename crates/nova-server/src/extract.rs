@@ -1,0 +1,69 @@
+//! Extractors that answer in the API's error format: JSON bodies whose problems name the field, path
+//! parameters, and the engine (503 until the model is loaded).
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use nova_core::Code;
+use nova_engine::Engine;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// `Json<T>` with our error body: 400 for malformed JSON, 413 when too large, 415 without a JSON
+/// content type, 422 naming the field for wrong or missing fields and unknown ones.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_error(&rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the field path (e.g. "k: invalid type ...").
+            let detail =
+                std::error::Error::source(e).map_or_else(|| e.body_text(), |s| s.to_string());
+            ApiError::invalid(format!("invalid request body: {detail}"))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            let detail =
+                std::error::Error::source(e).map_or_else(|| e.body_text(), |s| s.to_string());
+            ApiError::new(Code::MalformedJson, format!("malformed JSON: {detail}"))
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            Code::UnsupportedMediaType,
+            "expected a body with `Content-Type: application/json`",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            Code::PayloadTooLarge,
+            "request body is larger than the server's limit (server.body_limit_mb)",
+        ),
+        other => ApiError::invalid(other.body_text()),
+    }
+}
+
+/// The engine, or 503 `not_ready` while the model is still loading.
+pub struct Ready(pub Arc<Engine>);
+
+impl FromRequestParts<AppState> for Ready {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        state.engine().map(Self).ok_or_else(|| {
+            ApiError::new(
+                Code::NotReady,
+                "the service is starting: the embedding model is still loading",
+            )
+        })
+    }
+}

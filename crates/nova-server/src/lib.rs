@@ -1,0 +1,136 @@
+//! KB Nova's HTTP service: axum routes over the engine. Handlers are thin (extract → one engine call
+//! on a blocking thread → map); every error leaves as `{"error":{"code","message","request_id"}}`.
+//! This crate holds no search logic.
+
+mod error;
+mod extract;
+mod metrics;
+pub mod openapi;
+mod routes;
+mod state;
+
+pub use error::{status_of, ApiError, ErrorBody};
+pub use metrics::Metrics;
+pub use state::{AppState, Limits};
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use nova_core::Code;
+use std::future::Future;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: routes, docs, and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let limits = *state.limits();
+    let api = Router::new()
+        .merge(routes::kbs::routes())
+        .merge(routes::search::routes())
+        .merge(routes::documents::routes())
+        .merge(routes::feedback::routes())
+        .merge(routes::embeddings::routes())
+        .merge(routes::health::routes())
+        .route("/openapi.json", get(openapi_json))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(Code::MethodNotAllowed, "method not allowed on this route")
+        })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .with_state(state);
+    let docs: Router = SwaggerUi::new("/docs")
+        .url("/docs/openapi.json", openapi::ApiDoc::openapi_doc())
+        .into();
+    with_middleware(api.merge(docs), limits)
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    ([("content-type", "application/json")], openapi::json())
+}
+
+/// The cross-cutting stack, outermost last: request id (accepted from `x-request-id` or a new UUID,
+/// echoed back) → trace span carrying it → error bodies → panic catcher → timeout → body limit.
+pub fn with_middleware(router: Router, limits: Limits) -> Router {
+    router
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            timeout(limits.request_timeout, req, next)
+        }))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(middleware::from_fn(error::render_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn timeout(limit: std::time::Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            Code::Timeout,
+            format!(
+                "request took longer than {} s (server.request_timeout_secs)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,191 @@
+//! Prometheus metrics, one registry per server (no process-global state, so tests can run several
+//! servers in one process). Names follow `nova_<area>_<what>_<unit>`.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::time::Instant;
+
+/// Latency buckets in seconds, from 0.5 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
+    search_seconds: HistogramVec,
+    searches: IntCounterVec,
+    zero_results: IntCounterVec,
+    embed_batch_size: HistogramVec,
+    embed_batch_seconds: HistogramVec,
+    kb_documents: IntGaugeVec,
+    kb_chunks: IntGaugeVec,
+    cache: IntGaugeVec,
+    in_flight: prometheus::IntGauge,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Metric names and labels below are constants; registration only fails on a duplicate name,
+    // which is a programming error caught by the first test that builds a server.
+    r.expect("metric definitions are valid and unique")
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = must(IntCounterVec::new(Opts::new(name, help), labels));
+            must(registry.register(Box::new(c.clone())));
+            c
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = must(IntGaugeVec::new(Opts::new(name, help), labels));
+            must(registry.register(Box::new(g.clone())));
+            g
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
+            let h = must(HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets),
+                labels,
+            ));
+            must(registry.register(Box::new(h.clone())));
+            h
+        };
+        Self {
+            requests: counter(
+                "nova_http_requests_total",
+                "HTTP requests by route, method and status.",
+                &["route", "method", "status"],
+            ),
+            request_seconds: histogram(
+                "nova_http_request_duration_seconds",
+                "HTTP request latency by route and method.",
+                &["route", "method"],
+                LATENCY_BUCKETS.to_vec(),
+            ),
+            search_seconds: histogram(
+                "nova_search_duration_seconds",
+                "Search latency (embedding included) by mode.",
+                &["mode"],
+                LATENCY_BUCKETS.to_vec(),
+            ),
+            searches: counter("nova_search_queries_total", "Searches by mode.", &["mode"]),
+            zero_results: counter(
+                "nova_search_zero_results_total",
+                "Searches that returned nothing, by mode.",
+                &["mode"],
+            ),
+            embed_batch_size: histogram(
+                "nova_embed_batch_size",
+                "Texts per embedding forward pass (dynamic batching of queries).",
+                &["source"],
+                vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+            ),
+            embed_batch_seconds: histogram(
+                "nova_embed_batch_duration_seconds",
+                "Time per embedding call.",
+                &["source"],
+                LATENCY_BUCKETS.to_vec(),
+            ),
+            kb_documents: gauge(
+                "nova_kb_documents",
+                "Documents per knowledge base.",
+                &["kb"],
+            ),
+            kb_chunks: gauge("nova_kb_chunks", "Chunks per knowledge base.", &["kb"]),
+            cache: gauge(
+                "nova_query_cache_lookups",
+                "Query-embedding cache lookups since start, by result.",
+                &["result"],
+            ),
+            in_flight: {
+                let g = must(prometheus::IntGauge::new(
+                    "nova_http_requests_in_flight",
+                    "Requests being served now.",
+                ));
+                must(registry.register(Box::new(g.clone())));
+                g
+            },
+            registry,
+        }
+    }
+
+    /// Records one search.
+    pub fn search(&self, mode: &str, seconds: f64, results: usize) {
+        self.search_seconds
+            .with_label_values(&[mode])
+            .observe(seconds);
+        self.searches.with_label_values(&[mode]).inc();
+        if results == 0 {
+            self.zero_results.with_label_values(&[mode]).inc();
+        }
+    }
+
+    /// Records one embedding call of `size` texts.
+    pub fn embed_batch(&self, source: &str, size: usize, seconds: f64) {
+        self.embed_batch_size
+            .with_label_values(&[source])
+            .observe(size as f64);
+        self.embed_batch_seconds
+            .with_label_values(&[source])
+            .observe(seconds);
+    }
+
+    /// Sets the per-KB gauges and cache counters (called at scrape time).
+    pub fn set_kb(&self, kb: &str, documents: usize, chunks: usize) {
+        self.kb_documents
+            .with_label_values(&[kb])
+            .set(documents as i64);
+        self.kb_chunks.with_label_values(&[kb]).set(chunks as i64);
+    }
+
+    /// Sets the cache lookup gauges.
+    pub fn set_cache(&self, hits: u64, misses: u64) {
+        self.cache.with_label_values(&["hit"]).set(hits as i64);
+        self.cache.with_label_values(&["miss"]).set(misses as i64);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!("encoding metrics: {e}");
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts and times every request under its route template (`/v1/kbs/{kb}/search`, not the raw path,
+/// so label cardinality stays bounded).
+pub async fn track(State(state): State<crate::AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    state.metrics().in_flight.inc();
+    let response = next.run(request).await;
+    let m = state.metrics();
+    m.in_flight.dec();
+    m.requests
+        .with_label_values(&[&route, &method, response.status().as_str()])
+        .inc();
+    m.request_seconds
+        .with_label_values(&[&route, &method])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

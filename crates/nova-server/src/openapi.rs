@@ -1,0 +1,43 @@
+//! The OpenAPI document, generated from the handlers' annotations, and the offline Swagger UI.
+
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::routes::{documents, embeddings, feedback, health, kbs, search};
+use utoipa::OpenApi;
+
+/// KB Nova's HTTP API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "KB Nova", description = "Self-hosted knowledge-base troubleshooting engine: hybrid search, troubleshooting with cited steps, OpenAI-compatible embeddings."),
+    paths(
+        kbs::list, kbs::create, kbs::show, kbs::remove,
+        search::search, search::troubleshoot,
+        documents::add, documents::show, documents::remove,
+        feedback::record,
+        embeddings::embeddings,
+        health::healthz, health::readyz, health::metrics,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    tags(
+        (name = "knowledge bases", description = "Create, list and delete knowledge bases"),
+        (name = "documents", description = "Add, read and delete documents"),
+        (name = "search", description = "Hybrid search and troubleshooting"),
+        (name = "feedback", description = "Was a result helpful?"),
+        (name = "embeddings", description = "OpenAI-compatible embeddings"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+impl ApiDoc {
+    /// The document.
+    pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+        <Self as OpenApi>::openapi()
+    }
+}
+
+/// The document as JSON text.
+pub fn json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}

@@ -1,0 +1,242 @@
+//! Documents: add (JSON or multipart file upload), read back, delete. A write is answered only after
+//! it is durable in the store.
+
+use super::blocking;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, Ready};
+use crate::state::AppState;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use nova_core::Code;
+use nova_engine::StoredDocument;
+use nova_ingest::{read_bytes, Document, ReadOptions, Skip};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The document routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/kbs/{kb}/documents", post(add))
+        .route("/v1/kbs/{kb}/documents/{id}", get(show).delete(remove))
+}
+
+/// One document in a JSON upload.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentIn {
+    /// Stable id; re-sending the same id replaces the document (a no-op when unchanged).
+    pub id: String,
+    /// Title [default: none].
+    #[serde(default)]
+    pub title: String,
+    /// Body; Markdown headings and blank-line paragraphs guide chunking.
+    pub text: String,
+    /// `article` (default) or `ticket`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Source path or URL shown in results [default: the id].
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Filterable labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Groups allowed to see the document.
+    #[serde(default)]
+    pub acl: Vec<String>,
+    /// Other metadata (product, version, category, answer…), filterable by name.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// JSON upload body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentsIn {
+    /// Documents to add or replace.
+    pub documents: Vec<DocumentIn>,
+}
+
+/// A file or record that was not ingested.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Skipped {
+    /// File name (with `:line` for records).
+    pub source: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What an upload did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestResponse {
+    /// New documents.
+    pub added: usize,
+    /// Changed documents (chunks replaced).
+    pub updated: usize,
+    /// Documents already stored with the same content.
+    pub unchanged: usize,
+    /// Chunks written.
+    pub chunks: usize,
+    /// Files or records not ingested, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+const MAX_ID_LEN: usize = 512;
+
+impl DocumentIn {
+    fn into_document(self, i: usize) -> Result<Document, ApiError> {
+        let at = |field: &str| format!("documents[{i}].{field}");
+        if self.id.trim().is_empty() || self.id.len() > MAX_ID_LEN {
+            return Err(ApiError::invalid(format!(
+                "`{}` must be 1–{MAX_ID_LEN} characters",
+                at("id")
+            )));
+        }
+        if self.text.trim().is_empty() {
+            return Err(ApiError::invalid(format!(
+                "`{}` must not be empty",
+                at("text")
+            )));
+        }
+        let source = self.source.unwrap_or_else(|| self.id.clone());
+        let mut doc = Document::new(self.id, self.title, source, self.text);
+        if let Some(kind) = self.kind {
+            doc.kind = kind;
+        }
+        doc.tags = self.tags;
+        doc.acl = self.acl;
+        doc.fields = self.metadata;
+        Ok(doc)
+    }
+}
+
+/// Add or replace documents: a JSON body `{"documents": [...]}`, or a multipart upload of files
+/// (Markdown, text, HTML, PDF, JSONL, CSV; the file name is the document id).
+#[utoipa::path(post, path = "/v1/kbs/{kb}/documents", tag = "documents",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    request_body(content((DocumentsIn = "application/json"), (Vec<u8> = "multipart/form-data"))),
+    responses((status = 200, body = IngestResponse), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add(
+    State(state): State<AppState>,
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+    request: Request,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (docs, skipped) = if content_type.starts_with("multipart/form-data") {
+        let multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("multipart body: {}", e.body_text())))?;
+        read_files(multipart).await?
+    } else {
+        let ApiJson(body) = ApiJson::<DocumentsIn>::from_request(request, &state).await?;
+        if body.documents.is_empty() {
+            return Err(ApiError::invalid("`documents` must not be empty"));
+        }
+        let docs = body
+            .documents
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| d.into_document(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        (docs, Vec::new())
+    };
+    if docs.is_empty() {
+        let reasons: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+        return Err(ApiError::invalid(format!(
+            "nothing to ingest: {}",
+            reasons.join("; ")
+        )));
+    }
+    let summary = blocking(move || engine.ingest(&kb, &docs)).await?;
+    Ok(Json(IngestResponse {
+        added: summary.added,
+        updated: summary.updated,
+        unchanged: summary.unchanged,
+        chunks: summary.chunks,
+        skipped: skipped
+            .into_iter()
+            .map(|s| Skipped {
+                source: s.source,
+                reason: s.reason,
+            })
+            .collect(),
+    }))
+}
+
+async fn read_files(mut multipart: Multipart) -> Result<(Vec<Document>, Vec<Skip>), ApiError> {
+    let (mut docs, mut skipped) = (Vec::new(), Vec::new());
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::new(
+                    Code::PayloadTooLarge,
+                    "upload is larger than the server's limit (server.body_limit_mb)",
+                ))
+            }
+            Err(e) => {
+                return Err(ApiError::invalid(format!(
+                    "multipart body: {}",
+                    e.body_text()
+                )))
+            }
+        };
+        let Some(name) = field.file_name().map(str::to_owned) else {
+            continue; // form fields without a file are not documents
+        };
+        let bytes = field.bytes().await.map_err(|e| {
+            ApiError::invalid(format!("reading upload `{name}`: {}", e.body_text()))
+        })?;
+        let read = read_bytes(&name, bytes.to_vec(), &ReadOptions::default());
+        docs.extend(read.docs);
+        skipped.extend(read.skipped);
+    }
+    Ok((docs, skipped))
+}
+
+/// A stored document with its chunks.
+#[utoipa::path(get, path = "/v1/kbs/{kb}/documents/{id}", tag = "documents",
+    params(("kb" = String, Path, description = "Knowledge base name"),
+        ("id" = String, Path, description = "Document id (URL-encoded)")),
+    responses((status = 200, body = StoredDocument), (status = 404, body = ErrorBody)))]
+pub async fn show(
+    Ready(engine): Ready,
+    Path((kb, id)): Path<(String, String)>,
+) -> Result<Json<StoredDocument>, ApiError> {
+    let lookup = id.clone();
+    match blocking(move || engine.document(&kb, &lookup)).await? {
+        Some(doc) => Ok(Json(doc)),
+        None => Err(not_found(&id)),
+    }
+}
+
+/// Delete a document; durable when answered.
+#[utoipa::path(delete, path = "/v1/kbs/{kb}/documents/{id}", tag = "documents",
+    params(("kb" = String, Path, description = "Knowledge base name"),
+        ("id" = String, Path, description = "Document id (URL-encoded)")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    Ready(engine): Ready,
+    Path((kb, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let lookup = id.clone();
+    if blocking(move || engine.delete_document(&kb, &lookup)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(&id))
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(Code::DocumentNotFound, format!("document `{id}` not found"))
+}

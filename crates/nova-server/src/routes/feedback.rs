@@ -1,0 +1,80 @@
+//! Feedback on results: stored per knowledge base for analytics and A/B comparisons.
+
+use super::blocking;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, Ready};
+use crate::state::AppState;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use nova_engine::{Feedback, Rating};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The feedback route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/kbs/{kb}/feedback", post(record))
+}
+
+/// `POST /v1/kbs/{kb}/feedback` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackIn {
+    /// The query or problem the result answered.
+    pub query: String,
+    /// The document rated.
+    pub doc_id: String,
+    /// `helpful`, `not_helpful` or `resolved`.
+    pub rating: Rating,
+    /// Optional free text.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// The `x-request-id` of the search that produced the result, if the client kept it.
+    #[serde(default)]
+    pub search_request_id: Option<String>,
+}
+
+/// Acknowledgement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackRecorded {
+    /// Always true: the record is on disk.
+    pub recorded: bool,
+}
+
+/// Record whether a result helped.
+#[utoipa::path(post, path = "/v1/kbs/{kb}/feedback", tag = "feedback",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    request_body = FeedbackIn,
+    responses((status = 201, body = FeedbackRecorded), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record(
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<FeedbackIn>,
+) -> Result<(StatusCode, Json<FeedbackRecorded>), ApiError> {
+    for (field, value) in [("query", &body.query), ("doc_id", &body.doc_id)] {
+        if value.trim().is_empty() {
+            return Err(ApiError::invalid(format!("`{field}` must not be empty")));
+        }
+    }
+    let request_id = body.search_request_id.or_else(|| {
+        headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    let feedback = Feedback {
+        query: body.query,
+        doc_id: body.doc_id,
+        rating: body.rating,
+        comment: body.comment,
+        request_id,
+        at: 0,
+    };
+    blocking(move || engine.feedback(&kb, feedback)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FeedbackRecorded { recorded: true }),
+    ))
+}

@@ -1,0 +1,95 @@
+//! Liveness, readiness and Prometheus metrics.
+
+use super::blocking;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The health routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Liveness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// Readiness answer: each check and the verdict.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// The embedding model is loaded.
+    pub model_loaded: bool,
+    /// Every knowledge base opens and answers a count.
+    pub store_open: bool,
+    /// The data folder accepts writes.
+    pub disk_writable: bool,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Ready to serve: model loaded, stores open, disk writable (503 otherwise).
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let (store_open, disk_writable) = match state.engine() {
+        None => (false, false),
+        Some(engine) => blocking(move || {
+            let store = engine.list().is_ok();
+            let probe = engine.data_dir().join(".readyz-probe");
+            let disk = fs_err::write(&probe, b"ok").and_then(|()| fs_err::remove_file(&probe));
+            Ok((store, disk.is_ok()))
+        })
+        .await
+        .unwrap_or((false, false)),
+    };
+    let model_loaded = state.engine().is_some();
+    let ready = model_loaded && store_open && disk_writable;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        model_loaded,
+        store_open,
+        disk_writable,
+    };
+    (status, Json(body))
+}
+
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus exposition format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(engine) = state.engine() {
+        let (hits, misses) = engine.cache_stats();
+        state.metrics().set_cache(hits, misses);
+        if let Ok(kbs) = blocking(move || engine.list()).await {
+            for kb in kbs {
+                state.metrics().set_kb(&kb.name, kb.documents, kb.chunks);
+            }
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics().render(),
+    )
+}

@@ -1,0 +1,71 @@
+//! Knowledge bases: list, create, show, delete.
+
+use super::blocking;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, Ready};
+use crate::state::AppState;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use nova_engine::KbInfo;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The knowledge-base routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/kbs", get(list).post(create))
+        .route("/v1/kbs/{kb}", get(show).delete(remove))
+}
+
+/// `GET /v1/kbs` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KbList {
+    /// Every knowledge base with its size.
+    pub kbs: Vec<KbInfo>,
+}
+
+/// `POST /v1/kbs` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKb {
+    /// Letters, digits, `-` and `_`; at most 64 characters.
+    pub name: String,
+}
+
+/// List knowledge bases.
+#[utoipa::path(get, path = "/v1/kbs", tag = "knowledge bases",
+    responses((status = 200, body = KbList), (status = 503, body = ErrorBody)))]
+pub async fn list(Ready(engine): Ready) -> Result<Json<KbList>, ApiError> {
+    let kbs = blocking(move || engine.list()).await?;
+    Ok(Json(KbList { kbs }))
+}
+
+/// Create an empty knowledge base.
+#[utoipa::path(post, path = "/v1/kbs", tag = "knowledge bases", request_body = CreateKb,
+    responses((status = 201, body = KbInfo), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    Ready(engine): Ready,
+    ApiJson(body): ApiJson<CreateKb>,
+) -> Result<(StatusCode, Json<KbInfo>), ApiError> {
+    let info = blocking(move || engine.create(&body.name)).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// One knowledge base's size.
+#[utoipa::path(get, path = "/v1/kbs/{kb}", tag = "knowledge bases",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    responses((status = 200, body = KbInfo), (status = 404, body = ErrorBody)))]
+pub async fn show(Ready(engine): Ready, Path(kb): Path<String>) -> Result<Json<KbInfo>, ApiError> {
+    Ok(Json(blocking(move || engine.info(&kb)).await?))
+}
+
+/// Delete a knowledge base and all its documents.
+#[utoipa::path(delete, path = "/v1/kbs/{kb}", tag = "knowledge bases",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove(Ready(engine): Ready, Path(kb): Path<String>) -> Result<StatusCode, ApiError> {
+    blocking(move || engine.drop_kb(&kb)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,207 @@
+//! Search and troubleshoot.
+
+use super::blocking;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, Ready};
+use crate::state::{AppState, Limits};
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use nova_engine::{DocHit, Mode, SearchOptions, TroubleshootOptions, TroubleshootReport};
+use nova_store::FieldFilter;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use utoipa::ToSchema;
+
+/// The search routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/kbs/{kb}/search", post(search))
+        .route("/v1/kbs/{kb}/troubleshoot", post(troubleshoot))
+}
+
+/// `POST /v1/kbs/{kb}/search` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// What the user is looking for, in their own words.
+    pub query: String,
+    /// `hybrid` (default), `dense` or `bm25`.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Documents to return (1–100, default 10).
+    #[serde(default)]
+    pub k: Option<usize>,
+    /// Payload filters, all required, e.g. `{"kind": "ticket", "tags": "vpn"}`.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+}
+
+/// `POST /v1/kbs/{kb}/search` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// Mode used.
+    pub mode: Mode,
+    /// Server time for the search, embedding included, in milliseconds.
+    pub took_ms: f64,
+    /// Documents, best first, each with its best passage and why it matched.
+    pub results: Vec<DocHit>,
+}
+
+fn filters(map: &BTreeMap<String, String>) -> Result<Vec<FieldFilter>, ApiError> {
+    map.iter()
+        .map(|(field, value)| {
+            let ok = !field.is_empty()
+                && field
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if ok {
+                Ok(FieldFilter {
+                    field: field.clone(),
+                    value: value.clone(),
+                })
+            } else {
+                Err(ApiError::invalid(format!(
+                    "filters: `{field}` is not a field name (letters, digits, `_`, `-`)"
+                )))
+            }
+        })
+        .collect()
+}
+
+fn non_empty(field: &str, text: &str) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid(format!("`{field}` must not be empty")));
+    }
+    Ok(())
+}
+
+fn bounded(
+    field: &str,
+    value: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match value.unwrap_or(default) {
+        v if (1..=max).contains(&v) => Ok(v),
+        v => Err(ApiError::invalid(format!(
+            "`{field}` must be between 1 and {max}, got {v}"
+        ))),
+    }
+}
+
+impl SearchRequest {
+    fn options(&self, limits: &Limits) -> Result<SearchOptions, ApiError> {
+        non_empty("query", &self.query)?;
+        Ok(SearchOptions {
+            mode: self.mode.unwrap_or(Mode::Hybrid),
+            k: bounded("k", self.k, 10, limits.max_k)?,
+            filters: filters(&self.filters)?,
+            ..SearchOptions::default()
+        })
+    }
+}
+
+/// Search a knowledge base (hybrid BM25 + dense by default).
+#[utoipa::path(post, path = "/v1/kbs/{kb}/search", tag = "search",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    request_body = SearchRequest,
+    responses((status = 200, body = SearchResponse), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+    ApiJson(req): ApiJson<SearchRequest>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let opts = req.options(state.limits())?;
+    let mode = opts.mode;
+    let started = Instant::now();
+    let results = blocking(move || engine.search(&kb, &req.query, &opts)).await?;
+    let secs = started.elapsed().as_secs_f64();
+    state.metrics().search(mode.as_str(), secs, results.len());
+    Ok(Json(SearchResponse {
+        mode,
+        took_ms: secs * 1000.0,
+        results,
+    }))
+}
+
+/// `POST /v1/kbs/{kb}/troubleshoot` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TroubleshootRequest {
+    /// The problem, as the user or the ticket describes it.
+    pub problem: String,
+    /// Only documents whose `product` field is this.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// Only documents whose `version` field is this.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Only documents carrying all these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Other payload filters, all required.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+    /// Passages to return (1–20, default 5).
+    #[serde(default)]
+    pub passages: Option<usize>,
+    /// Similar tickets to return (0–20, default 3).
+    #[serde(default)]
+    pub tickets: Option<usize>,
+}
+
+impl TroubleshootRequest {
+    fn options(&self) -> Result<TroubleshootOptions, ApiError> {
+        non_empty("problem", &self.problem)?;
+        let mut filters = filters(&self.filters)?;
+        for (field, value) in [("product", &self.product), ("version", &self.version)] {
+            if let Some(v) = value {
+                filters.push(FieldFilter {
+                    field: field.into(),
+                    value: v.clone(),
+                });
+            }
+        }
+        filters.extend(self.tags.iter().map(|t| FieldFilter {
+            field: "tags".into(),
+            value: t.clone(),
+        }));
+        let tickets = match self.tickets {
+            Some(0) => 0,
+            other => bounded("tickets", other, 3, 20)?,
+        };
+        Ok(TroubleshootOptions {
+            passages: bounded("passages", self.passages, 5, 20)?,
+            tickets,
+            filters,
+            ..TroubleshootOptions::default()
+        })
+    }
+}
+
+/// Troubleshoot a problem: best passages, similar resolved tickets and suggested steps with citations.
+#[utoipa::path(post, path = "/v1/kbs/{kb}/troubleshoot", tag = "search",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    request_body = TroubleshootRequest,
+    responses((status = 200, body = TroubleshootReport), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn troubleshoot(
+    State(state): State<AppState>,
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+    ApiJson(req): ApiJson<TroubleshootRequest>,
+) -> Result<Json<TroubleshootReport>, ApiError> {
+    let opts = req.options()?;
+    let started = Instant::now();
+    let report = blocking(move || engine.troubleshoot(&kb, &req.problem, &opts)).await?;
+    state.metrics().search(
+        "troubleshoot",
+        started.elapsed().as_secs_f64(),
+        report.passages.len() + report.similar_tickets.len(),
+    );
+    Ok(Json(report))
+}

@@ -1,0 +1,92 @@
+//! Shared state: the engine (set once the model has loaded), metrics and limits.
+
+use crate::metrics::Metrics;
+use nova_engine::Engine;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body in bytes.
+    pub body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// Most inputs in one `/v1/embeddings` call.
+    pub max_embedding_inputs: usize,
+    /// Largest `k` a search may ask for.
+    pub max_k: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            max_embedding_inputs: 2048,
+            max_k: 100,
+        }
+    }
+}
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    engine: OnceLock<Arc<Engine>>,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+}
+
+impl AppState {
+    /// State without an engine yet: the server answers `/healthz` and reports not ready.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            inner: Arc::new(Shared {
+                engine: OnceLock::new(),
+                metrics: Arc::new(Metrics::new()),
+                limits,
+            }),
+        }
+    }
+
+    /// Makes the service ready. A second call is ignored.
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        if self.inner.engine.set(engine).is_err() {
+            tracing::warn!("engine was already set");
+        }
+    }
+
+    /// The engine, once ready.
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.inner.engine.get().cloned()
+    }
+
+    /// Prometheus metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// A shared handle to the metrics, for observers outside request handling (embedding batches).
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    /// `base` with an observer that records query-embedding batches in this server's metrics.
+    pub fn engine_options(&self, base: nova_engine::EngineOptions) -> nova_engine::EngineOptions {
+        let metrics = self.metrics_handle();
+        let mut opts = base;
+        opts.batching.observer = Some(Arc::new(move |n, took| {
+            metrics.embed_batch("query", n, took.as_secs_f64());
+        }));
+        opts
+    }
+
+    /// Request limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}

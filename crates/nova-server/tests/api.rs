@@ -1,0 +1,673 @@
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step should fail the test loudly
+//! The HTTP API end to end: the real server on a random port, the real model, a real on-disk store.
+
+use nova_embed::{BatchOptions, ModelSource, SentenceEmbedder};
+use nova_engine::{Engine, EngineOptions};
+use nova_server::{AppState, Limits};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use tempfile::TempDir;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn embedder() -> Arc<SentenceEmbedder> {
+    static MODEL: OnceLock<Arc<SentenceEmbedder>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            Arc::new(
+                SentenceEmbedder::load(
+                    &ModelSource::Local(root().join("models/all-MiniLM-L6-v2")),
+                    BatchOptions::default(),
+                )
+                .expect("model (run scripts/fetch-models.sh)"),
+            )
+        })
+        .clone()
+}
+
+struct TestApp {
+    base: String,
+    client: Client,
+    state: AppState,
+    data: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    /// A server on 127.0.0.1:0 with no engine yet (not ready).
+    async fn unready(limits: Limits) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(limits);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(nova_server::serve(listener, state.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            client: Client::new(),
+            state,
+            data: TempDir::new().unwrap(),
+            stop: Some(stop),
+            server,
+        }
+    }
+
+    fn load(&self) {
+        let opts = self.state.engine_options(EngineOptions::default());
+        let engine = Engine::new(self.data.path(), embedder(), opts).unwrap();
+        self.state.set_engine(Arc::new(engine));
+    }
+
+    async fn ready() -> Self {
+        Self::ready_with(Limits::default()).await
+    }
+
+    async fn ready_with(limits: Limits) -> Self {
+        let app = Self::unready(limits).await;
+        tokio::task::block_in_place(|| app.load());
+        app
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// A KB holding the sample articles (multipart upload) and tickets (JSON).
+    async fn sample_kb(&self, name: &str) {
+        let r = self.post("/v1/kbs", json!({ "name": name })).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let mut form = reqwest::multipart::Form::new();
+        for entry in std::fs::read_dir(root().join("examples/kb")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let part =
+                reqwest::multipart::Part::bytes(std::fs::read(&path).unwrap()).file_name(name);
+            form = form.part("file", part);
+        }
+        let r = self
+            .client
+            .post(self.url(&format!("/v1/kbs/{name}/documents")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["added"], 7, "{body}");
+        let tickets = json!({ "documents": [
+            { "id": "T-1006", "title": "App pods restarting after upgrade", "kind": "ticket",
+              "text": "After the cluster upgrade the payments pods are in CrashLoopBackOff, exit code 137.",
+              "metadata": { "answer": "OOM killed: raised the memory limit to 512Mi.", "category": "infrastructure" } },
+            { "id": "T-1001", "title": "VPN drops every few minutes", "kind": "ticket",
+              "text": "My VPN disconnects every five minutes when working from home.",
+              "tags": ["vpn"], "metadata": { "answer": "Disabled Wi-Fi power saving." } }
+        ]});
+        let r = self
+            .post(&format!("/v1/kbs/{name}/documents"), tickets)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}
+
+async fn error_of(r: Response) -> (StatusCode, String, Value) {
+    let status = r.status();
+    let header = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["request_id"], header,
+        "body and header carry the same id"
+    );
+    (
+        status,
+        body["error"]["code"].as_str().unwrap().to_owned(),
+        body,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_before_and_after_the_model_loads() {
+    let app = TestApp::unready(Limits::default()).await;
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["model_loaded"], false);
+    let (status, code, _) = error_of(app.get("/v1/kbs").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+    );
+
+    tokio::task::block_in_place(|| app.load());
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "ready", "model_loaded": true, "store_open": true, "disk_writable": true})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kbs_documents_search_troubleshoot_feedback_and_delete() {
+    let app = TestApp::ready().await;
+    app.sample_kb("support").await;
+    let (status, code, _) = error_of(app.post("/v1/kbs", json!({"name": "support"})).await).await;
+    assert_eq!((status, code.as_str()), (StatusCode::CONFLICT, "kb_exists"));
+    let (status, code, body) = error_of(app.post("/v1/kbs", json!({"name": "../x"})).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid knowledge base name"));
+
+    let kbs: Value = app.get("/v1/kbs").await.json().await.unwrap();
+    assert_eq!(kbs["kbs"][0]["name"], "support");
+    assert_eq!(kbs["kbs"][0]["documents"], 9);
+
+    // Search: grouped documents with the why.
+    let r = app
+        .post(
+            "/v1/kbs/support/search",
+            json!({"query": "ENOSPC no space left on device", "k": 3}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["mode"], "hybrid");
+    let top = &body["results"][0];
+    assert_eq!(top["doc_id"], "disk-full.md");
+    assert!(
+        top["dense"]["rank"].is_u64() && top["bm25"]["rank"].is_u64(),
+        "{top}"
+    );
+    let r = app
+        .post(
+            "/v1/kbs/support/search",
+            json!({"query": "vpn", "filters": {"kind": "ticket"}, "mode": "bm25"}),
+        )
+        .await;
+    let body: Value = r.json().await.unwrap();
+    let ids: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["doc_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["T-1001"]);
+
+    // Troubleshoot: passages, similar tickets with their answers, and cited steps.
+    let r = app
+        .post(
+            "/v1/kbs/support/troubleshoot",
+            json!({"problem": "pods stuck in CrashLoopBackOff after the upgrade"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(
+        report["passages"][0]["doc_id"],
+        "kubernetes-crashloopbackoff.md"
+    );
+    assert!(report["passages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["kind"] != "ticket"));
+    assert_eq!(report["similar_tickets"][0]["doc_id"], "T-1006");
+    assert_eq!(
+        report["similar_tickets"][0]["metadata"]["answer"],
+        "OOM killed: raised the memory limit to 512Mi."
+    );
+    let steps = report["steps"].as_array().unwrap();
+    assert!(
+        steps.iter().any(|s| s["text"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl logs POD --previous")),
+        "{steps:?}"
+    );
+    assert!(steps
+        .iter()
+        .all(|s| !s["doc_id"].as_str().unwrap().is_empty() && s["section"].is_array()));
+
+    // Feedback is stored durably.
+    let r = app
+        .post(
+            "/v1/kbs/support/feedback",
+            json!({"query": "disk full", "doc_id": "disk-full.md", "rating": "resolved"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let stored =
+        std::fs::read_to_string(app.data.path().join("kbs/support/feedback.jsonl")).unwrap();
+    assert!(stored.contains("\"rating\":\"resolved\""), "{stored}");
+    let (status, code, body) = error_of(
+        app.post(
+            "/v1/kbs/support/feedback",
+            json!({"query": "q", "doc_id": "d", "rating": "meh"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rating"),
+        "{body}"
+    );
+
+    // Documents: read back, delete, 404 after.
+    let r = app.get("/v1/kbs/support/documents/disk-full.md").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["title"], "No space left on device");
+    assert!(!doc["chunks"].as_array().unwrap().is_empty());
+    let r = app
+        .client
+        .delete(app.url("/v1/kbs/support/documents/disk-full.md"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (status, code, _) = error_of(app.get("/v1/kbs/support/documents/disk-full.md").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "document_not_found")
+    );
+
+    // Delete the KB: searches then say it is gone.
+    let r = app
+        .client
+        .delete(app.url("/v1/kbs/support"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (status, code, _) = error_of(
+        app.post("/v1/kbs/support/search", json!({"query": "x"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "kb_not_found")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_precise_codes_and_the_request_id() {
+    let limits = Limits {
+        body_bytes: 4096,
+        ..Limits::default()
+    };
+    let app = TestApp::ready_with(limits).await;
+    let r = app.post("/v1/kbs", json!({"name": "kb"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let search = app.url("/v1/kbs/kb/search");
+
+    // A caller's request id comes back in the header and the error body.
+    let r = app
+        .client
+        .post(&search)
+        .header("x-request-id", "req-42")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, body) = error_of(r).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "malformed_json")
+    );
+    assert_eq!(body["error"]["request_id"], "req-42");
+
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str, &str)> = vec![
+        (
+            app.client
+                .post(&search)
+                .json(&json!({"query": "x", "colour": 1})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "colour",
+        ),
+        (
+            app.client
+                .post(&search)
+                .json(&json!({"query": "x", "k": "ten"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "k",
+        ),
+        (
+            app.client
+                .post(&search)
+                .json(&json!({"query": "x", "k": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "`k` must be between 1 and 100",
+        ),
+        (
+            app.client.post(&search).json(&json!({"query": "  "})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "`query` must not be empty",
+        ),
+        (
+            app.client.post(&search).json(&json!({"k": 3})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "query",
+        ),
+        (
+            app.client
+                .post(&search)
+                .json(&json!({"query": "x", "mode": "fuzzy"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "mode",
+        ),
+        (
+            app.client.post(&search).body("{\"query\":\"x\"}"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "application/json",
+        ),
+        (
+            app.client
+                .post(&search)
+                .json(&json!({"query": "x".repeat(5000)})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "limit",
+        ),
+        (
+            app.client
+                .post(app.url("/v1/kbs/nope/search"))
+                .json(&json!({"query": "x"})),
+            StatusCode::NOT_FOUND,
+            "kb_not_found",
+            "`nope`",
+        ),
+        (
+            app.client.get(app.url("/v1/nothing")),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        ),
+        (
+            app.client.get(&search),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method",
+        ),
+        (
+            app.client
+                .post(app.url("/v1/kbs/kb/documents"))
+                .json(&json!({"documents": [{"id": "a", "text": ""}]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "documents[0].text",
+        ),
+        (
+            app.client
+                .post(app.url("/v1/embeddings"))
+                .json(&json!({"input": []})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "`input` must hold",
+        ),
+    ];
+    for (request, want_status, want_code, want_text) in cases {
+        let (status, code, body) = error_of(request.send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (want_status, want_code), "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(want_text),
+            "{message:?} should mention {want_text:?}"
+        );
+        let id = body["error"]["request_id"].as_str().unwrap();
+        assert_eq!(id.len(), 36, "a generated UUID: {id}");
+    }
+    // The server is still serving after all that.
+    let r = app
+        .post("/v1/kbs/kb/search", json!({"query": "still alive?"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn boom() -> &'static str {
+    panic!("kaboom")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_becomes_a_500_with_the_request_id() {
+    let router = nova_server::with_middleware(
+        axum::Router::new().route("/boom", axum::routing::get(boom)),
+        Limits::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let r = Client::new()
+        .get(format!("{base}/boom"))
+        .header("x-request-id", "p-1")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, body) = error_of(r).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+    );
+    assert_eq!(body["error"]["request_id"], "p-1");
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kaboom"),
+        "details stay in the log"
+    );
+}
+
+fn cosine(a: &[f32], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|y| y.powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_embeddings_match_sentence_transformers_in_float_and_base64() {
+    use base64::Engine as _;
+    let app = TestApp::ready().await;
+    let golden: Vec<Value> =
+        std::fs::read_to_string(root().join("crates/nova-embed/tests/fixtures/st_golden.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &Value| !v["text"].as_str().unwrap().trim().is_empty())
+            .take(4)
+            .collect();
+    let texts: Vec<&str> = golden.iter().map(|g| g["text"].as_str().unwrap()).collect();
+    let want = |i: usize| -> Vec<f64> {
+        golden[i]["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let r = app
+        .post(
+            "/v1/embeddings",
+            json!({"input": texts, "model": "text-embedding-3-small"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["object"], "list");
+    assert!(body["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    for (i, d) in body["data"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(d["index"], i);
+        let v: Vec<f32> = d["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(v.len(), 384);
+        assert!(cosine(&v, &want(i)) >= 0.99999);
+    }
+    let r = app
+        .post(
+            "/v1/embeddings",
+            json!({"input": texts[0], "encoding_format": "base64"}),
+        )
+        .await;
+    let body: Value = r.json().await.unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let v: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    assert!(cosine(&v, &want(0)) >= 0.99999);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_routes_searches_batches_and_kb_sizes() {
+    let app = TestApp::ready().await;
+    app.sample_kb("m").await;
+    for q in ["printer offline", "printer offline", "disk full"] {
+        let r = app.post("/v1/kbs/m/search", json!({"query": q})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = app
+        .post(
+            "/v1/kbs/m/search",
+            json!({"query": "the and of", "mode": "bm25"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for want in [
+        "nova_http_requests_total{method=\"POST\",route=\"/v1/kbs/{kb}/search\",status=\"200\"} 4",
+        "nova_search_duration_seconds_count{mode=\"hybrid\"} 3",
+        "nova_search_zero_results_total{mode=\"bm25\"} 1",
+        "nova_kb_documents{kb=\"m\"} 9",
+        "nova_query_cache_lookups{result=\"hit\"} 1",
+        "nova_embed_batch_size_count{source=\"query\"} 2",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_covers_every_route_and_docs_load_offline() {
+    let app = TestApp::ready().await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with('3'));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/kbs", "get"),
+        ("/v1/kbs", "post"),
+        ("/v1/kbs/{kb}", "delete"),
+        ("/v1/kbs/{kb}/search", "post"),
+        ("/v1/kbs/{kb}/troubleshoot", "post"),
+        ("/v1/kbs/{kb}/documents", "post"),
+        ("/v1/kbs/{kb}/documents/{id}", "get"),
+        ("/v1/kbs/{kb}/documents/{id}", "delete"),
+        ("/v1/kbs/{kb}/feedback", "post"),
+        ("/v1/embeddings", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/openapi.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        committed, spec,
+        "docs/openapi.json is stale: run `nova openapi > docs/openapi.json`"
+    );
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("swagger-ui") && !html.contains("https://"),
+        "self-contained page"
+    );
+    let js = app.get("/docs/swagger-ui-bundle.js").await;
+    assert_eq!(js.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_the_request_in_flight() {
+    let mut app = TestApp::ready().await;
+    let r = app.post("/v1/kbs", json!({"name": "big"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let docs: Vec<Value> = (0..400)
+        .map(|i| json!({"id": format!("d{i}"), "text": format!("Incident {i}: the service on host {i} ran out of memory and was restarted by the supervisor after the deploy.")}))
+        .collect();
+    let request = app
+        .client
+        .post(app.url("/v1/kbs/big/documents"))
+        .json(&json!({"documents": docs}))
+        .send();
+    let in_flight = tokio::spawn(request);
+    // Wait (with a deadline) until the ingest is being served, then ask the server to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        if text.contains("nova_http_requests_in_flight 2") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "ingest never started");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await; // poll interval
+    }
+    app.stop.take().unwrap().send(()).unwrap();
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["added"], 400);
+    (&mut app.server).await.unwrap().unwrap();
+    assert!(
+        app.client.get(app.url("/healthz")).send().await.is_err(),
+        "no longer listening"
+    );
+}
