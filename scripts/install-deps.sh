@@ -2,7 +2,8 @@
 # System libraries the build links against: OpenBLAS (the embedder's matmuls). Installs them with apt-get
 # when missing (as root, or through sudo); idempotent and quiet when everything is there.
 set -euo pipefail
-have_openblas() { ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; }
+# No `grep -q`: it exits at the first match, ldconfig then dies of SIGPIPE and pipefail reports failure.
+have_openblas() { ldconfig -p 2>/dev/null | grep 'libopenblas\.so ' > /dev/null; }
 if have_openblas; then
   exit 0
 fi

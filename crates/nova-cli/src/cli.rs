@@ -348,9 +348,10 @@ pub struct EvalArgs {
     #[arg(long, value_delimiter = ',', default_value = "hybrid,dense,bm25")]
     pub modes: Vec<String>,
 
-    /// Hybrid fusion: rrf, rrf:K, convex (α = 0.5) or convex:ALPHA (weight of the dense scores).
-    #[arg(long, default_value = "rrf", value_name = "SPEC")]
-    pub fusion: String,
+    /// Hybrid fusion: rrf, rrf:K, convex (α = 0.5) or convex:ALPHA (weight of the dense scores)
+    /// [default: convex:0.6, as search uses].
+    #[arg(long, value_name = "SPEC")]
+    pub fusion: Option<String>,
 
     /// Chunks fetched from each retriever before fusion.
     #[arg(long, default_value_t = 300, value_name = "N")]

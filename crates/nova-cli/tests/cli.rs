@@ -318,7 +318,11 @@ fn kill_9_during_ingest_loses_no_committed_batch() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
     let committed = committed.expect("at least one batch was committed before the kill");
-    assert!(committed > 0 && committed <= total);
+    // Killed right after the first of ~8 commits: the rest of the corpus was still in flight.
+    assert!(
+        committed > 0 && committed < total,
+        "committed {committed} of {total}"
+    );
 
     // Everything reported committed is there after the restart: re-ingest finds it unchanged.
     let out = nova_in(data.path(), &["ingest", &corpus_arg]);

@@ -1,4 +1,4 @@
-//! Search: dense and BM25 candidates from the store, fused by RRF for hybrid, grouped per document (best
+//! Search: dense and BM25 candidates from the store, fused for hybrid (convex combination by default, RRF on request), grouped per document (best
 //! chunk wins), each hit carrying why it matched: per-retriever score and rank, and the fused score.
 
 use crate::error::{EngineError, Result};
@@ -15,7 +15,7 @@ use std::str::FromStr;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Dense and BM25 fused by RRF.
+    /// Dense and BM25 fused (see `SearchOptions::fusion`).
     Hybrid,
     /// Embedding cosine only.
     Dense,
@@ -70,7 +70,7 @@ impl Default for SearchOptions {
             k: 10,
             filters: Vec::new(),
             exclude: Vec::new(),
-            candidates: 100,
+            candidates: 300,
             fusion: Fusion::default(),
         }
     }
@@ -87,7 +87,7 @@ pub struct RetrieverScore {
 }
 
 /// One document in the results, represented by its best chunk.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocHit {
     /// Document id.
@@ -171,6 +171,8 @@ impl KnowledgeBase {
                 filters: &opts.filters,
                 exclude: &opts.exclude,
                 limit: opts.candidates.max(opts.k),
+                // Candidates carry only their document id; full payloads are read for the winners.
+                payload_keys: Some(&["doc_id"]),
             })
         };
         let dense = if opts.mode == Mode::Bm25 {
@@ -183,12 +185,50 @@ impl KnowledgeBase {
         } else {
             run(Retriever::Bm25)?
         };
-        Ok(group(dense, bm25, opts))
+        let grouped = group(dense, bm25, opts);
+        let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
+        let payloads = self.store().get_many(&ids)?;
+        Ok(grouped
+            .into_iter()
+            .map(|(id, mut hit)| {
+                if let Some(p) = payloads.get(&id) {
+                    hydrate(&mut hit, p);
+                }
+                hit
+            })
+            .collect())
     }
 }
 
-/// Ranks chunks (fused for hybrid), then keeps each document's best chunk.
-fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec<DocHit> {
+/// Fills a hit's display fields from its chunk's full payload.
+fn hydrate(hit: &mut DocHit, p: &serde_json::Value) {
+    let field = |k: &str| {
+        p.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    hit.title = field("title");
+    hit.source = field("source");
+    hit.headings = strings(p.get("headings"));
+    hit.text = field("text");
+    hit.chunk = p.get("chunk").and_then(|c| c.as_u64()).unwrap_or_default();
+    hit.kind = field("kind");
+    hit.tags = strings(p.get("tags"));
+    hit.metadata = p
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !STANDARD_KEYS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+}
+
+/// Ranks chunks (fused for hybrid), then keeps each document's best chunk: (chunk id, hit with its
+/// scores; display fields still empty).
+fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec<(u64, DocHit)> {
     let explain = |hits: &[StoreHit]| -> HashMap<u64, RetrieverScore> {
         hits.iter()
             .enumerate()
@@ -218,7 +258,7 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
     for h in dense.into_iter().chain(bm25) {
         payloads.entry(h.id).or_insert(h.payload);
     }
-    let mut docs: Vec<DocHit> = Vec::new();
+    let mut docs: Vec<(u64, DocHit)> = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
     for (id, score) in ranked {
         let Some(p) = payloads.get(&id) else { continue };
@@ -230,36 +270,23 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
         };
         let doc_id = field("doc_id");
         if let Some(&i) = index_of.get(&doc_id) {
-            docs[i].more_chunks += 1;
+            docs[i].1.more_chunks += 1;
             continue;
         }
         if docs.len() == opts.k {
             continue; // keep counting extra chunks of listed docs only
         }
         index_of.insert(doc_id.clone(), docs.len());
-        docs.push(DocHit {
-            title: field("title"),
-            source: field("source"),
-            headings: strings(p.get("headings")),
-            text: field("text"),
-            chunk: p.get("chunk").and_then(|c| c.as_u64()).unwrap_or_default(),
-            doc_id,
-            score,
-            dense: dense_by_id.get(&id).copied(),
-            bm25: bm25_by_id.get(&id).copied(),
-            more_chunks: 0,
-            kind: field("kind"),
-            tags: strings(p.get("tags")),
-            metadata: p
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .filter(|(k, _)| !STANDARD_KEYS.contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        });
+        docs.push((
+            id,
+            DocHit {
+                doc_id,
+                score,
+                dense: dense_by_id.get(&id).copied(),
+                bm25: bm25_by_id.get(&id).copied(),
+                ..DocHit::default()
+            },
+        ));
     }
     docs
 }

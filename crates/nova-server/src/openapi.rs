@@ -9,11 +9,11 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "KB Nova", description = "Self-hosted knowledge-base troubleshooting engine: hybrid search, troubleshooting with cited steps, OpenAI-compatible embeddings."),
     paths(
-        kbs::list, kbs::create, kbs::show, kbs::remove,
+        kbs::list_kbs, kbs::create_kb, kbs::get_kb, kbs::delete_kb,
         search::search, search::troubleshoot,
-        documents::add, documents::show, documents::remove,
-        feedback::record,
-        embeddings::embeddings,
+        documents::add_documents, documents::get_document, documents::delete_document,
+        feedback::record_feedback,
+        embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(ErrorBody, ErrorDetail)),

@@ -183,6 +183,11 @@ async fn kbs_documents_search_troubleshoot_feedback_and_delete() {
         .unwrap()
         .contains("invalid knowledge base name"));
 
+    let info: Value = app.get("/v1/kbs/support").await.json().await.unwrap();
+    assert_eq!(
+        (info["documents"].as_u64(), info["name"].as_str()),
+        (Some(9), Some("support"))
+    );
     let kbs: Value = app.get("/v1/kbs").await.json().await.unwrap();
     assert_eq!(kbs["kbs"][0]["name"], "support");
     assert_eq!(kbs["kbs"][0]["documents"], 9);
@@ -462,6 +467,29 @@ async fn bad_requests_get_precise_codes_and_the_request_id() {
         .post("/v1/kbs/kb/search", json!({"query": "still alive?"}))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_time_limit_is_a_408() {
+    let limits = Limits {
+        request_timeout: std::time::Duration::from_millis(1),
+        ..Limits::default()
+    };
+    let app = TestApp::ready_with(limits).await;
+    let docs: Vec<Value> = (0..50)
+        .map(|i| json!({"id": format!("d{i}"), "text": format!("note {i} about a slow disk")}))
+        .collect();
+    tokio::task::block_in_place(|| app.state.engine().unwrap().create("slow").unwrap());
+    let (status, code, body) = error_of(
+        app.post("/v1/kbs/slow/documents", json!({"documents": docs}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::REQUEST_TIMEOUT, "timeout"),
+        "{body}"
+    );
 }
 
 async fn boom() -> &'static str {

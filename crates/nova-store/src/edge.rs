@@ -233,6 +233,19 @@ impl Store for EdgeStore {
                 (SPARSE, VectorInternal::from(sparse))
             }
         };
+        let with_payload = match query.payload_keys {
+            None => WithPayloadInterface::Bool(true),
+            Some(keys) => WithPayloadInterface::Fields(
+                keys.iter()
+                    .map(|k| {
+                        qdrant_edge::JsonPath::try_from(*k).map_err(|_| StoreError::Operation {
+                            operation: "search",
+                            message: format!("`{k}` is not a valid payload key"),
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        };
         let request = QueryRequest {
             prefetches: vec![],
             query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
@@ -245,7 +258,7 @@ impl Store for EdgeStore {
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Bool(true),
+            with_payload,
         };
         let points = self.shard.lock().query(request).map_err(op_err("search"))?;
         Ok(points
@@ -273,6 +286,25 @@ impl Store for EdgeStore {
             .into_iter()
             .next()
             .map(|r| serde_json::Value::Object(r.payload.map(|p| p.0).unwrap_or_default())))
+    }
+
+    fn get_many(&self, ids: &[u64]) -> Result<HashMap<u64, serde_json::Value>> {
+        let point_ids: Vec<PointId> = ids.iter().map(|&id| PointId::NumId(id)).collect();
+        let records = self
+            .shard
+            .lock()
+            .retrieve(&point_ids, None, None)
+            .map_err(op_err("get"))?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| match r.id {
+                PointId::NumId(id) => Some((
+                    id,
+                    serde_json::Value::Object(r.payload.map(|p| p.0).unwrap_or_default()),
+                )),
+                PointId::Uuid(_) => None,
+            })
+            .collect())
     }
 
     fn count(&self) -> Result<usize> {

@@ -26,6 +26,8 @@ pub trait Store: Send + Sync {
     fn search(&self, query: &StoreQuery<'_>) -> Result<Vec<StoreHit>>;
     /// Payload of one chunk by id, if it exists.
     fn get(&self, id: u64) -> Result<Option<serde_json::Value>>;
+    /// Payloads of several chunks by id (absent ids are left out).
+    fn get_many(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, serde_json::Value>>;
     /// Number of chunks stored.
     fn count(&self) -> Result<usize>;
     /// Number of documents stored (chunks whose payload `chunk` is 0).

@@ -55,6 +55,8 @@ pub struct StoreQuery<'a> {
     pub exclude: &'a [FieldFilter],
     /// How many hits.
     pub limit: usize,
+    /// Payload keys to return with each hit; `None` returns the whole payload.
+    pub payload_keys: Option<&'a [&'a str]>,
 }
 
 /// One search hit.

@@ -70,7 +70,10 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
 
     let progress = bar(set.queries.len() * modes.len(), "querying", "queries");
     let base = SearchOptions {
-        fusion: args.fusion.parse::<Fusion>().map_err(|e| anyhow!(e))?,
+        fusion: match &args.fusion {
+            Some(spec) => spec.parse::<Fusion>().map_err(|e| anyhow!(e))?,
+            None => Fusion::default(),
+        },
         candidates: args.candidates,
         ..SearchOptions::default()
     };

@@ -19,8 +19,11 @@ use utoipa::ToSchema;
 /// The document routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/kbs/{kb}/documents", post(add))
-        .route("/v1/kbs/{kb}/documents/{id}", get(show).delete(remove))
+        .route("/v1/kbs/{kb}/documents", post(add_documents))
+        .route(
+            "/v1/kbs/{kb}/documents/{id}",
+            get(get_document).delete(delete_document),
+        )
 }
 
 /// One document in a JSON upload.
@@ -117,9 +120,9 @@ impl DocumentIn {
 #[utoipa::path(post, path = "/v1/kbs/{kb}/documents", tag = "documents",
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body(content((DocumentsIn = "application/json"), (Vec<u8> = "multipart/form-data"))),
-    responses((status = 200, body = IngestResponse), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn add(
+    responses((status = 200, description = "Success", body = IngestResponse), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON or multipart", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
+pub async fn add_documents(
     State(state): State<AppState>,
     Ready(engine): Ready,
     Path(kb): Path<String>,
@@ -208,8 +211,8 @@ async fn read_files(mut multipart: Multipart) -> Result<(Vec<Document>, Vec<Skip
 #[utoipa::path(get, path = "/v1/kbs/{kb}/documents/{id}", tag = "documents",
     params(("kb" = String, Path, description = "Knowledge base name"),
         ("id" = String, Path, description = "Document id (URL-encoded)")),
-    responses((status = 200, body = StoredDocument), (status = 404, body = ErrorBody)))]
-pub async fn show(
+    responses((status = 200, description = "Success", body = StoredDocument), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
+pub async fn get_document(
     Ready(engine): Ready,
     Path((kb, id)): Path<(String, String)>,
 ) -> Result<Json<StoredDocument>, ApiError> {
@@ -224,8 +227,8 @@ pub async fn show(
 #[utoipa::path(delete, path = "/v1/kbs/{kb}/documents/{id}", tag = "documents",
     params(("kb" = String, Path, description = "Knowledge base name"),
         ("id" = String, Path, description = "Document id (URL-encoded)")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove(
+    responses((status = 204, description = "Done, no body"), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
+pub async fn delete_document(
     Ready(engine): Ready,
     Path((kb, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 /// The embeddings route.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/embeddings", post(embeddings))
+    Router::new().route("/v1/embeddings", post(create_embeddings))
 }
 
 /// A string or a list of strings.
@@ -93,8 +93,8 @@ pub struct EmbeddingsResponse {
 
 /// Create embeddings (OpenAI-compatible).
 #[utoipa::path(post, path = "/v1/embeddings", tag = "embeddings", request_body = EmbeddingsRequest,
-    responses((status = 200, body = EmbeddingsResponse), (status = 422, body = ErrorBody)))]
-pub async fn embeddings(
+    responses((status = 200, description = "Success", body = EmbeddingsResponse), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
+pub async fn create_embeddings(
     State(state): State<AppState>,
     Ready(engine): Ready,
     ApiJson(req): ApiJson<EmbeddingsRequest>,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 /// The feedback route.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/kbs/{kb}/feedback", post(record))
+    Router::new().route("/v1/kbs/{kb}/feedback", post(record_feedback))
 }
 
 /// `POST /v1/kbs/{kb}/feedback` body.
@@ -46,8 +46,8 @@ pub struct FeedbackRecorded {
 #[utoipa::path(post, path = "/v1/kbs/{kb}/feedback", tag = "feedback",
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body = FeedbackIn,
-    responses((status = 201, body = FeedbackRecorded), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn record(
+    responses((status = 201, description = "Created", body = FeedbackRecorded), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
+pub async fn record_feedback(
     Ready(engine): Ready,
     Path(kb): Path<String>,
     headers: HeaderMap,

@@ -15,8 +15,8 @@ use utoipa::ToSchema;
 /// The knowledge-base routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/kbs", get(list).post(create))
-        .route("/v1/kbs/{kb}", get(show).delete(remove))
+        .route("/v1/kbs", get(list_kbs).post(create_kb))
+        .route("/v1/kbs/{kb}", get(get_kb).delete(delete_kb))
 }
 
 /// `GET /v1/kbs` body.
@@ -36,16 +36,16 @@ pub struct CreateKb {
 
 /// List knowledge bases.
 #[utoipa::path(get, path = "/v1/kbs", tag = "knowledge bases",
-    responses((status = 200, body = KbList), (status = 503, body = ErrorBody)))]
-pub async fn list(Ready(engine): Ready) -> Result<Json<KbList>, ApiError> {
+    responses((status = 200, description = "Success", body = KbList), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
+pub async fn list_kbs(Ready(engine): Ready) -> Result<Json<KbList>, ApiError> {
     let kbs = blocking(move || engine.list()).await?;
     Ok(Json(KbList { kbs }))
 }
 
 /// Create an empty knowledge base.
 #[utoipa::path(post, path = "/v1/kbs", tag = "knowledge bases", request_body = CreateKb,
-    responses((status = 201, body = KbInfo), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(
+    responses((status = 201, description = "Created", body = KbInfo), (status = 409, description = "Already exists", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
+pub async fn create_kb(
     Ready(engine): Ready,
     ApiJson(body): ApiJson<CreateKb>,
 ) -> Result<(StatusCode, Json<KbInfo>), ApiError> {
@@ -56,16 +56,22 @@ pub async fn create(
 /// One knowledge base's size.
 #[utoipa::path(get, path = "/v1/kbs/{kb}", tag = "knowledge bases",
     params(("kb" = String, Path, description = "Knowledge base name")),
-    responses((status = 200, body = KbInfo), (status = 404, body = ErrorBody)))]
-pub async fn show(Ready(engine): Ready, Path(kb): Path<String>) -> Result<Json<KbInfo>, ApiError> {
+    responses((status = 200, description = "Success", body = KbInfo), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
+pub async fn get_kb(
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+) -> Result<Json<KbInfo>, ApiError> {
     Ok(Json(blocking(move || engine.info(&kb)).await?))
 }
 
 /// Delete a knowledge base and all its documents.
 #[utoipa::path(delete, path = "/v1/kbs/{kb}", tag = "knowledge bases",
     params(("kb" = String, Path, description = "Knowledge base name")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove(Ready(engine): Ready, Path(kb): Path<String>) -> Result<StatusCode, ApiError> {
+    responses((status = 204, description = "Done, no body"), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
+pub async fn delete_kb(
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+) -> Result<StatusCode, ApiError> {
     blocking(move || engine.drop_kb(&kb)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

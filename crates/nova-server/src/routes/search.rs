@@ -107,8 +107,8 @@ impl SearchRequest {
 #[utoipa::path(post, path = "/v1/kbs/{kb}/search", tag = "search",
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body = SearchRequest,
-    responses((status = 200, body = SearchResponse), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = SearchResponse), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     Ready(engine): Ready,
@@ -187,8 +187,8 @@ impl TroubleshootRequest {
 #[utoipa::path(post, path = "/v1/kbs/{kb}/troubleshoot", tag = "search",
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body = TroubleshootRequest,
-    responses((status = 200, body = TroubleshootReport), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, description = "Success", body = TroubleshootReport), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
 pub async fn troubleshoot(
     State(state): State<AppState>,
     Ready(engine): Ready,
