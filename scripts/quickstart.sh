@@ -18,5 +18,7 @@ echo
 echo
 "$KB_NOVA_BIN" search "pods keep restarting since we upgraded the cluster" -k 3
 echo
+"$KB_NOVA_BIN" troubleshoot "our pods keep crashing since the cluster upgrade"
+echo
 echo "nova is at $KB_NOVA_BIN — try: $KB_NOVA_BIN --help"
 echo "serve it over HTTP: $KB_NOVA_BIN serve   (API docs at http://127.0.0.1:8080/docs)"

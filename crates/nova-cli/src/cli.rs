@@ -76,6 +76,15 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Search(SearchArgs),
 
+    /// Troubleshoot a problem: suggested steps citing their source, the best passages, and similar
+    /// tickets with their resolutions. Extractive: no language model involved.
+    ///
+    /// Examples:
+    ///   nova troubleshoot "pods stuck in CrashLoopBackOff after the upgrade"
+    ///   nova troubleshoot "vpn drops" --filter tags=vpn --tickets 5 --json
+    #[command(verbatim_doc_comment)]
+    Troubleshoot(TroubleshootArgs),
+
     /// Remove a document (all its chunks) from a knowledge base.
     Delete(DeleteArgs),
 
@@ -311,6 +320,33 @@ pub struct ServeArgs {
     /// Listen address, overriding server.addr [default: 127.0.0.1:8080]; port 0 picks a free port.
     #[arg(long, value_name = "HOST:PORT")]
     pub addr: Option<String>,
+}
+
+/// `nova troubleshoot`.
+#[derive(Debug, Args)]
+pub struct TroubleshootArgs {
+    /// The problem, as the user or the ticket describes it.
+    pub problem: String,
+
+    /// Knowledge base name [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// Knowledge-base passages to consider.
+    #[arg(long, default_value_t = 5)]
+    pub passages: usize,
+
+    /// Similar tickets to show (0 for none).
+    #[arg(long, default_value_t = 3)]
+    pub tickets: usize,
+
+    /// Payload filter FIELD=VALUE (repeatable, all must match), e.g. --filter product=vpn.
+    #[arg(long = "filter", value_name = "FIELD=VALUE")]
+    pub filters: Vec<String>,
+
+    /// Print JSON instead of a readable report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `nova delete`.

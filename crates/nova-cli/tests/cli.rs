@@ -218,6 +218,20 @@ fn ingest_then_search_the_sample_kb_and_reingest_is_a_noop() {
 
     let out = nova_in(data.path(), &["ingest", "examples/kb"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 0 updated, 7 unchanged"));
+
+    // Troubleshoot: steps come from the matching article's fix section only, each citing it.
+    let out = nova_in(
+        data.path(),
+        &["troubleshoot", "laptop vpn keeps disconnecting", "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let steps = report["steps"].as_array().expect("steps");
+    assert!(!steps.is_empty(), "{report}");
+    for step in steps {
+        assert_eq!(step["doc_id"], "vpn-disconnects.md", "{step}");
+        assert_eq!(step["section"][1], "Fix", "{step}");
+    }
 }
 
 #[test]

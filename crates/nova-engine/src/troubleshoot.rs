@@ -10,6 +10,9 @@ use nova_store::FieldFilter;
 use serde::Serialize;
 use std::collections::HashSet;
 
+/// A passage gives steps when its score is at least this share of the best passage's.
+const STEP_SCORE_RATIO: f64 = 0.8;
+
 /// What to return.
 #[derive(Debug, Clone)]
 pub struct TroubleshootOptions {
@@ -108,11 +111,16 @@ impl KnowledgeBase {
         })
     }
 
-    /// Steps from each passage's document: its best chunk, then the document's fix sections.
+    /// Steps from each strong passage's document: its best chunk, then the document's fix sections.
+    /// Only passages scoring near the best one contribute, so a weak fifth hit adds no unrelated fixes.
     fn steps_for(&self, passages: &[DocHit], max: usize) -> Result<Vec<SuggestedStep>> {
         let mut seen = HashSet::new();
         let mut steps = Vec::new();
-        for hit in passages {
+        let best = passages.first().map_or(0.0, |p| p.score);
+        for hit in passages
+            .iter()
+            .filter(|p| p.score >= STEP_SCORE_RATIO * best)
+        {
             let mut chunks = vec![(hit.chunk, hit.headings.clone(), hit.text.clone())];
             for (index, headings, text) in self.doc_chunks(&hit.doc_id)? {
                 if index != hit.chunk && crate::steps::is_fix_section(&headings) {

@@ -91,7 +91,7 @@ pub fn list(config: &Config, embedder: &SentenceEmbedder) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn parse_filter(spec: &str) -> Result<FieldFilter> {
+pub(crate) fn parse_filter(spec: &str) -> Result<FieldFilter> {
     let (field, value) = spec
         .split_once('=')
         .ok_or_else(|| anyhow!("filter `{spec}` is not FIELD=VALUE"))?;

@@ -8,6 +8,7 @@ mod kb;
 mod progress;
 mod serve;
 mod similar;
+mod troubleshoot;
 
 use crate::cli::{BenchCommand, Cli, Command};
 use crate::config::Config;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Similar(args) => similar::run(&load_embedder(&config)?, &args),
         Command::Ingest(args) => kb::ingest(&config, &load_embedder(&config)?, &args),
         Command::Search(args) => kb::search(&config, &load_embedder(&config)?, &args),
+        Command::Troubleshoot(args) => troubleshoot::run(&config, &load_embedder(&config)?, &args),
         Command::Delete(args) => kb::delete(&config, &load_embedder(&config)?, &args),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Kbs => kb::list(&config, &load_embedder(&config)?),
