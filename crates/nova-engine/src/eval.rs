@@ -4,6 +4,7 @@
 use crate::error::{EngineError, Result};
 use crate::kb::KnowledgeBase;
 use crate::search::{Mode, SearchOptions};
+use nova_core::percentile;
 use nova_embed::SentenceEmbedder;
 use nova_ingest::{read_path, Document, ReadOptions};
 use serde::Serialize;
@@ -211,14 +212,6 @@ pub(crate) fn mrr(ranked: &[String], rels: &HashMap<String, u32>, k: usize) -> f
         .map_or(0.0, |i| 1.0 / (i as f64 + 1.0))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
 /// Runs every test query of `set` in each mode against `kb` (already holding the corpus). `base`
 /// sets the fusion and candidate depth; its mode and k are replaced (k = 100 for Recall@100).
 pub fn evaluate_beir(
@@ -262,8 +255,8 @@ pub fn evaluate_beir(
             recall_at_5: r5 / q,
             recall_at_100: r / q,
             mrr_at_10: m / q,
-            latency_p50_ms: percentile(&latencies, 0.5),
-            latency_p95_ms: percentile(&latencies, 0.95),
+            latency_p50_ms: percentile(&latencies, 0.5).unwrap_or(0.0),
+            latency_p95_ms: percentile(&latencies, 0.95).unwrap_or(0.0),
         });
     }
     Ok(reports)

@@ -2,6 +2,7 @@
 //! (BM25 average document length, embedding model). Ingest is idempotent per document content hash.
 
 use crate::error::{EngineError, Result};
+use crate::search::{strings, text_field};
 use nova_embed::{Embedder, SentenceEmbedder};
 use nova_ingest::{chunk, Chunk, ChunkOptions, Document};
 use nova_store::{Bm25Encoder, ChunkRecord, EdgeStore, Store};
@@ -153,34 +154,27 @@ impl KnowledgeBase {
 
     /// A stored document with its chunks, or `None`.
     pub fn document(&self, doc_id: &str) -> Result<Option<crate::engine::StoredDocument>> {
-        let Some(first) = self.store.get(chunk_id(doc_id, 0))? else {
+        let payloads = self.doc_payloads(doc_id)?;
+        let Some(first) = payloads.first() else {
             return Ok(None);
         };
-        let field = |k: &str| {
-            first
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let chunks = self
-            .doc_chunks(doc_id)?
-            .into_iter()
-            .map(|(index, headings, text)| crate::engine::StoredChunk {
-                index,
-                headings,
-                text,
-            })
-            .collect();
         Ok(Some(crate::engine::StoredDocument {
             id: doc_id.to_owned(),
-            title: field("title"),
-            source: field("source"),
-            kind: field("kind"),
-            tags: crate::search::strings(first.get("tags")),
-            acl: crate::search::strings(first.get("acl")),
-            hash: field("hash"),
-            chunks,
+            title: text_field(first, "title"),
+            source: text_field(first, "source"),
+            kind: text_field(first, "kind"),
+            tags: strings(first.get("tags")),
+            acl: strings(first.get("acl")),
+            hash: text_field(first, "hash"),
+            chunks: payloads
+                .iter()
+                .enumerate()
+                .map(|(index, p)| crate::engine::StoredChunk {
+                    index: index as u64,
+                    headings: strings(p.get("headings")),
+                    text: text_field(p, "text"),
+                })
+                .collect(),
         }))
     }
 
@@ -369,20 +363,31 @@ impl KnowledgeBase {
 
     /// A document's chunks in order as (index, headings, text); empty if it is not stored.
     pub fn doc_chunks(&self, doc_id: &str) -> Result<Vec<(u64, Vec<String>, String)>> {
-        let mut chunks = Vec::new();
+        Ok(self
+            .doc_payloads(doc_id)?
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                (
+                    index as u64,
+                    strings(p.get("headings")),
+                    text_field(p, "text"),
+                )
+            })
+            .collect())
+    }
+
+    /// The payloads of a document's chunks in order; empty if it is not stored.
+    fn doc_payloads(&self, doc_id: &str) -> Result<Vec<serde_json::Value>> {
+        let mut payloads = Vec::new();
         // Chunk ids are derived from (doc id, index), so a document is read back by walking indices.
         for index in 0..MAX_CHUNKS_PER_DOC {
             let Some(p) = self.store.get(chunk_id(doc_id, index))? else {
                 break;
             };
-            let text = p.get("text").and_then(|t| t.as_str()).unwrap_or_default();
-            chunks.push((
-                index as u64,
-                crate::search::strings(p.get("headings")),
-                text.to_owned(),
-            ));
+            payloads.push(p);
         }
-        Ok(chunks)
+        Ok(payloads)
     }
 
     /// Removes a document's chunks; `false` if it was not stored.

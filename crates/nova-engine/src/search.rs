@@ -202,18 +202,12 @@ impl KnowledgeBase {
 
 /// Fills a hit's display fields from its chunk's full payload.
 fn hydrate(hit: &mut DocHit, p: &serde_json::Value) {
-    let field = |k: &str| {
-        p.get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    hit.title = field("title");
-    hit.source = field("source");
+    hit.title = text_field(p, "title");
+    hit.source = text_field(p, "source");
     hit.headings = strings(p.get("headings"));
-    hit.text = field("text");
+    hit.text = text_field(p, "text");
     hit.chunk = p.get("chunk").and_then(|c| c.as_u64()).unwrap_or_default();
-    hit.kind = field("kind");
+    hit.kind = text_field(p, "kind");
     hit.tags = strings(p.get("tags"));
     hit.metadata = p
         .as_object()
@@ -262,13 +256,7 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
     let mut index_of: HashMap<String, usize> = HashMap::new();
     for (id, score) in ranked {
         let Some(p) = payloads.get(&id) else { continue };
-        let field = |k: &str| {
-            p.get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let doc_id = field("doc_id");
+        let doc_id = text_field(p, "doc_id");
         if let Some(&i) = index_of.get(&doc_id) {
             docs[i].1.more_chunks += 1;
             continue;
@@ -289,6 +277,14 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
         ));
     }
     docs
+}
+
+/// A payload's string field (empty when absent or not a string).
+pub(crate) fn text_field(p: &serde_json::Value, key: &str) -> String {
+    p.get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A JSON array of strings (anything else is empty).

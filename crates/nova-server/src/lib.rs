@@ -8,6 +8,7 @@ mod metrics;
 pub mod openapi;
 mod routes;
 mod state;
+mod validate;
 
 pub use error::{status_of, ApiError, ErrorBody};
 pub use metrics::Metrics;

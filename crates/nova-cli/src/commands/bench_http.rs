@@ -23,11 +23,9 @@ struct Level {
     p99_ms: f64,
 }
 
+/// NaN for a level that completed no request, so the report shows it rather than a fake 0.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+    nova_core::percentile(sorted, p).unwrap_or(f64::NAN)
 }
 
 /// Query texts from a JSONL file (`text` field: BEIR queries, eval query files).

@@ -11,7 +11,11 @@ use nova_ingest::{FieldMap, ReadOptions};
 use nova_store::FieldFilter;
 use std::time::Instant;
 
-fn open(config: &Config, kb: Option<&str>, embedder: &SentenceEmbedder) -> Result<KnowledgeBase> {
+pub(crate) fn open(
+    config: &Config,
+    kb: Option<&str>,
+    embedder: &SentenceEmbedder,
+) -> Result<KnowledgeBase> {
     let name = kb.unwrap_or(&config.data.default_kb);
     KnowledgeBase::open(&config.data.dir, name, embedder, None)
         .with_context(|| format!("opening knowledge base `{name}`"))

@@ -4,18 +4,16 @@
 use super::Outcome;
 use crate::cli::TroubleshootArgs;
 use crate::config::Config;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use nova_embed::{Embedder, SentenceEmbedder};
-use nova_engine::{KnowledgeBase, TroubleshootOptions, TroubleshootReport};
+use nova_engine::{TroubleshootOptions, TroubleshootReport};
 
 pub fn run(
     config: &Config,
     embedder: &SentenceEmbedder,
     args: &TroubleshootArgs,
 ) -> Result<Outcome> {
-    let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
-    let kb = KnowledgeBase::open(&config.data.dir, name, embedder, None)
-        .with_context(|| format!("opening knowledge base `{name}`"))?;
+    let kb = super::kb::open(config, args.kb.as_deref(), embedder)?;
     let filters = args
         .filters
         .iter()

@@ -5,6 +5,7 @@ use super::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Ready};
 use crate::state::AppState;
+use crate::validate::non_empty;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
@@ -97,12 +98,7 @@ impl DocumentIn {
                 at("id")
             )));
         }
-        if self.text.trim().is_empty() {
-            return Err(ApiError::invalid(format!(
-                "`{}` must not be empty",
-                at("text")
-            )));
-        }
+        non_empty(&at("text"), &self.text)?;
         let source = self.source.unwrap_or_else(|| self.id.clone());
         let mut doc = Document::new(self.id, self.title, source, self.text);
         if let Some(kind) = self.kind {

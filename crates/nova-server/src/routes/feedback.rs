@@ -4,6 +4,7 @@ use super::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Ready};
 use crate::state::AppState;
+use crate::validate::non_empty;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -53,11 +54,8 @@ pub async fn record_feedback(
     headers: HeaderMap,
     ApiJson(body): ApiJson<FeedbackIn>,
 ) -> Result<(StatusCode, Json<FeedbackRecorded>), ApiError> {
-    for (field, value) in [("query", &body.query), ("doc_id", &body.doc_id)] {
-        if value.trim().is_empty() {
-            return Err(ApiError::invalid(format!("`{field}` must not be empty")));
-        }
-    }
+    non_empty("query", &body.query)?;
+    non_empty("doc_id", &body.doc_id)?;
     let request_id = body.search_request_id.or_else(|| {
         headers
             .get("x-request-id")

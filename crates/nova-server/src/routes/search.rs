@@ -4,6 +4,7 @@ use super::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Ready};
 use crate::state::{AppState, Limits};
+use crate::validate::{bounded, filters, non_empty};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -47,48 +48,6 @@ pub struct SearchResponse {
     pub took_ms: f64,
     /// Documents, best first, each with its best passage and why it matched.
     pub results: Vec<DocHit>,
-}
-
-fn filters(map: &BTreeMap<String, String>) -> Result<Vec<FieldFilter>, ApiError> {
-    map.iter()
-        .map(|(field, value)| {
-            let ok = !field.is_empty()
-                && field
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if ok {
-                Ok(FieldFilter {
-                    field: field.clone(),
-                    value: value.clone(),
-                })
-            } else {
-                Err(ApiError::invalid(format!(
-                    "filters: `{field}` is not a field name (letters, digits, `_`, `-`)"
-                )))
-            }
-        })
-        .collect()
-}
-
-fn non_empty(field: &str, text: &str) -> Result<(), ApiError> {
-    if text.trim().is_empty() {
-        return Err(ApiError::invalid(format!("`{field}` must not be empty")));
-    }
-    Ok(())
-}
-
-fn bounded(
-    field: &str,
-    value: Option<usize>,
-    default: usize,
-    max: usize,
-) -> Result<usize, ApiError> {
-    match value.unwrap_or(default) {
-        v if (1..=max).contains(&v) => Ok(v),
-        v => Err(ApiError::invalid(format!(
-            "`{field}` must be between 1 and {max}, got {v}"
-        ))),
-    }
 }
 
 impl SearchRequest {
