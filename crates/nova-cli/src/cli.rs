@@ -85,6 +85,18 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Troubleshoot(TroubleshootArgs),
 
+    /// Support tickets: import a help-desk export, train a router that predicts a ticket's category
+    /// (queue) from its text, evaluate it, classify new tickets and suggest solutions.
+    ///
+    /// A typical run:
+    ///   nova tickets import tickets.jsonl --kb helpdesk            # Zendesk/Jira/ServiceNow/Freshdesk headers
+    ///   nova tickets train --kb helpdesk --label category          # kNN vs logistic regression, 5-fold CV
+    ///   nova tickets eval --kb helpdesk --test holdout.csv --plot confusion.svg
+    ///   nova tickets classify --kb helpdesk --subject "VPN down" "Cannot connect since the update"
+    ///   nova tickets suggest --kb helpdesk --subject "VPN down" "Cannot connect since the update"
+    #[command(subcommand, verbatim_doc_comment)]
+    Tickets(TicketsCommand),
+
     /// Remove a document (all its chunks) from a knowledge base.
     Delete(DeleteArgs),
 
@@ -149,6 +161,179 @@ pub struct SimilarArgs {
     /// Two or more texts to compare.
     #[arg(required = true, num_args = 2..)]
     pub texts: Vec<String>,
+}
+
+/// `nova tickets …`.
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// Import a ticket export (CSV or JSONL) as `kind=ticket` documents: subject + body are embedded
+    /// and indexed; category, answer, priority, status and created are stored (and filterable).
+    ///
+    /// Columns are recognised by name (id/ticket_id/issue key/number, subject/summary/short_description,
+    /// body/description, category/queue/group/assignment_group, answer/resolution/close_notes,
+    /// priority, status/state, created/created_at/opened_at); --map names any of them. Rows without a
+    /// body, with broken quoting or invalid UTF-8 are listed with their line and skipped (exit code 2).
+    /// Examples:
+    ///   nova tickets import ../shared/datasets/tickets/tickets.jsonl --kb helpdesk
+    ///   nova tickets import it_tickets.csv --kb it --map body=Document,category=Topic_group
+    #[command(verbatim_doc_comment)]
+    Import(TicketImportArgs),
+
+    /// Train a router on the KB's stored ticket embeddings (no re-embedding). Compares kNN, logistic
+    /// regression, a TF-IDF kNN baseline and the majority class by stratified k-fold cross-validation,
+    /// keeps the chosen head (auto: the better macro-F1), calibrates its probabilities on the
+    /// out-of-fold predictions and saves it as a new version under <kb>/router/<label>/.
+    ///
+    /// Example:
+    ///   nova tickets train --kb helpdesk --label category --algorithm auto --threshold 0.5
+    #[command(verbatim_doc_comment)]
+    Train(TicketTrainArgs),
+
+    /// Evaluate the current router: on a labelled test export (--test), or its saved cross-validation.
+    /// Prints accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix and the
+    /// coverage/accuracy trade-off of the "needs human" threshold; --plot writes the matrix as SVG.
+    ///
+    /// Examples:
+    ///   nova tickets eval --kb helpdesk --test holdout.jsonl --plot confusion.svg
+    ///   nova tickets eval --kb helpdesk --json report.json
+    #[command(verbatim_doc_comment)]
+    Eval(TicketEvalArgs),
+
+    /// Route a new ticket: the top labels with calibrated probabilities, or "needs human".
+    ///
+    /// Example:
+    ///   nova tickets classify --kb helpdesk --subject "Refund not received" "I returned the item…"
+    #[command(verbatim_doc_comment)]
+    Classify(TicketQueryArgs),
+
+    /// Suggest solutions for a new ticket: its route, similar resolved tickets with their answers, the
+    /// best KB passages and extracted steps.
+    ///
+    /// Example:
+    ///   nova tickets suggest --kb default --subject "VPN drops" "Disconnects every few minutes"
+    #[command(verbatim_doc_comment)]
+    Suggest(TicketQueryArgs),
+}
+
+/// `nova tickets import`.
+#[derive(Debug, Args)]
+pub struct TicketImportArgs {
+    /// The export file.
+    pub file: PathBuf,
+
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// File format [default: from the extension: .csv, .jsonl/.ndjson].
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    pub format: Option<String>,
+
+    /// Columns for ticket fields, FIELD=COLUMN comma-separated; fields: id, subject, body, category,
+    /// answer, priority, status, created. Example: --map body=Document,category=Topic_group
+    #[arg(long, value_delimiter = ',', value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
+}
+
+/// `nova tickets train`.
+#[derive(Debug, Args)]
+pub struct TicketTrainArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// Ticket field to predict.
+    #[arg(long, default_value = "category")]
+    pub label: String,
+
+    /// Head to keep: knn, logreg, or auto (better cross-validated macro-F1). (`--model` is the global
+    /// embedding-model flag, hence the name.)
+    #[arg(long, default_value = "auto", value_parser = ["auto", "knn", "logreg"])]
+    pub algorithm: String,
+
+    /// Neighbours voting in kNN (and the TF-IDF baseline).
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+
+    /// L2 penalty of the logistic regression (on the summed log-loss).
+    #[arg(long, default_value_t = 0.1)]
+    pub alpha: f64,
+
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+
+    /// Fold shuffling seed (same seed, same data → same model).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Default "needs human" threshold on the top calibrated probability.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
+
+    /// Print the cross-validation results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova tickets eval`.
+#[derive(Debug, Args)]
+pub struct TicketEvalArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// Ticket field the router predicts.
+    #[arg(long, default_value = "category")]
+    pub label: String,
+
+    /// Labelled test export (CSV/JSONL, same mapping rules as import) [default: the router's saved
+    /// cross-validation].
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+
+    /// Format of --test [default: from the extension].
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    pub format: Option<String>,
+
+    /// Column mapping for --test, as for import.
+    #[arg(long, value_delimiter = ',', value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
+
+    /// Write the confusion matrix as an SVG heat map.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Write the full report as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// `nova tickets classify` and `nova tickets suggest`.
+#[derive(Debug, Args)]
+pub struct TicketQueryArgs {
+    /// The ticket's body (description).
+    pub body: String,
+
+    /// The ticket's subject line.
+    #[arg(long, default_value = "")]
+    pub subject: String,
+
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// Ticket field the router predicts.
+    #[arg(long, default_value = "category")]
+    pub label: String,
+
+    /// "Needs human" below this confidence [default: the router's].
+    #[arg(long)]
+    pub threshold: Option<f32>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `nova bench …`.

@@ -476,3 +476,112 @@ fn serve_prints_its_address_becomes_ready_and_stops_on_sigterm() {
         "port closed after shutdown"
     );
 }
+
+#[test]
+fn tickets_import_train_eval_classify_from_the_cli() {
+    let data = TempDir::new().expect("tmp");
+    // The server tests' fixture (Zendesk-style headers) plus one row without a body and one with
+    // broken quoting: both named by line, the rest imported.
+    let fixture = root().join("crates/nova-server/tests/fixtures/router_tickets.csv");
+    let mut csv = std::fs::read_to_string(fixture).expect("fixture");
+    csv.push_str("R-90,Empty one,,network,low,solved,\n");
+    csv.push_str("R-91,\"Broken quote,x,network,low,solved,\n");
+    let export = data.path().join("export.csv");
+    std::fs::write(&export, csv).expect("write");
+    let out = nova_in(
+        data.path(),
+        &[
+            "tickets",
+            "import",
+            export.to_str().expect("utf8"),
+            "--kb",
+            "desk",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("category=Group") && err.contains("answer=Resolution"),
+        "{err}"
+    );
+    assert!(
+        err.contains("export.csv:34: missing or empty `Description` field"),
+        "{err}"
+    );
+    assert!(err.contains("export.csv:35:"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("32 added"));
+
+    // An unknown --map column is one error listing the columns.
+    let out = nova_in(
+        data.path(),
+        &[
+            "tickets",
+            "import",
+            export.to_str().expect("utf8"),
+            "--kb",
+            "desk",
+            "--map",
+            "category=Team",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no column `Team` for category (columns: Ticket ID, Subject"));
+
+    let out = nova_in(
+        data.path(),
+        &["tickets", "train", "--kb", "desk", "--k", "5", "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cv: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let methods: Vec<&str> = cv
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["method"].as_str().expect("method"))
+        .collect();
+    assert_eq!(methods, ["knn", "logreg", "tfidf-knn", "majority"]);
+    let f1 = |i: usize| cv[i]["report"]["macro_f1"].as_f64().expect("f1");
+    assert!(
+        f1(1) > f1(3) + 0.3,
+        "logreg far above the majority class: {cv}"
+    );
+
+    let plot = data.path().join("confusion.svg");
+    let out = nova_in(
+        data.path(),
+        &[
+            "tickets",
+            "eval",
+            "--kb",
+            "desk",
+            "--plot",
+            plot.to_str().expect("utf8"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("macro-F1") && text.contains("threshold  coverage  accuracy"),
+        "{text}"
+    );
+    let svg = std::fs::read_to_string(&plot).expect("svg written");
+    assert!(svg.starts_with("<svg") && svg.contains("billing"), "{svg}");
+
+    let out = nova_in(
+        data.path(),
+        &[
+            "tickets",
+            "classify",
+            "--kb",
+            "desk",
+            "--subject",
+            "Printer",
+            "The printer on my floor jams all the time",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(c["prediction"]["label"], "hardware", "{c}");
+    assert_eq!(c["router"]["version"], 1);
+}

@@ -24,6 +24,10 @@ pub enum Code {
     KbExists,
     /// No document by that id in the knowledge base.
     DocumentNotFound,
+    /// No trained ticket router for that knowledge base and label (`nova tickets train` makes one).
+    RouterNotFound,
+    /// Too few labelled examples (or classes) to train on.
+    NotEnoughData,
     /// No such route.
     NotFound,
     /// The route exists but not for this method.
@@ -52,6 +56,8 @@ impl Code {
             Self::KbNotFound => "kb_not_found",
             Self::KbExists => "kb_exists",
             Self::DocumentNotFound => "document_not_found",
+            Self::RouterNotFound => "router_not_found",
+            Self::NotEnoughData => "not_enough_data",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",

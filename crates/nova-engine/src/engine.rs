@@ -6,7 +6,11 @@ use crate::error::{EngineError, Result};
 use crate::kb::{IngestProgress, IngestSummary, KnowledgeBase};
 use crate::query::QueryEncoder;
 use crate::search::{DocHit, Mode, SearchOptions};
+use crate::tickets::{
+    ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion,
+};
 use crate::troubleshoot::{TroubleshootOptions, TroubleshootReport};
+use nova_classify::RouterModel;
 use nova_embed::{BatchingOptions, Embedder, SentenceEmbedder};
 use nova_ingest::Document;
 use parking_lot::{Mutex, RwLock};
@@ -123,6 +127,8 @@ pub struct Engine {
     open: RwLock<HashMap<String, Arc<KnowledgeBase>>>,
     // Creating, dropping and first opens are rare; one lock keeps them from racing each other.
     lifecycle: Mutex<()>,
+    /// Loaded routers by (kb, label); reloaded when `CURRENT` names another version.
+    routers: RwLock<HashMap<(String, String), Arc<RouterModel>>>,
 }
 
 impl Engine {
@@ -143,6 +149,7 @@ impl Engine {
             embedder,
             open: RwLock::new(HashMap::new()),
             lifecycle: Mutex::new(()),
+            routers: RwLock::new(HashMap::new()),
         })
     }
 
@@ -211,6 +218,7 @@ impl Engine {
         let kb = self.kb(name)?;
         let _guard = self.lifecycle.lock();
         self.open.write().remove(name);
+        self.routers.write().retain(|(k, _), _| k != name);
         drop(kb);
         let dir = self.kb_dir(name);
         fs_err::remove_dir_all(&dir).map_err(|e| EngineError::File {
@@ -303,5 +311,78 @@ impl Engine {
             .map_err(|e| err(&e))?;
         file.write_all(&line).map_err(|e| err(&e))?;
         file.sync_data().map_err(|e| err(&e))
+    }
+
+    /// The current router for (kb, label): read once, then reused until a retrain moves `CURRENT` on
+    /// (a one-line file read per call), so `nova tickets train` takes effect without a restart.
+    fn router(&self, kb: &KnowledgeBase, label: &str) -> Result<Arc<RouterModel>> {
+        let dir = kb.router_dir(label)?;
+        let key = (kb.name().to_owned(), label.to_owned());
+        let current = RouterModel::current_version(&dir)?;
+        if let Some(model) = self.routers.read().get(&key) {
+            if Some(model.meta.version) == current {
+                return Ok(model.clone());
+            }
+        }
+        let model = Arc::new(kb.router(label)?);
+        tracing::info!(
+            kb = kb.name(),
+            label,
+            version = model.meta.version,
+            "router loaded"
+        );
+        self.routers.write().insert(key, model.clone());
+        Ok(model)
+    }
+
+    /// Routes a new ticket with the KB's current router for `label`.
+    pub fn classify(
+        &self,
+        kb: &str,
+        label: &str,
+        subject: &str,
+        body: &str,
+        threshold: Option<f32>,
+        top: usize,
+    ) -> Result<Classification> {
+        let kb = self.kb(kb)?;
+        let model = self.router(&kb, label)?;
+        let vector = ticket_vector(self.embedder.as_ref(), subject, body)?;
+        let x = ndarray::ArrayView2::from_shape((1, vector.len()), &vector)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let prediction = model
+            .predict(x, threshold, top)?
+            .pop()
+            .ok_or_else(|| EngineError::Internal("router returned no prediction".into()))?;
+        let mut router = RouterInfo::of(&model);
+        router.threshold = threshold.unwrap_or(router.threshold);
+        Ok(Classification { prediction, router })
+    }
+
+    /// Suggested solutions for a new ticket: routing (when a router for `label` exists), similar
+    /// answered tickets, KB passages and steps.
+    pub fn suggest(
+        &self,
+        kb_name: &str,
+        label: &str,
+        subject: &str,
+        body: &str,
+        opts: &SuggestOptions,
+    ) -> Result<Suggestion> {
+        let kb = self.kb(kb_name)?;
+        let classification = match self.classify(kb_name, label, subject, body, None, 3) {
+            Ok(c) => Some(c),
+            Err(EngineError::RouterNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let text = ticket_text(subject, body);
+        let dense = self.queries.encode(&text)?;
+        let (similar_tickets, passages, steps) = kb.suggest(&text, &dense, opts)?;
+        Ok(Suggestion {
+            classification,
+            similar_tickets,
+            passages,
+            steps,
+        })
     }
 }

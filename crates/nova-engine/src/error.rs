@@ -15,6 +15,20 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] nova_store::StoreError),
+    /// Training or using a ticket router failed.
+    #[error(transparent)]
+    Classify(#[from] nova_classify::ClassifyError),
+    /// No router has been trained for this knowledge base and label.
+    #[error("no ticket router for `{label}` in knowledge base `{kb}`; train one with `nova tickets train --kb {kb} --label {label}`")]
+    RouterNotFound {
+        /// Knowledge base.
+        kb: String,
+        /// Label field.
+        label: String,
+    },
+    /// A ticket label field name is not usable as a folder name.
+    #[error("invalid label field `{0}`: use letters, digits, `-` and `_`")]
+    BadLabel(String),
     /// A knowledge base name is not usable as a folder name.
     #[error("invalid knowledge base name `{0}`: use letters, digits, `-` and `_`")]
     BadKbName(String),
@@ -43,7 +57,14 @@ impl EngineError {
         match self {
             Self::Embed(e) => e.code(),
             Self::Store(e) => e.code(),
-            Self::BadKbName(_) => Code::InvalidInput,
+            Self::BadKbName(_) | Self::BadLabel(_) => Code::InvalidInput,
+            Self::Classify(e) => match e {
+                nova_classify::ClassifyError::NotEnoughData(_) => Code::NotEnoughData,
+                nova_classify::ClassifyError::Dimension { .. } => Code::InvalidInput,
+                nova_classify::ClassifyError::Fit(_) => Code::Internal,
+                nova_classify::ClassifyError::File { .. } => Code::Io,
+            },
+            Self::RouterNotFound { .. } => Code::RouterNotFound,
             Self::File { .. } => Code::Io,
             Self::Internal(_) => Code::Internal,
             Self::KbNotFound(_) => Code::KbNotFound,

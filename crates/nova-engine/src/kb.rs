@@ -55,7 +55,11 @@ struct Batch {
 }
 
 /// What is embedded and indexed for a chunk, its payload and its id.
-fn chunk_entry(doc: &Document, hash: &str, c: &Chunk) -> (String, serde_json::Value, u64) {
+pub(crate) fn chunk_entry(
+    doc: &Document,
+    hash: &str,
+    c: &Chunk,
+) -> (String, serde_json::Value, u64) {
     let heading_path = c.headings.join(" › ");
     // Title and section go into what is embedded and indexed: they often name the topic the passage
     // itself only implies (BEIR likewise indexes title + text).

@@ -10,6 +10,7 @@ mod kb;
 mod query;
 mod search;
 mod steps;
+mod tickets;
 mod troubleshoot;
 
 pub use engine::{Engine, EngineOptions, Feedback, KbInfo, Rating, StoredChunk, StoredDocument};
@@ -19,4 +20,7 @@ pub use fusion::{fuse, rrf, Fusion, RRF_K};
 pub use kb::{IngestProgress, IngestSummary, KnowledgeBase};
 pub use search::{DocHit, Mode, SearchOptions};
 pub use steps::Step;
+pub use tickets::{
+    ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion, TicketSet,
+};
 pub use troubleshoot::{SuggestedStep, TroubleshootOptions, TroubleshootReport};

@@ -9,8 +9,10 @@ mod markdown;
 mod pdf;
 mod read;
 mod records;
+mod tickets;
 
 pub use chunk::{chunk, Chunk, ChunkOptions};
 pub use document::{content_hash, Document};
 pub use read::{read_bytes, read_path, ReadOptions, ReadOutcome, Skip};
 pub use records::FieldMap;
+pub use tickets::{read_tickets, resolve_mapping, TicketFormat, TicketRead, TICKET_FIELDS};

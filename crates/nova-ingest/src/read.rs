@@ -69,7 +69,7 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> ReadOutcome {
     out
 }
 
-fn drop_duplicates(out: &mut ReadOutcome) {
+pub(crate) fn drop_duplicates(out: &mut ReadOutcome) {
     let mut first: HashMap<String, String> = HashMap::new();
     let mut kept = Vec::with_capacity(out.docs.len());
     for doc in std::mem::take(&mut out.docs) {

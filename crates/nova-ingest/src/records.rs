@@ -19,6 +19,11 @@ pub struct FieldMap {
     pub text: Vec<String>,
     /// Kind for records without a `kind` field [default: `article`].
     pub kind: Option<String>,
+    /// Metadata columns stored under another name, as (column, stored name): a ticket export's `Topic_group`
+    /// becomes `category`.
+    pub renames: Vec<(String, String)>,
+    /// Skip records whose text fields are empty instead of falling back to the title (tickets need a body).
+    pub require_text: bool,
 }
 
 const ID_NAMES: [&str; 5] = ["_id", "id", "ticket_id", "key", "number"];
@@ -30,7 +35,7 @@ type Pairs = Vec<(String, String)>;
 
 /// Field names match ignoring case, spaces, `_` and `-`: help-desk exports say `Ticket ID` where
 /// others say `ticket_id`.
-fn same_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
     let key = |s: &str| -> String {
         s.chars()
             .filter(|c| !matches!(c, ' ' | '_' | '-'))
@@ -99,8 +104,8 @@ impl FieldMap {
         // A title-only record is still a document (BEIR has some); its title is its text.
         let text = match (text.is_empty(), title.is_empty()) {
             (false, _) => text,
-            (true, false) => title.clone(),
-            (true, true) => {
+            (true, false) if !self.require_text => title.clone(),
+            (true, _) => {
                 let names = if text_fields.is_empty() {
                     TEXT_NAMES.to_vec()
                 } else {
@@ -126,7 +131,12 @@ impl FieldMap {
             if used.iter().any(|u| same_name(u, k)) || v.trim().is_empty() {
                 continue;
             }
-            doc.fields.insert(k.to_lowercase(), v.trim().to_owned());
+            let name = self
+                .renames
+                .iter()
+                .find(|(column, _)| same_name(column, k))
+                .map_or_else(|| k.to_lowercase(), |(_, stored)| stored.clone());
+            doc.fields.insert(name, v.trim().to_owned());
         }
         doc.tags = find(pairs, "tags").map(split_list).unwrap_or_default();
         doc.acl = find(pairs, "acl").map(split_list).unwrap_or_default();

@@ -60,9 +60,11 @@ impl ApiError {
 /// The one mapping from codes to HTTP statuses.
 pub fn status_of(code: Code) -> StatusCode {
     match code {
-        Code::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+        Code::InvalidInput | Code::NotEnoughData => StatusCode::UNPROCESSABLE_ENTITY,
         Code::MalformedJson => StatusCode::BAD_REQUEST,
-        Code::KbNotFound | Code::DocumentNotFound | Code::NotFound => StatusCode::NOT_FOUND,
+        Code::KbNotFound | Code::DocumentNotFound | Code::RouterNotFound | Code::NotFound => {
+            StatusCode::NOT_FOUND
+        }
         Code::KbExists => StatusCode::CONFLICT,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(routes::kbs::routes())
         .merge(routes::search::routes())
+        .merge(routes::tickets::routes())
         .merge(routes::documents::routes())
         .merge(routes::feedback::routes())
         .merge(routes::embeddings::routes())

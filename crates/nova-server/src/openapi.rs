@@ -1,16 +1,17 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the offline Swagger UI.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{documents, embeddings, feedback, health, kbs, search};
+use crate::routes::{documents, embeddings, feedback, health, kbs, search, tickets};
 use utoipa::OpenApi;
 
 /// KB Nova's HTTP API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "KB Nova", description = "Self-hosted knowledge-base troubleshooting engine: hybrid search, troubleshooting with cited steps, OpenAI-compatible embeddings."),
+    info(title = "KB Nova", description = "Self-hosted knowledge-base troubleshooting engine: hybrid search, troubleshooting with cited steps, ticket routing, OpenAI-compatible embeddings."),
     paths(
         kbs::list_kbs, kbs::create_kb, kbs::get_kb, kbs::delete_kb,
         search::search, search::troubleshoot,
+        tickets::classify, tickets::suggest,
         documents::add_documents, documents::get_document, documents::delete_document,
         feedback::record_feedback,
         embeddings::create_embeddings,
@@ -21,6 +22,7 @@ use utoipa::OpenApi;
         (name = "knowledge bases", description = "Create, list and delete knowledge bases"),
         (name = "documents", description = "Add, read and delete documents"),
         (name = "search", description = "Hybrid search and troubleshooting"),
+        (name = "tickets", description = "Route new tickets and suggest solutions from resolved ones"),
         (name = "feedback", description = "Was a result helpful?"),
         (name = "embeddings", description = "OpenAI-compatible embeddings"),
         (name = "operations", description = "Health, readiness, metrics"),

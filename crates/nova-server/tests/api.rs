@@ -699,3 +699,158 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
         "no longer listening"
     );
 }
+
+/// Imports the router fixture (a Zendesk-style CSV: `Group` → category, `Resolution` → answer) into
+/// KB `name` and trains a router on it.
+fn ticket_kb(engine: &Engine, name: &str, algorithm: Option<nova_classify::Algorithm>) -> u32 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/router_tickets.csv");
+    let read = nova_ingest::read_tickets(
+        "router_tickets.csv",
+        &std::fs::read(path).unwrap(),
+        nova_ingest::TicketFormat::Csv,
+        &Default::default(),
+    );
+    assert!(
+        read.outcome.skipped.is_empty(),
+        "{:?}",
+        read.outcome.skipped
+    );
+    engine.ingest(name, &read.outcome.docs).unwrap();
+    let opts = nova_classify::TrainOptions {
+        algorithm,
+        k: 5,
+        ..Default::default()
+    };
+    let (model, _, unlabelled) = engine
+        .kb(name)
+        .unwrap()
+        .train_router("category", &opts, &|_, _| {})
+        .unwrap();
+    assert_eq!((model.meta.examples, unlabelled), (32, 0));
+    model.meta.version
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_are_routed_with_confidence_and_suggested_answers() {
+    let app = TestApp::ready().await;
+    let engine = app.state.engine().unwrap();
+    app.post("/v1/kbs", json!({ "name": "tix" })).await;
+    let ticket = json!({ "subject": "VPN drops", "body": "The VPN connection keeps dropping while I work from home." });
+
+    // Before training: a clear 404 naming the fix; suggestions still work, without a route.
+    let (status, code, body) = error_of(
+        app.post("/v1/kbs/tix/tickets/classify", ticket.clone())
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "router_not_found")
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nova tickets train"));
+
+    let v1 = tokio::task::block_in_place(|| {
+        ticket_kb(&engine, "tix", Some(nova_classify::Algorithm::Logreg))
+    });
+    assert_eq!(v1, 1);
+    let r = app
+        .post("/v1/kbs/tix/tickets/classify", ticket.clone())
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["prediction"]["label"], "network", "{c}");
+    assert_eq!(c["router"]["version"], 1);
+    assert_eq!(c["router"]["algorithm"], "logreg");
+    let top = c["prediction"]["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    let confidence = c["prediction"]["confidence"].as_f64().unwrap();
+    assert!(confidence > top[1]["probability"].as_f64().unwrap());
+
+    // The "needs human" path: the same ticket under a threshold above any confidence short of certainty.
+    let mut strict = ticket.clone();
+    strict["threshold"] = json!(1.0);
+    let c: Value = app
+        .post("/v1/kbs/tix/tickets/classify", strict)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["prediction"]["needs_human"], true, "{c}");
+    assert_eq!(c["router"]["threshold"].as_f64().unwrap(), 1.0);
+    assert_eq!(
+        c["prediction"]["label"], "network",
+        "the best guess is still given"
+    );
+    let mut lax = ticket.clone();
+    lax["threshold"] = json!(0.0);
+    let c: Value = app
+        .post("/v1/kbs/tix/tickets/classify", lax)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["prediction"]["needs_human"], false, "{c}");
+
+    // Retraining hot-reloads: the next request is answered by version 2.
+    let v2 = tokio::task::block_in_place(|| {
+        ticket_kb(&engine, "tix", Some(nova_classify::Algorithm::Knn))
+    });
+    assert_eq!(v2, 2);
+    let c: Value = app
+        .post("/v1/kbs/tix/tickets/classify", ticket.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            c["router"]["version"].as_u64(),
+            c["router"]["algorithm"].as_str()
+        ),
+        (Some(2), Some("knn"))
+    );
+
+    // Suggestions: the route plus similar resolved tickets with their answers, one per answer.
+    let r = app
+        .post("/v1/kbs/tix/tickets/suggest", json!({ "subject": "Double charge", "body": "I was billed twice for my subscription this month." }))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(s["classification"]["prediction"]["label"], "billing", "{s}");
+    let similar = s["similar_tickets"].as_array().unwrap();
+    assert_eq!(similar[0]["doc_id"], "R-31", "{s}");
+    assert_eq!(
+        similar[0]["metadata"]["answer"],
+        "Refunded the duplicate charge."
+    );
+    assert_eq!(similar[0]["metadata"]["category"], "billing");
+    let answers: std::collections::HashSet<&str> = similar
+        .iter()
+        .map(|t| t["metadata"]["answer"].as_str().unwrap())
+        .collect();
+    assert_eq!(answers.len(), similar.len());
+
+    // Bad input: precise 422s naming the field, and unknown KBs are 404s.
+    for (body, needle) in [
+        (json!({ "subject": " ", "body": "" }), "both empty"),
+        (json!({ "body": "vpn", "threshold": 1.5 }), "threshold"),
+        (json!({ "body": "vpn", "top": 0 }), "top"),
+        (json!({ "body": "vpn", "label": "../etc" }), "label"),
+        (json!({ "body": "vpn", "colour": "red" }), "colour"),
+    ] {
+        let (status, _, err) = error_of(app.post("/v1/kbs/tix/tickets/classify", body).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(needle),
+            "{err}"
+        );
+    }
+    let (status, code, _) = error_of(app.post("/v1/kbs/nope/tickets/suggest", ticket).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "kb_not_found")
+    );
+}

@@ -5,7 +5,7 @@
 //! is flushed before `upsert`/`delete_doc` return, so an acknowledged write survives `kill -9`.
 
 use crate::error::{Result, StoreError};
-use crate::record::{ChunkRecord, FieldFilter, Retriever, StoreHit, StoreQuery};
+use crate::record::{ChunkRecord, FieldFilter, Retriever, StoreHit, StoreQuery, StoredPoint};
 use crate::Store;
 use parking_lot::Mutex;
 use qdrant_edge::{
@@ -13,7 +13,7 @@ use qdrant_edge::{
     EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Match, Modifier, NamedQuery,
     PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
     PointStruct, QueryEnum, QueryRequest, ScoringQuery, UpdateOperation, ValueVariants,
-    VectorInternal, Vectors, WithPayloadInterface, WithVector,
+    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -160,6 +160,34 @@ fn query_filter(filters: &[FieldFilter], exclude: &[FieldFilter]) -> Result<Opti
     Ok(filter)
 }
 
+fn payload_fields(keys: &[&str], operation: &'static str) -> Result<WithPayloadInterface> {
+    Ok(WithPayloadInterface::Fields(
+        keys.iter()
+            .map(|k| {
+                qdrant_edge::JsonPath::try_from(*k).map_err(|_| StoreError::Operation {
+                    operation,
+                    message: format!("`{k}` is not a valid payload key"),
+                })
+            })
+            .collect::<Result<_>>()?,
+    ))
+}
+
+/// The dense vector of a scanned record, if it carries one.
+fn dense_of(vector: Option<VectorStructInternal>) -> Option<Vec<f32>> {
+    match vector? {
+        VectorStructInternal::Named(mut named) => match named.remove(DENSE)? {
+            VectorInternal::Dense(v) => Some(v),
+            _ => None,
+        },
+        VectorStructInternal::Single(v) => Some(v),
+        VectorStructInternal::MultiDense(_) => None,
+    }
+}
+
+/// Records per scroll page.
+const SCAN_PAGE: usize = 1_000;
+
 impl Store for EdgeStore {
     fn upsert(&self, chunks: Vec<ChunkRecord>) -> Result<()> {
         if let Some(bad) = chunks.iter().find(|c| c.dense.len() != self.dim) {
@@ -235,16 +263,7 @@ impl Store for EdgeStore {
         };
         let with_payload = match query.payload_keys {
             None => WithPayloadInterface::Bool(true),
-            Some(keys) => WithPayloadInterface::Fields(
-                keys.iter()
-                    .map(|k| {
-                        qdrant_edge::JsonPath::try_from(*k).map_err(|_| StoreError::Operation {
-                            operation: "search",
-                            message: format!("`{k}` is not a valid payload key"),
-                        })
-                    })
-                    .collect::<Result<_>>()?,
-            ),
+            Some(keys) => payload_fields(keys, "search")?,
         };
         let request = QueryRequest {
             prefetches: vec![],
@@ -305,6 +324,46 @@ impl Store for EdgeStore {
                 PointId::Uuid(_) => None,
             })
             .collect())
+    }
+
+    fn scan(
+        &self,
+        filters: &[FieldFilter],
+        payload_keys: &[&str],
+        with_dense: bool,
+    ) -> Result<Vec<StoredPoint>> {
+        let filter = filter_of(filters, None)?;
+        let with_payload = payload_fields(payload_keys, "scan")?;
+        let with_vector = if with_dense {
+            WithVector::Selector(vec![DENSE.into()])
+        } else {
+            WithVector::Bool(false)
+        };
+        let mut points = Vec::new();
+        let mut offset = None;
+        loop {
+            let request = qdrant_edge::ScrollRequest {
+                offset,
+                limit: Some(SCAN_PAGE),
+                filter: filter.clone(),
+                with_payload: Some(with_payload.clone()),
+                with_vector: with_vector.clone(),
+                order_by: None,
+            };
+            let (records, next) = self.shard.lock().scroll(request).map_err(op_err("scan"))?;
+            points.extend(records.into_iter().filter_map(|r| match r.id {
+                PointId::NumId(id) => Some(StoredPoint {
+                    id,
+                    payload: serde_json::Value::Object(r.payload.map(|p| p.0).unwrap_or_default()),
+                    dense: dense_of(r.vector),
+                }),
+                PointId::Uuid(_) => None,
+            }));
+            match next {
+                Some(n) => offset = Some(n),
+                None => return Ok(points),
+            }
+        }
     }
 
     fn count(&self) -> Result<usize> {

@@ -13,7 +13,9 @@ mod record;
 pub use bm25::Bm25Encoder;
 pub use edge::EdgeStore;
 pub use error::{Result, StoreError};
-pub use record::{ChunkRecord, FieldFilter, Retriever, SparseVec, StoreHit, StoreQuery};
+pub use record::{
+    ChunkRecord, FieldFilter, Retriever, SparseVec, StoreHit, StoreQuery, StoredPoint,
+};
 
 /// A knowledge base's chunk storage. Implementations are durable: once a write returns `Ok`, it survives
 /// a crash (`kill -9`) and a restart.
@@ -28,6 +30,14 @@ pub trait Store: Send + Sync {
     fn get(&self, id: u64) -> Result<Option<serde_json::Value>>;
     /// Payloads of several chunks by id (absent ids are left out).
     fn get_many(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, serde_json::Value>>;
+    /// Every chunk matching all `filters`, in id order, with the `payload_keys` of its payload and, when
+    /// `with_dense`, its dense vector (e.g. to train a classifier on stored embeddings).
+    fn scan(
+        &self,
+        filters: &[FieldFilter],
+        payload_keys: &[&str],
+        with_dense: bool,
+    ) -> Result<Vec<StoredPoint>>;
     /// Number of chunks stored.
     fn count(&self) -> Result<usize>;
     /// Number of documents stored (chunks whose payload `chunk` is 0).

@@ -69,3 +69,14 @@ pub struct StoreHit {
     /// Stored payload.
     pub payload: serde_json::Value,
 }
+
+/// One stored chunk read back by a scan.
+#[derive(Debug, Clone)]
+pub struct StoredPoint {
+    /// Chunk id.
+    pub id: u64,
+    /// The requested payload keys.
+    pub payload: serde_json::Value,
+    /// Dense vector, when asked for.
+    pub dense: Option<Vec<f32>>,
+}

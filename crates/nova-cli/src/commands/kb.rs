@@ -28,6 +28,7 @@ pub fn ingest(config: &Config, embedder: &SentenceEmbedder, args: &IngestArgs) -
             title: args.title_field.clone(),
             text: args.text_fields.clone(),
             kind: args.kind.clone(),
+            ..FieldMap::default()
         },
     };
     let mut docs = Vec::new();
@@ -41,20 +42,31 @@ pub fn ingest(config: &Config, embedder: &SentenceEmbedder, args: &IngestArgs) -
         skipped.extend(read.skipped);
     }
     let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
+    store_docs(config, embedder, name, &docs, &skipped)
+}
+
+/// Ingests `docs` into KB `name` with a progress bar, lists `skipped` and prints the summary line.
+pub(crate) fn store_docs(
+    config: &Config,
+    embedder: &SentenceEmbedder,
+    name: &str,
+    docs: &[nova_ingest::Document],
+    skipped: &[nova_ingest::Skip],
+) -> Result<Outcome> {
     // A new KB takes its BM25 length normalisation from what it is first given.
     let is_new = !config.data.dir.join("kbs").join(name).is_dir();
-    let hint = is_new.then(|| KnowledgeBase::mean_tokens(&docs));
+    let hint = is_new.then(|| KnowledgeBase::mean_tokens(docs));
     let kb = KnowledgeBase::open(&config.data.dir, name, embedder, hint)
         .with_context(|| format!("opening knowledge base `{name}`"))?;
     let started = Instant::now();
     let progress = bar(docs.len(), "ingesting", "docs");
-    let summary = kb.ingest(embedder, &docs, &|p| {
+    let summary = kb.ingest(embedder, docs, &|p| {
         progress.set_position(p.docs_done as u64)
     })?;
     progress.finish_and_clear();
     kb.optimize()?;
     let secs = started.elapsed().as_secs_f64();
-    for skip in &skipped {
+    for skip in skipped {
         eprintln!("skipped {skip}");
     }
     println!(

@@ -8,9 +8,10 @@ mod kb;
 mod progress;
 mod serve;
 mod similar;
+mod tickets;
 mod troubleshoot;
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command, TicketsCommand};
 use crate::config::Config;
 use anyhow::{Context, Result};
 use nova_embed::SentenceEmbedder;
@@ -51,6 +52,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Ingest(args) => kb::ingest(&config, &load_embedder(&config)?, &args),
         Command::Search(args) => kb::search(&config, &load_embedder(&config)?, &args),
         Command::Troubleshoot(args) => troubleshoot::run(&config, &load_embedder(&config)?, &args),
+        Command::Tickets(cmd) => {
+            let embedder = load_embedder(&config)?;
+            match cmd {
+                TicketsCommand::Import(args) => tickets::import(&config, &embedder, &args),
+                TicketsCommand::Train(args) => tickets::train(&config, &embedder, &args),
+                TicketsCommand::Eval(args) => tickets::eval(&config, &embedder, &args),
+                TicketsCommand::Classify(args) => tickets::classify(&config, embedder, &args),
+                TicketsCommand::Suggest(args) => tickets::suggest(&config, embedder, &args),
+            }
+        }
         Command::Delete(args) => kb::delete(&config, &load_embedder(&config)?, &args),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Kbs => kb::list(&config, &load_embedder(&config)?),

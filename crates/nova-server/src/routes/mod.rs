@@ -7,6 +7,7 @@ pub mod feedback;
 pub mod health;
 pub mod kbs;
 pub mod search;
+pub mod tickets;
 
 use crate::error::ApiError;
 use nova_core::Code;

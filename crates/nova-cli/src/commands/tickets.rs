@@ -1,0 +1,366 @@
+//! `nova tickets import|train|eval|classify|suggest`: help-desk exports in, a calibrated router and
+//! suggested solutions out. The work is in nova-ingest (mapping), nova-classify (models, metrics)
+//! and nova-engine (stored embeddings, versions, suggestions); this module parses and prints.
+
+use super::progress::bar;
+use super::Outcome;
+use crate::cli::{TicketEvalArgs, TicketImportArgs, TicketQueryArgs, TicketTrainArgs};
+use crate::config::Config;
+use anyhow::{anyhow, bail, Context, Result};
+use nova_classify::{Algorithm, MethodReport, Report, RouterModel, TrainOptions};
+use nova_embed::SentenceEmbedder;
+use nova_engine::{ticket_vector, Engine, EngineOptions, Suggestion};
+use nova_ingest::{read_tickets, TicketFormat, TicketRead};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+fn parse_map(entries: &[String]) -> Result<BTreeMap<String, String>> {
+    entries
+        .iter()
+        .map(|e| {
+            let (field, column) = e
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--map entry `{e}` is not FIELD=COLUMN"))?;
+            Ok((field.trim().to_lowercase(), column.trim().to_owned()))
+        })
+        .collect()
+}
+
+fn read_export(path: &Path, format: Option<&str>, map: &[String]) -> Result<TicketRead> {
+    let format = match format {
+        Some("csv") => TicketFormat::Csv,
+        Some(_) => TicketFormat::Jsonl,
+        None => TicketFormat::from_path(path).ok_or_else(|| {
+            anyhow!(
+                "{}: cannot tell the format from the extension; pass --format csv or --format jsonl",
+                path.display()
+            )
+        })?,
+    };
+    let bytes = fs_err::read(path)?;
+    Ok(read_tickets(
+        &path.display().to_string(),
+        &bytes,
+        format,
+        &parse_map(map)?,
+    ))
+}
+
+pub fn import(
+    config: &Config,
+    embedder: &SentenceEmbedder,
+    args: &TicketImportArgs,
+) -> Result<Outcome> {
+    let read = read_export(&args.file, args.format.as_deref(), &args.map)?;
+    if read.outcome.docs.is_empty() {
+        for skip in &read.outcome.skipped {
+            eprintln!("skipped {skip}");
+        }
+        bail!("{}: no tickets to import", args.file.display());
+    }
+    let mapping: Vec<String> = read
+        .mapping
+        .iter()
+        .map(|(f, c)| format!("{f}={c}"))
+        .collect();
+    eprintln!("columns: {}", mapping.join(", "));
+    for line in &read.unlabelled {
+        eprintln!("no category: {line} (imported for search, left out of router training)");
+    }
+    let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
+    super::kb::store_docs(
+        config,
+        embedder,
+        name,
+        &read.outcome.docs,
+        &read.outcome.skipped,
+    )
+}
+
+fn method_table(cv: &[MethodReport], chosen: Option<Algorithm>) -> String {
+    let mut out = format!(
+        "{:<10}  {:>8}  {:>8}  {:>6}  {:>11}\n",
+        "method", "accuracy", "macro-F1", "ECE", "temperature"
+    );
+    for r in cv {
+        let mark = match (chosen, r.method) {
+            (Some(Algorithm::Knn), nova_classify::Method::Knn)
+            | (Some(Algorithm::Logreg), nova_classify::Method::Logreg) => "  ← saved",
+            _ => "",
+        };
+        out.push_str(&format!(
+            "{:<10}  {:>8.3}  {:>8.3}  {:>6.3}  {:>11.2}{mark}\n",
+            r.method.name(),
+            r.report.accuracy,
+            r.report.macro_f1,
+            r.report.ece,
+            r.temperature
+        ));
+    }
+    out
+}
+
+pub fn train(
+    config: &Config,
+    embedder: &SentenceEmbedder,
+    args: &TicketTrainArgs,
+) -> Result<Outcome> {
+    let kb = super::kb::open(config, args.kb.as_deref(), embedder)?;
+    let opts = TrainOptions {
+        algorithm: match args.algorithm.as_str() {
+            "knn" => Some(Algorithm::Knn),
+            "logreg" => Some(Algorithm::Logreg),
+            _ => None,
+        },
+        k: args.k,
+        alpha: args.alpha,
+        folds: args.folds,
+        seed: args.seed,
+        threshold: args.threshold,
+        ..TrainOptions::default()
+    };
+    let progress = bar(args.folds, "cross-validating", "folds");
+    let (model, path, unlabelled) = kb.train_router(&args.label, &opts, &|done, _| {
+        progress.set_position(done as u64)
+    })?;
+    progress.finish_and_clear();
+    let m = &model.meta;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&m.cv)?);
+        return Ok(Outcome::Done);
+    }
+    println!(
+        "{} tickets with `{}` ({} classes); {unlabelled} without it left out. {}-fold cross-validation, seed {}:\n",
+        m.examples,
+        m.label,
+        m.classes.len(),
+        m.folds,
+        m.seed
+    );
+    print!("{}", method_table(&m.cv, Some(m.algorithm)));
+    println!(
+        "\nsaved {:?} router v{} → {}\ntraining data sha256 {}; needs-human threshold {}",
+        m.algorithm,
+        m.version,
+        path.display(),
+        m.data_hash,
+        m.threshold
+    );
+    Ok(Outcome::Done)
+}
+
+fn print_report(report: &Report, title: &str) {
+    println!(
+        "{title}: {} tickets, accuracy {:.3}, macro-F1 {:.3}, ECE {:.3}\n",
+        report.n, report.accuracy, report.macro_f1, report.ece
+    );
+    println!("{}", report.class_table());
+    println!("{}", report.confusion_table());
+    print!("{}", report.coverage_table());
+}
+
+pub fn eval(
+    config: &Config,
+    embedder: &SentenceEmbedder,
+    args: &TicketEvalArgs,
+) -> Result<Outcome> {
+    let kb = super::kb::open(config, args.kb.as_deref(), embedder)?;
+    let model = kb.router(&args.label)?;
+    let (report, title) = match &args.test {
+        None => {
+            let method = match model.meta.algorithm {
+                Algorithm::Knn => nova_classify::Method::Knn,
+                Algorithm::Logreg => nova_classify::Method::Logreg,
+            };
+            println!(
+                "{}",
+                method_table(&model.meta.cv, Some(model.meta.algorithm))
+            );
+            let saved = model
+                .meta
+                .cv
+                .iter()
+                .find(|r| r.method == method)
+                .ok_or_else(|| anyhow!("the saved router has no cross-validation results"))?;
+            (
+                saved.report.clone(),
+                format!(
+                    "router v{} ({}), {}-fold cross-validation",
+                    model.meta.version,
+                    method.name(),
+                    model.meta.folds
+                ),
+            )
+        }
+        Some(test) => (
+            test_report(&model, embedder, test, args)?,
+            format!("router v{} on {}", model.meta.version, test.display()),
+        ),
+    };
+    print_report(&report, &title);
+    if let Some(plot) = &args.plot {
+        nova_classify::confusion_svg(&report, &title, plot)?;
+        println!("\nconfusion matrix → {}", plot.display());
+    }
+    if let Some(json) = &args.json {
+        fs_err::write(json, serde_json::to_vec_pretty(&report)?)?;
+        println!("report → {}", json.display());
+    }
+    Ok(Outcome::Done)
+}
+
+/// Embeds the labelled tickets of a test export and scores the router on them. Labels the router has
+/// never seen count as errors.
+fn test_report(
+    model: &RouterModel,
+    embedder: &SentenceEmbedder,
+    test: &Path,
+    args: &TicketEvalArgs,
+) -> Result<Report> {
+    let read = read_export(test, args.format.as_deref(), &args.map)?;
+    for skip in &read.outcome.skipped {
+        eprintln!("skipped {skip}");
+    }
+    let label = &model.meta.label;
+    let tickets: Vec<_> = read
+        .outcome
+        .docs
+        .iter()
+        .filter_map(|d| d.fields.get(label).map(|l| (d, l.clone())))
+        .collect();
+    if tickets.is_empty() {
+        bail!("{}: no tickets with a `{label}` field", test.display());
+    }
+    let mut classes = model.meta.classes.clone();
+    let mut truth = Vec::with_capacity(tickets.len());
+    let mut vectors = Vec::with_capacity(tickets.len() * model.meta.dim);
+    let progress = bar(tickets.len(), "embedding", "tickets");
+    for (doc, l) in &tickets {
+        vectors.extend(ticket_vector(embedder, &doc.title, &doc.text)?);
+        let class = match classes.iter().position(|c| c == l) {
+            Some(i) => i,
+            None => {
+                classes.push(l.clone());
+                classes.len() - 1
+            }
+        };
+        truth.push(class);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let x = ndarray::Array2::from_shape_vec((tickets.len(), model.meta.dim), vectors)?;
+    let known = model.probabilities(x.view())?;
+    // Unseen labels get a zero-probability column so the confusion matrix can show them.
+    let mut probs = ndarray::Array2::zeros((tickets.len(), classes.len()));
+    probs
+        .slice_mut(ndarray::s![.., ..known.ncols()])
+        .assign(&known);
+    Ok(Report::new(&probs, &truth, &classes))
+}
+
+fn engine(config: &Config, embedder: SentenceEmbedder) -> Result<Engine> {
+    Engine::new(
+        &config.data.dir,
+        Arc::new(embedder),
+        EngineOptions::default(),
+    )
+    .context("opening the data folder")
+}
+
+pub fn classify(
+    config: &Config,
+    embedder: SentenceEmbedder,
+    args: &TicketQueryArgs,
+) -> Result<Outcome> {
+    let kb = args.kb.as_deref().unwrap_or(&config.data.default_kb);
+    let c = engine(config, embedder)?.classify(
+        kb,
+        &args.label,
+        &args.subject,
+        &args.body,
+        args.threshold,
+        3,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+        return Ok(Outcome::Done);
+    }
+    let p = &c.prediction;
+    if p.needs_human {
+        println!(
+            "needs human: best guess {} at {:.2}, below the threshold {:.2}",
+            p.label, p.confidence, c.router.threshold
+        );
+    } else {
+        println!("{}: {} ({:.2})", c.router.label, p.label, p.confidence);
+    }
+    for s in &p.top {
+        println!("  {:<32} {:.3}", s.label, s.probability);
+    }
+    Ok(Outcome::Done)
+}
+
+pub fn suggest(
+    config: &Config,
+    embedder: SentenceEmbedder,
+    args: &TicketQueryArgs,
+) -> Result<Outcome> {
+    let kb = args.kb.as_deref().unwrap_or(&config.data.default_kb);
+    let s = engine(config, embedder)?.suggest(
+        kb,
+        &args.label,
+        &args.subject,
+        &args.body,
+        &nova_engine::SuggestOptions::default(),
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", render(&s));
+    }
+    Ok(Outcome::Done)
+}
+
+fn render(s: &Suggestion) -> String {
+    let mut out = String::new();
+    if let Some(c) = &s.classification {
+        let p = &c.prediction;
+        let verdict = if p.needs_human {
+            " — needs human"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "Route: {} = {} ({:.2}){verdict}\n\n",
+            c.router.label, p.label, p.confidence
+        ));
+    }
+    if s.similar_tickets.is_empty() {
+        out.push_str("No similar resolved tickets.\n");
+    } else {
+        out.push_str("Similar resolved tickets:\n");
+        for t in &s.similar_tickets {
+            out.push_str(&format!(
+                "  - {}: {} (score {:.3})\n",
+                t.doc_id, t.title, t.score
+            ));
+            if let Some(answer) = t.metadata.get("answer").and_then(|a| a.as_str()) {
+                out.push_str(&format!("      answer: {answer}\n"));
+            }
+        }
+    }
+    if !s.steps.is_empty() {
+        out.push_str("\nSuggested steps:\n");
+        for (i, step) in s.steps.iter().enumerate() {
+            out.push_str(&format!("{:>3}. {}  [{}]\n", i + 1, step.text, step.title));
+        }
+    }
+    if !s.passages.is_empty() {
+        out.push_str("\nKB passages:\n");
+        for p in &s.passages {
+            out.push_str(&format!("  - {} ({})\n", p.title, p.source));
+        }
+    }
+    out
+}

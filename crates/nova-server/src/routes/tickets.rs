@@ -1,0 +1,129 @@
+//! Ticket routing and suggested solutions. The router is the KB's current trained version, reloaded
+//! as soon as `nova tickets train` saves a new one.
+
+use super::blocking;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, Ready};
+use crate::validate::{bounded, filters};
+use axum::extract::Path;
+use axum::routing::post;
+use axum::{Json, Router};
+use nova_engine::{Classification, SuggestOptions, Suggestion};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// The ticket routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/kbs/{kb}/tickets/classify", post(classify))
+        .route("/v1/kbs/{kb}/tickets/suggest", post(suggest))
+}
+
+/// A new ticket.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyRequest {
+    /// Subject line (may be empty).
+    #[serde(default)]
+    pub subject: String,
+    /// Body; subject and body together must not be empty.
+    #[serde(default)]
+    pub body: String,
+    /// Ticket field the router predicts (default `category`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// "Needs human" below this confidence, 0–1 (default: the router's).
+    #[serde(default)]
+    pub threshold: Option<f32>,
+    /// Labels to return, best first (1–20, default 3).
+    #[serde(default)]
+    pub top: Option<usize>,
+}
+
+/// A new ticket to find solutions for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestRequest {
+    /// Subject line (may be empty).
+    #[serde(default)]
+    pub subject: String,
+    /// Body; subject and body together must not be empty.
+    #[serde(default)]
+    pub body: String,
+    /// Ticket field to route by, when a router for it is trained (default `category`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Similar resolved tickets (1–20, default 3).
+    #[serde(default)]
+    pub tickets: Option<usize>,
+    /// KB passages (1–20, default 3).
+    #[serde(default)]
+    pub passages: Option<usize>,
+    /// Payload filters for both searches, all required.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+}
+
+fn ticket_text_present(subject: &str, body: &str) -> Result<(), ApiError> {
+    if subject.trim().is_empty() && body.trim().is_empty() {
+        return Err(ApiError::invalid("`subject` and `body` are both empty"));
+    }
+    Ok(())
+}
+
+fn label_of(label: Option<String>) -> String {
+    label.unwrap_or_else(|| "category".into())
+}
+
+/// Route a new ticket: top labels with calibrated probabilities and whether it needs a human.
+#[utoipa::path(post, path = "/v1/kbs/{kb}/tickets/classify", tag = "tickets",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    request_body = ClassifyRequest,
+    responses((status = 200, description = "Success", body = Classification),
+        (status = 404, description = "Knowledge base or router not found (`router_not_found`: train one with `nova tickets train`)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
+pub async fn classify(
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+    ApiJson(req): ApiJson<ClassifyRequest>,
+) -> Result<Json<Classification>, ApiError> {
+    ticket_text_present(&req.subject, &req.body)?;
+    if let Some(t) = req.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
+        return Err(ApiError::invalid(format!(
+            "`threshold` must be between 0 and 1, got {t}"
+        )));
+    }
+    let top = bounded("top", req.top, 3, 20)?;
+    let label = label_of(req.label);
+    let c =
+        blocking(move || engine.classify(&kb, &label, &req.subject, &req.body, req.threshold, top))
+            .await?;
+    Ok(Json(c))
+}
+
+/// Suggested solutions: the route (when a router is trained), similar resolved tickets with their
+/// answers, the best KB passages and extracted steps with citations.
+#[utoipa::path(post, path = "/v1/kbs/{kb}/tickets/suggest", tag = "tickets",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    request_body = SuggestRequest,
+    responses((status = 200, description = "Success", body = Suggestion), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
+pub async fn suggest(
+    Ready(engine): Ready,
+    Path(kb): Path<String>,
+    ApiJson(req): ApiJson<SuggestRequest>,
+) -> Result<Json<Suggestion>, ApiError> {
+    ticket_text_present(&req.subject, &req.body)?;
+    let opts = SuggestOptions {
+        tickets: bounded("tickets", req.tickets, 3, 20)?,
+        passages: bounded("passages", req.passages, 3, 20)?,
+        filters: filters(&req.filters)?,
+        ..SuggestOptions::default()
+    };
+    let label = label_of(req.label);
+    let s = blocking(move || engine.suggest(&kb, &label, &req.subject, &req.body, &opts)).await?;
+    Ok(Json(s))
+}
