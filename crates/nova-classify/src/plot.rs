@@ -23,16 +23,26 @@ pub fn confusion_svg(report: &Report, title: &str, path: &Path) -> Result<()> {
         .margin(10)
         .x_label_area_size(margin - 60)
         .y_label_area_size(margin - 20)
-        .build_cartesian_2d(0..n, 0..n)
+        // Cells are centred on whole numbers so each tick label sits under (or beside) its cell.
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, -0.5..n as f64 - 0.5)
         .map_err(|e| err(&e))?;
-    let name = |i: &usize| labels.get(*i).cloned().unwrap_or_default();
+    // Only whole-number ticks carry a label; row labels count from the top.
+    let name = |v: f64, from_top: bool| {
+        let i = v.round();
+        if (v - i).abs() > 1e-6 || i < 0.0 {
+            return String::new();
+        }
+        let i = i as usize;
+        let i = if from_top { n.checked_sub(1 + i) } else { Some(i) };
+        i.and_then(|i| labels.get(i).cloned()).unwrap_or_default()
+    };
     chart
         .configure_mesh()
         .disable_mesh()
         .x_labels(n)
         .y_labels(n)
-        .x_label_formatter(&|i| name(i))
-        .y_label_formatter(&|i| n.checked_sub(1 + *i).map(|r| name(&r)).unwrap_or_default())
+        .x_label_formatter(&|v| name(*v, false))
+        .y_label_formatter(&|v| name(*v, true))
         .x_label_style(
             ("sans-serif", 12)
                 .into_font()
@@ -53,10 +63,10 @@ pub fn confusion_svg(report: &Report, title: &str, path: &Path) -> Result<()> {
             // White (0) to deep blue (1).
             let shade = |full: u8| (255.0 - (255.0 - f64::from(full)) * share) as u8;
             let colour = RGBColor(shade(8), shade(48), shade(107));
-            let y = n - 1 - t;
+            let (x, y) = (p as f64, (n - 1 - t) as f64);
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(p, y), (p + 1, y + 1)],
+                    [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
                     colour.filled(),
                 )))
                 .map_err(|e| err(&e))?;
@@ -64,7 +74,7 @@ pub fn confusion_svg(report: &Report, title: &str, path: &Path) -> Result<()> {
             chart
                 .draw_series(std::iter::once(Text::new(
                     count.to_string(),
-                    (p, y + 1),
+                    (x - 0.2, y + 0.15),
                     ("sans-serif", 13).into_font().color(&ink),
                 )))
                 .map_err(|e| err(&e))?;
