@@ -22,6 +22,8 @@ pub enum Method {
     Knn,
     /// Multinomial logistic regression on the embeddings.
     Logreg,
+    /// Logistic regression on the embeddings and TF-IDF kNN, combined.
+    Hybrid,
     /// kNN on TF-IDF vectors of the ticket text (lexical baseline).
     TfidfKnn,
     /// Always the most frequent label (floor).
@@ -34,6 +36,7 @@ impl Method {
         match self {
             Self::Knn => "knn",
             Self::Logreg => "logreg",
+            Self::Hybrid => "hybrid",
             Self::TfidfKnn => "tfidf-knn",
             Self::Majority => "majority",
         }
@@ -43,7 +46,7 @@ impl Method {
 /// Training knobs.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
-    /// Head to keep; `None` = auto (better cross-validated macro-F1).
+    /// Head to keep; `None` = auto (best cross-validated macro-F1).
     pub algorithm: Option<Algorithm>,
     /// Neighbours for kNN (both the embedding and the TF-IDF one).
     pub k: usize,
@@ -124,6 +127,7 @@ pub fn cross_validate(
                     };
                     TfIdfKnn::fit(&pick(&train), &tr.y, c, opts.k).logits(&pick(&test))
                 }
+                Method::Hybrid => continue, // mixed from the out-of-fold parts below
                 Method::Majority => {
                     let counts = tr.class_counts();
                     Array2::from_shape_fn((test.len(), c), |(_, j)| {
@@ -137,19 +141,45 @@ pub fn cross_validate(
         }
         progress(fold + 1, opts.folds);
     }
-    Ok(methods
-        .into_iter()
+    let at = |m: Method| methods.iter().position(|x| *x == m);
+    let parts = at(Method::Logreg)
+        .zip(at(Method::TfidfKnn))
+        .map(|(a, b)| (oof[a].clone(), oof[b].clone()));
+    let mut reports: Vec<MethodReport> = methods
+        .iter()
+        .copied()
         .zip(oof)
-        .map(|(method, logits)| {
-            let temperature = fit_temperature(&logits, &ex.y);
-            let probs = softmax_rows(&logits, temperature);
-            MethodReport {
-                method,
-                temperature,
-                report: Report::new(&probs, &ex.y, &ex.classes),
-            }
-        })
-        .collect())
+        .map(|(method, logits)| report_of(method, &logits, ex))
+        .collect();
+    if let (Some((lr_logits, tf_logits)), Some(lr), Some(tf)) =
+        (parts, at(Method::Logreg), at(Method::TfidfKnn))
+    {
+        let mixed = mix(
+            &lr_logits,
+            reports[lr].temperature,
+            &tf_logits,
+            reports[tf].temperature,
+        );
+        reports.insert(lr + 1, report_of(Method::Hybrid, &mixed, ex));
+    }
+    Ok(reports)
+}
+
+fn report_of(method: Method, logits: &Array2<f32>, ex: &Examples) -> MethodReport {
+    let temperature = fit_temperature(logits, &ex.y);
+    let probs = softmax_rows(logits, temperature);
+    MethodReport {
+        method,
+        temperature,
+        report: Report::new(&probs, &ex.y, &ex.classes),
+    }
+}
+
+/// The hybrid head's scores: the mean of the two calibrated log-probabilities (a geometric mean of
+/// the probabilities), so a label must look right both in meaning and in wording to win big.
+pub(crate) fn mix(lr: &Array2<f32>, t_lr: f32, tfidf: &Array2<f32>, t_tfidf: f32) -> Array2<f32> {
+    let log_p = |logits: &Array2<f32>, t: f32| softmax_rows(logits, t).mapv(|p| p.max(1e-9).ln());
+    (log_p(lr, t_lr) + log_p(tfidf, t_tfidf)) * 0.5
 }
 
 /// Cross-validates, picks the head (or takes the one asked for), fits it on all examples and returns
@@ -163,29 +193,46 @@ pub fn train(
     progress: &dyn Fn(usize, usize),
 ) -> Result<RouterModel> {
     let cv = cross_validate(ex, texts, opts, progress)?;
-    let f1 = |m: Method| {
+    let f1 = |m: Method| cv.iter().find(|r| r.method == m).map(|r| r.report.macro_f1);
+    let algorithm = opts.algorithm.unwrap_or_else(|| {
+        [Algorithm::Knn, Algorithm::Logreg, Algorithm::Hybrid]
+            .into_iter()
+            .filter_map(|a| f1(a.method()).map(|f| (a, f)))
+            .fold((Algorithm::Logreg, f64::MIN), |best, (a, f)| {
+                if f > best.1 {
+                    (a, f)
+                } else {
+                    best
+                }
+            })
+            .0
+    });
+    let temperature_of = |m: Method| {
         cv.iter()
             .find(|r| r.method == m)
-            .map_or(0.0, |r| r.report.macro_f1)
+            .map_or(1.0, |r| r.temperature)
     };
-    let algorithm = opts
-        .algorithm
-        .unwrap_or(if f1(Method::Logreg) >= f1(Method::Knn) {
-            Algorithm::Logreg
-        } else {
-            Algorithm::Knn
-        });
-    let (head, method) = match algorithm {
-        Algorithm::Knn => (FittedHead::Knn(Knn::fit(ex, opts.k)), Method::Knn),
-        Algorithm::Logreg => (
-            FittedHead::Logreg(LogReg::fit(ex, opts.alpha, opts.max_iterations)?),
-            Method::Logreg,
-        ),
+    let head = match algorithm {
+        Algorithm::Knn => FittedHead::Knn(Knn::fit(ex, opts.k)),
+        Algorithm::Logreg => FittedHead::Logreg(LogReg::fit(ex, opts.alpha, opts.max_iterations)?),
+        Algorithm::Hybrid => {
+            let texts = texts.ok_or_else(|| {
+                crate::error::ClassifyError::NotEnoughData(
+                    "the hybrid head needs the tickets' texts".into(),
+                )
+            })?;
+            FittedHead::Hybrid(Box::new(crate::model::Hybrid {
+                logreg: LogReg::fit(ex, opts.alpha, opts.max_iterations)?,
+                logreg_temperature: temperature_of(Method::Logreg),
+                tfidf: TfIdfKnn::fit(texts, &ex.y, ex.classes.len(), opts.k),
+                tfidf_temperature: temperature_of(Method::TfidfKnn),
+                texts: texts.to_vec(),
+                labels: ex.y.clone(),
+                k: opts.k,
+            }))
+        }
     };
-    let temperature = cv
-        .iter()
-        .find(|r| r.method == method)
-        .map_or(1.0, |r| r.temperature);
+    let temperature = temperature_of(algorithm.method());
     Ok(RouterModel::new(
         crate::model::ModelMeta {
             format: crate::model::FORMAT,

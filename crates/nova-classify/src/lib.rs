@@ -21,6 +21,6 @@ pub use error::{ClassifyError, Result};
 pub use knn::Knn;
 pub use logreg::LogReg;
 pub use metrics::{ClassMetrics, CoveragePoint, Report};
-pub use model::{Algorithm, LabelScore, ModelMeta, Prediction, RouterModel};
+pub use model::{Algorithm, FittedHead, Hybrid, LabelScore, ModelMeta, Prediction, RouterModel};
 pub use plot::confusion_svg;
 pub use tfidf::TfIdfKnn;

@@ -9,6 +9,7 @@ use crate::error::{ClassifyError, Result};
 use crate::knn::Knn;
 use crate::logreg::LogReg;
 use crate::metrics::argmax;
+use crate::tfidf::TfIdfKnn;
 use base64::Engine as _;
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,19 @@ pub enum Algorithm {
     Knn,
     /// Multinomial logistic regression.
     Logreg,
+    /// Logistic regression on the embeddings combined with TF-IDF kNN on the text.
+    Hybrid,
+}
+
+impl Algorithm {
+    /// The cross-validation entry that measured this head.
+    pub fn method(self) -> crate::cv::Method {
+        match self {
+            Self::Knn => crate::cv::Method::Knn,
+            Self::Logreg => crate::cv::Method::Logreg,
+            Self::Hybrid => crate::cv::Method::Hybrid,
+        }
+    }
 }
 
 /// Everything about a model except its weights.
@@ -70,6 +84,25 @@ pub struct ModelMeta {
     pub cv: Vec<MethodReport>,
 }
 
+/// The hybrid head's parts: each calibrated on its own, then mixed.
+#[derive(Debug, Clone)]
+pub struct Hybrid {
+    /// Logistic regression on the embeddings.
+    pub logreg: LogReg,
+    /// Its calibration temperature.
+    pub logreg_temperature: f32,
+    /// TF-IDF kNN over the training texts.
+    pub tfidf: TfIdfKnn,
+    /// Its calibration temperature.
+    pub tfidf_temperature: f32,
+    /// Training texts (saved; the index is rebuilt from them on load).
+    pub texts: Vec<String>,
+    /// Their classes.
+    pub labels: Vec<usize>,
+    /// Neighbours voting.
+    pub k: usize,
+}
+
 /// A fitted head.
 #[derive(Debug, Clone)]
 pub enum FittedHead {
@@ -77,6 +110,8 @@ pub enum FittedHead {
     Knn(Knn),
     /// Logistic regression.
     Logreg(LogReg),
+    /// Both views of the ticket.
+    Hybrid(Box<Hybrid>),
 }
 
 /// A label and its calibrated probability.
@@ -123,6 +158,15 @@ enum HeadFile {
         weights: String,
         bias: String,
     },
+    Hybrid {
+        weights: String,
+        bias: String,
+        logreg_temperature: f32,
+        tfidf_temperature: f32,
+        k: usize,
+        labels: Vec<usize>,
+        texts: Vec<String>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -148,6 +192,13 @@ fn decode(text: &str, shape: (usize, usize)) -> std::result::Result<Array2<f32>,
     Array2::from_shape_vec(shape, values).map_err(|e| format!("weights of the wrong size: {e}"))
 }
 
+fn linear(weights: &str, bias: &str, dim: usize, c: usize) -> std::result::Result<LogReg, String> {
+    Ok(LogReg {
+        weights: decode(weights, (dim, c))?,
+        bias: Array1::from(decode(bias, (1, c))?.into_raw_vec_and_offset().0),
+    })
+}
+
 fn file_err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> ClassifyError + '_ {
     move |e| ClassifyError::File {
         path: path.to_path_buf(),
@@ -171,8 +222,14 @@ impl RouterModel {
         Self { meta, head }
     }
 
-    /// Calibrated class probabilities, one row per query vector.
-    pub fn probabilities(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+    /// Whether predictions need the tickets' texts as well as their vectors.
+    pub fn needs_text(&self) -> bool {
+        matches!(self.head, FittedHead::Hybrid(_))
+    }
+
+    /// Calibrated class probabilities, one row per query vector; `texts` (one per row) are required
+    /// when [`Self::needs_text`].
+    pub fn probabilities(&self, x: ArrayView2<f32>, texts: &[String]) -> Result<Array2<f32>> {
         if x.ncols() != self.meta.dim {
             return Err(ClassifyError::Dimension {
                 expected: self.meta.dim,
@@ -182,6 +239,21 @@ impl RouterModel {
         let logits = match &self.head {
             FittedHead::Knn(knn) => knn.logits(x),
             FittedHead::Logreg(lr) => lr.logits(x),
+            FittedHead::Hybrid(h) => {
+                if texts.len() != x.nrows() {
+                    return Err(ClassifyError::NotEnoughData(format!(
+                        "the hybrid router needs one text per vector ({} vectors, {} texts)",
+                        x.nrows(),
+                        texts.len()
+                    )));
+                }
+                crate::cv::mix(
+                    &h.logreg.logits(x),
+                    h.logreg_temperature,
+                    &h.tfidf.logits(texts),
+                    h.tfidf_temperature,
+                )
+            }
         };
         Ok(softmax_rows(&logits, self.meta.temperature))
     }
@@ -190,11 +262,12 @@ impl RouterModel {
     pub fn predict(
         &self,
         x: ArrayView2<f32>,
+        texts: &[String],
         threshold: Option<f32>,
         top: usize,
     ) -> Result<Vec<Prediction>> {
         let threshold = threshold.unwrap_or(self.meta.threshold);
-        let probs = self.probabilities(x)?;
+        let probs = self.probabilities(x, texts)?;
         Ok(probs
             .rows()
             .into_iter()
@@ -231,6 +304,15 @@ impl RouterModel {
                 weights: encode(&lr.weights.iter().copied().collect::<Vec<_>>()),
                 bias: encode(&lr.bias.to_vec()),
             },
+            FittedHead::Hybrid(h) => HeadFile::Hybrid {
+                weights: encode(&h.logreg.weights.iter().copied().collect::<Vec<_>>()),
+                bias: encode(&h.logreg.bias.to_vec()),
+                logreg_temperature: h.logreg_temperature,
+                tfidf_temperature: h.tfidf_temperature,
+                k: h.k,
+                labels: h.labels.clone(),
+                texts: h.texts.clone(),
+            },
         };
         ModelFile {
             meta: self.meta.clone(),
@@ -263,15 +345,31 @@ impl RouterModel {
                     n_classes: c,
                 })
             }
-            HeadFile::Logreg { weights, bias } => FittedHead::Logreg(LogReg {
-                weights: decode(&weights, (dim, c)).map_err(|e| err(&e))?,
-                bias: Array1::from(
-                    decode(&bias, (1, c))
-                        .map_err(|e| err(&e))?
-                        .into_raw_vec_and_offset()
-                        .0,
-                ),
-            }),
+            HeadFile::Logreg { weights, bias } => {
+                FittedHead::Logreg(linear(&weights, &bias, dim, c).map_err(|e| err(&e))?)
+            }
+            HeadFile::Hybrid {
+                weights,
+                bias,
+                logreg_temperature,
+                tfidf_temperature,
+                k,
+                labels,
+                texts,
+            } => {
+                if labels.len() != texts.len() || labels.iter().any(|&l| l >= c) {
+                    return Err(err(&"hybrid texts and labels do not match"));
+                }
+                FittedHead::Hybrid(Box::new(Hybrid {
+                    logreg: linear(&weights, &bias, dim, c).map_err(|e| err(&e))?,
+                    logreg_temperature,
+                    tfidf: TfIdfKnn::fit(&texts, &labels, c, k),
+                    tfidf_temperature,
+                    texts,
+                    labels,
+                    k,
+                }))
+            }
         };
         Ok(Self {
             meta: file.meta,

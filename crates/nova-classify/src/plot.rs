@@ -33,7 +33,11 @@ pub fn confusion_svg(report: &Report, title: &str, path: &Path) -> Result<()> {
             return String::new();
         }
         let i = i as usize;
-        let i = if from_top { n.checked_sub(1 + i) } else { Some(i) };
+        let i = if from_top {
+            n.checked_sub(1 + i)
+        } else {
+            Some(i)
+        };
         i.and_then(|i| labels.get(i).cloned()).unwrap_or_default()
     };
     chart

@@ -25,6 +25,16 @@ fn fixture() -> (Vec<Vec<f32>>, Vec<String>) {
     (vectors, labels)
 }
 
+/// Ticket texts for the fixture: a word of the label, and a ticket number.
+fn texts() -> Vec<String> {
+    let (_, labels) = fixture();
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{l} problem in ticket {i}"))
+        .collect()
+}
+
 fn trained(algorithm: Option<Algorithm>) -> RouterModel {
     let (vectors, labels) = fixture();
     let ex = Examples::new(&vectors, &labels).unwrap();
@@ -33,12 +43,26 @@ fn trained(algorithm: Option<Algorithm>) -> RouterModel {
         k: 5,
         ..TrainOptions::default()
     };
-    train(&ex, None, &opts, "category", "test-model", &|_, _| {}).unwrap()
+    let texts = texts();
+    train(
+        &ex,
+        Some(&texts),
+        &opts,
+        "category",
+        "test-model",
+        &|_, _| {},
+    )
+    .unwrap()
 }
 
 #[test]
 fn same_seed_same_data_same_model_and_metrics() {
-    for algorithm in [Some(Algorithm::Knn), Some(Algorithm::Logreg), None] {
+    for algorithm in [
+        Some(Algorithm::Knn),
+        Some(Algorithm::Logreg),
+        Some(Algorithm::Hybrid),
+        None,
+    ] {
         let a = trained(algorithm);
         let b = trained(algorithm);
         let mut meta_b = b.meta.clone();
@@ -47,8 +71,8 @@ fn same_seed_same_data_same_model_and_metrics() {
         let (vectors, _) = fixture();
         let x = ndarray::Array2::from_shape_vec((60, 8), vectors.concat()).unwrap();
         assert_eq!(
-            a.probabilities(x.view()).unwrap(),
-            b.probabilities(x.view()).unwrap()
+            a.probabilities(x.view(), &texts()).unwrap(),
+            b.probabilities(x.view(), &texts()).unwrap()
         );
     }
     // The clusters are separable: cross-validation finds it, far above the majority class.
@@ -67,7 +91,8 @@ fn a_saved_model_predicts_exactly_as_before_and_versions_count_up() {
     let dir = tempfile::tempdir().unwrap();
     let (vectors, _) = fixture();
     let x = ndarray::Array2::from_shape_vec((60, 8), vectors.concat()).unwrap();
-    for (n, algorithm) in [Algorithm::Knn, Algorithm::Logreg].into_iter().enumerate() {
+    let all = [Algorithm::Knn, Algorithm::Logreg, Algorithm::Hybrid];
+    for (n, algorithm) in all.into_iter().enumerate() {
         let mut model = trained(Some(algorithm));
         let path = model.save_version(dir.path()).unwrap();
         assert_eq!(model.meta.version as usize, n + 1);
@@ -75,11 +100,15 @@ fn a_saved_model_predicts_exactly_as_before_and_versions_count_up() {
         let loaded = RouterModel::load_current(dir.path()).unwrap().unwrap();
         assert_eq!(loaded.meta, model.meta);
         assert_eq!(
-            loaded.predict(x.view(), None, 3).unwrap(),
-            model.predict(x.view(), None, 3).unwrap()
+            loaded.predict(x.view(), &texts(), None, 3).unwrap(),
+            model.predict(x.view(), &texts(), None, 3).unwrap()
         );
     }
-    assert_eq!(RouterModel::current_version(dir.path()).unwrap(), Some(2));
+    assert_eq!(RouterModel::current_version(dir.path()).unwrap(), Some(3));
+    // The hybrid head cannot run without the texts, and says so.
+    let hybrid = RouterModel::load_current(dir.path()).unwrap().unwrap();
+    assert!(hybrid.needs_text());
+    assert!(hybrid.predict(x.view(), &[], None, 3).is_err());
 }
 
 #[test]
@@ -91,12 +120,12 @@ fn low_confidence_needs_a_human_and_dimensions_are_checked() {
         v[d] = 1.0 / 3f32.sqrt();
     }
     let x = ndarray::Array2::from_shape_vec((1, 8), v.to_vec()).unwrap();
-    let p = &model.predict(x.view(), Some(0.9), 3).unwrap()[0];
+    let p = &model.predict(x.view(), &[], Some(0.9), 3).unwrap()[0];
     assert!(p.needs_human, "{p:?}");
     assert!(p.confidence < 0.9);
     assert_eq!(p.top.len(), 3);
     let sum: f32 = p.top.iter().map(|s| s.probability).sum();
     assert!((sum - 1.0).abs() < 1e-4);
     let wrong = ndarray::Array2::<f32>::zeros((1, 5));
-    assert!(model.predict(wrong.view(), None, 3).is_err());
+    assert!(model.predict(wrong.view(), &[], None, 3).is_err());
 }

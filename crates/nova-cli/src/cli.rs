@@ -180,8 +180,9 @@ pub enum TicketsCommand {
     Import(TicketImportArgs),
 
     /// Train a router on the KB's stored ticket embeddings (no re-embedding). Compares kNN, logistic
-    /// regression, a TF-IDF kNN baseline and the majority class by stratified k-fold cross-validation,
-    /// keeps the chosen head (auto: the better macro-F1), calibrates its probabilities on the
+    /// regression, a hybrid of logistic regression and TF-IDF kNN, and the TF-IDF kNN and majority-class
+    /// baselines by stratified k-fold cross-validation, keeps the chosen head (auto: the best
+    /// macro-F1), calibrates its probabilities on the
     /// out-of-fold predictions and saves it as a new version under <kb>/router/<label>/.
     ///
     /// Example:
@@ -246,9 +247,9 @@ pub struct TicketTrainArgs {
     #[arg(long, default_value = "category")]
     pub label: String,
 
-    /// Head to keep: knn, logreg, or auto (better cross-validated macro-F1). (`--model` is the global
-    /// embedding-model flag, hence the name.)
-    #[arg(long, default_value = "auto", value_parser = ["auto", "knn", "logreg"])]
+    /// Head to keep: knn, logreg, hybrid (logreg + TF-IDF kNN), or auto (best cross-validated
+    /// macro-F1). (`--model` is the global embedding-model flag, hence the name.)
+    #[arg(long, default_value = "auto", value_parser = ["auto", "knn", "logreg", "hybrid"])]
     pub algorithm: String,
 
     /// Neighbours voting in kNN (and the TF-IDF baseline).

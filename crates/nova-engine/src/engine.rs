@@ -350,8 +350,9 @@ impl Engine {
         let vector = ticket_vector(self.embedder.as_ref(), subject, body)?;
         let x = ndarray::ArrayView2::from_shape((1, vector.len()), &vector)
             .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let texts = [ticket_text(subject, body)];
         let prediction = model
-            .predict(x, threshold, top)?
+            .predict(x, &texts, threshold, top)?
             .pop()
             .ok_or_else(|| EngineError::Internal("router returned no prediction".into()))?;
         let mut router = RouterInfo::of(&model);

@@ -84,10 +84,10 @@ fn method_table(cv: &[MethodReport], chosen: Option<Algorithm>) -> String {
         "method", "accuracy", "macro-F1", "ECE", "temperature"
     );
     for r in cv {
-        let mark = match (chosen, r.method) {
-            (Some(Algorithm::Knn), nova_classify::Method::Knn)
-            | (Some(Algorithm::Logreg), nova_classify::Method::Logreg) => "  ← saved",
-            _ => "",
+        let mark = if chosen.map(Algorithm::method) == Some(r.method) {
+            "  ← saved"
+        } else {
+            ""
         };
         out.push_str(&format!(
             "{:<10}  {:>8.3}  {:>8.3}  {:>6.3}  {:>11.2}{mark}\n",
@@ -111,6 +111,7 @@ pub fn train(
         algorithm: match args.algorithm.as_str() {
             "knn" => Some(Algorithm::Knn),
             "logreg" => Some(Algorithm::Logreg),
+            "hybrid" => Some(Algorithm::Hybrid),
             _ => None,
         },
         k: args.k,
@@ -169,10 +170,7 @@ pub fn eval(
     let model = kb.router(&args.label)?;
     let (report, title) = match &args.test {
         None => {
-            let method = match model.meta.algorithm {
-                Algorithm::Knn => nova_classify::Method::Knn,
-                Algorithm::Logreg => nova_classify::Method::Logreg,
-            };
+            let method = model.meta.algorithm.method();
             println!(
                 "{}",
                 method_table(&model.meta.cv, Some(model.meta.algorithm))
@@ -235,9 +233,11 @@ fn test_report(
     let mut classes = model.meta.classes.clone();
     let mut truth = Vec::with_capacity(tickets.len());
     let mut vectors = Vec::with_capacity(tickets.len() * model.meta.dim);
+    let mut texts = Vec::with_capacity(tickets.len());
     let progress = bar(tickets.len(), "embedding", "tickets");
     for (doc, l) in &tickets {
         vectors.extend(ticket_vector(embedder, &doc.title, &doc.text)?);
+        texts.push(nova_engine::ticket_text(&doc.title, &doc.text));
         let class = match classes.iter().position(|c| c == l) {
             Some(i) => i,
             None => {
@@ -250,7 +250,7 @@ fn test_report(
     }
     progress.finish_and_clear();
     let x = ndarray::Array2::from_shape_vec((tickets.len(), model.meta.dim), vectors)?;
-    let known = model.probabilities(x.view())?;
+    let known = model.probabilities(x.view(), &texts)?;
     // Unseen labels get a zero-probability column so the confusion matrix can show them.
     let mut probs = ndarray::Array2::zeros((tickets.len(), classes.len()));
     probs
