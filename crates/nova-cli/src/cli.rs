@@ -85,12 +85,12 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Troubleshoot(TroubleshootArgs),
 
-    /// Support tickets: import a help-desk export, train a router that predicts a ticket's category
-    /// (queue) from its text, evaluate it, classify new tickets and suggest solutions.
+    /// Support tickets: import, train a router, evaluate, classify, suggest solutions.
     ///
+    /// The router predicts a ticket's category (queue) from its text, with a calibrated confidence.
     /// A typical run:
-    ///   nova tickets import tickets.jsonl --kb helpdesk            # Zendesk/Jira/ServiceNow/Freshdesk headers
-    ///   nova tickets train --kb helpdesk --label category          # kNN vs logistic regression, 5-fold CV
+    ///   nova tickets import tickets.jsonl --kb helpdesk     # Zendesk/Jira/ServiceNow/Freshdesk headers
+    ///   nova tickets train --kb helpdesk --label category   # knn, logreg, hybrid vs baselines, 5-fold CV
     ///   nova tickets eval --kb helpdesk --test holdout.csv --plot confusion.svg
     ///   nova tickets classify --kb helpdesk --subject "VPN down" "Cannot connect since the update"
     ///   nova tickets suggest --kb helpdesk --subject "VPN down" "Cannot connect since the update"
@@ -166,10 +166,10 @@ pub struct SimilarArgs {
 /// `nova tickets …`.
 #[derive(Debug, Subcommand)]
 pub enum TicketsCommand {
-    /// Import a ticket export (CSV or JSONL) as `kind=ticket` documents: subject + body are embedded
-    /// and indexed; category, answer, priority, status and created are stored (and filterable).
+    /// Import a ticket export (CSV or JSONL) as `kind=ticket` documents.
     ///
-    /// Columns are recognised by name (id/ticket_id/issue key/number, subject/summary/short_description,
+    /// Subject + body are embedded and indexed; category, answer, priority, status and created are
+    /// stored (and filterable). Columns are recognised by name (id/ticket_id/issue key/number, subject/summary/short_description,
     /// body/description, category/queue/group/assignment_group, answer/resolution/close_notes,
     /// priority, status/state, created/created_at/opened_at); --map names any of them. Rows without a
     /// body, with broken quoting or invalid UTF-8 are listed with their line and skipped (exit code 2).
@@ -179,18 +179,20 @@ pub enum TicketsCommand {
     #[command(verbatim_doc_comment)]
     Import(TicketImportArgs),
 
-    /// Train a router on the KB's stored ticket embeddings (no re-embedding). Compares kNN, logistic
-    /// regression, a hybrid of logistic regression and TF-IDF kNN, and the TF-IDF kNN and majority-class
-    /// baselines by stratified k-fold cross-validation, keeps the chosen head (auto: the best
-    /// macro-F1), calibrates its probabilities on the
-    /// out-of-fold predictions and saves it as a new version under <kb>/router/<label>/.
+    /// Train a router on the KB's stored ticket embeddings (no re-embedding).
+    ///
+    /// Compares kNN, logistic regression, a hybrid of logistic regression and TF-IDF kNN, and the
+    /// TF-IDF kNN and majority-class baselines by stratified k-fold cross-validation, keeps the chosen
+    /// head (auto: the best macro-F1), calibrates its probabilities on the out-of-fold predictions and
+    /// saves it as a new version under <kb>/router/<label>/.
     ///
     /// Example:
     ///   nova tickets train --kb helpdesk --label category --algorithm auto --threshold 0.5
     #[command(verbatim_doc_comment)]
     Train(TicketTrainArgs),
 
-    /// Evaluate the current router: on a labelled test export (--test), or its saved cross-validation.
+    /// Evaluate the current router on a labelled export (--test), or show its saved cross-validation.
+    ///
     /// Prints accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix and the
     /// coverage/accuracy trade-off of the "needs human" threshold; --plot writes the matrix as SVG.
     ///
@@ -207,8 +209,10 @@ pub enum TicketsCommand {
     #[command(verbatim_doc_comment)]
     Classify(TicketQueryArgs),
 
-    /// Suggest solutions for a new ticket: its route, similar resolved tickets with their answers, the
-    /// best KB passages and extracted steps.
+    /// Suggest solutions for a new ticket: route, similar resolved tickets, passages, steps.
+    ///
+    /// Similar resolved tickets come with their answers (one per distinct answer); KB passages and
+    /// extracted steps cite their source.
     ///
     /// Example:
     ///   nova tickets suggest --kb default --subject "VPN drops" "Disconnects every few minutes"
