@@ -833,6 +833,24 @@ async fn tickets_are_routed_with_confidence_and_suggested_answers() {
         .collect();
     assert_eq!(answers.len(), similar.len());
 
+    // Tickets are searchable like articles and filterable by their canonical fields.
+    let r = app
+        .post("/v1/kbs/tix/search", json!({ "query": "charged twice", "k": 5, "filters": { "category": "network", "priority": "high" } }))
+        .await;
+    let hits: Value = r.json().await.unwrap();
+    let hits = hits["results"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    for h in hits {
+        assert_eq!(
+            (
+                h["metadata"]["category"].as_str(),
+                h["metadata"]["priority"].as_str()
+            ),
+            (Some("network"), Some("high")),
+            "{h}"
+        );
+    }
+
     // Bad input: precise 422s naming the field, and unknown KBs are 404s.
     for (body, needle) in [
         (json!({ "subject": " ", "body": "" }), "both empty"),

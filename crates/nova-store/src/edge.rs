@@ -20,8 +20,11 @@ use std::path::{Path, PathBuf};
 
 const DENSE: &str = "dense";
 const SPARSE: &str = "bm25";
-/// Payload fields with a keyword index (filterable cheaply).
-pub const INDEXED_FIELDS: [&str; 5] = ["doc_id", "kind", "tags", "acl", "source"];
+/// Payload fields with a keyword index (filterable cheaply): the document fields, and the ticket fields
+/// help desks filter by. Other fields still filter, by scanning.
+pub const INDEXED_FIELDS: [&str; 8] = [
+    "doc_id", "kind", "tags", "acl", "source", "category", "priority", "status",
+];
 
 /// A knowledge base stored in an in-process Qdrant shard.
 pub struct EdgeStore {
