@@ -16,6 +16,10 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
+/// A similar ticket is suggested when it scores at least this share of the best one, so a weak third hit
+/// adds no unrelated answer.
+const TICKET_SCORE_RATIO: f64 = 0.5;
+
 /// A knowledge base's tickets that carry a label.
 #[derive(Debug, Clone, Default)]
 pub struct TicketSet {
@@ -250,8 +254,8 @@ impl KnowledgeBase {
         })
     }
 
-    /// Similar answered tickets (one per distinct answer), passages and steps for a ticket whose
-    /// text embeds to `dense`.
+    /// Similar answered tickets (one per distinct answer, scoring at least half the best), passages and
+    /// steps for a ticket whose text embeds to `dense`.
     pub fn suggest(
         &self,
         text: &str,
@@ -270,9 +274,11 @@ impl KnowledgeBase {
             },
         )?;
         let mut seen = HashSet::new();
+        let best = report.similar_tickets.first().map_or(0.0, |t| t.score);
         let tickets = report
             .similar_tickets
             .into_iter()
+            .filter(|t| t.score >= TICKET_SCORE_RATIO * best)
             .filter(|t| {
                 let answer = t
                     .metadata
