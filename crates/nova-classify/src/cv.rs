@@ -227,8 +227,6 @@ pub fn train(
                 tfidf: TfIdfKnn::fit(texts, &ex.y, ex.classes.len(), opts.k),
                 tfidf_temperature: temperature_of(Method::TfidfKnn),
                 texts: texts.to_vec(),
-                labels: ex.y.clone(),
-                k: opts.k,
             }))
         }
     };

@@ -95,12 +95,8 @@ pub struct Hybrid {
     pub tfidf: TfIdfKnn,
     /// Its calibration temperature.
     pub tfidf_temperature: f32,
-    /// Training texts (saved; the index is rebuilt from them on load).
+    /// Training texts (saved; the index is rebuilt from them, with `tfidf`'s labels and k, on load).
     pub texts: Vec<String>,
-    /// Their classes.
-    pub labels: Vec<usize>,
-    /// Neighbours voting.
-    pub k: usize,
 }
 
 /// A fitted head.
@@ -309,8 +305,8 @@ impl RouterModel {
                 bias: encode(&h.logreg.bias.to_vec()),
                 logreg_temperature: h.logreg_temperature,
                 tfidf_temperature: h.tfidf_temperature,
-                k: h.k,
-                labels: h.labels.clone(),
+                k: h.tfidf.k(),
+                labels: h.tfidf.labels().to_vec(),
                 texts: h.texts.clone(),
             },
         };
@@ -366,8 +362,6 @@ impl RouterModel {
                     tfidf: TfIdfKnn::fit(&texts, &labels, c, k),
                     tfidf_temperature,
                     texts,
-                    labels,
-                    k,
                 }))
             }
         };
@@ -407,10 +401,14 @@ impl RouterModel {
 
     /// Loads the current version in `dir`, if one was saved.
     pub fn load_current(dir: &Path) -> Result<Option<Self>> {
-        match Self::current_version(dir)? {
-            Some(v) => Self::load(&dir.join(format!("v{v}.json"))).map(Some),
-            None => Ok(None),
-        }
+        Self::current_version(dir)?
+            .map(|v| Self::load_version(dir, v))
+            .transpose()
+    }
+
+    /// Loads version `version` saved in `dir`.
+    pub fn load_version(dir: &Path, version: u32) -> Result<Self> {
+        Self::load(&dir.join(format!("v{version}.json")))
     }
 }
 

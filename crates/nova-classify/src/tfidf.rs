@@ -68,6 +68,16 @@ impl TfIdfKnn {
         }
     }
 
+    /// Neighbours voting.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Class of each training text.
+    pub fn labels(&self) -> &[usize] {
+        &self.y
+    }
+
     /// Log vote shares per query text, as [`crate::Knn::logits`].
     pub fn logits(&self, texts: &[String]) -> Array2<f32> {
         let mut out = Array2::zeros((texts.len(), self.n_classes));

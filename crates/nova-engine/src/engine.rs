@@ -316,15 +316,15 @@ impl Engine {
     /// The current router for (kb, label): read once, then reused until a retrain moves `CURRENT` on
     /// (a one-line file read per call), so `nova tickets train` takes effect without a restart.
     fn router(&self, kb: &KnowledgeBase, label: &str) -> Result<Arc<RouterModel>> {
-        let dir = kb.router_dir(label)?;
         let key = (kb.name().to_owned(), label.to_owned());
-        let current = RouterModel::current_version(&dir)?;
+        let current = kb.current_router_version(label)?;
         if let Some(model) = self.routers.read().get(&key) {
-            if Some(model.meta.version) == current {
+            if model.meta.version == current {
                 return Ok(model.clone());
             }
         }
-        let model = Arc::new(kb.router(label)?);
+        // Load the version just read, not `CURRENT` again: a retrain in between must not be mixed in.
+        let model = Arc::new(kb.router_version(label, current)?);
         tracing::info!(
             kb = kb.name(),
             label,

@@ -7,7 +7,7 @@ use crate::error::{EngineError, Result};
 use crate::kb::{chunk_entry, KnowledgeBase};
 use crate::search::{text_field, DocHit};
 use crate::steps::normalised;
-use crate::troubleshoot::{SuggestedStep, TroubleshootOptions};
+use crate::troubleshoot::{kind_is_ticket, SuggestedStep, TroubleshootOptions};
 use nova_classify::{Examples, Prediction, RouterModel, TrainOptions};
 use nova_embed::Embedder;
 use nova_ingest::{chunk, ChunkOptions, Document};
@@ -43,7 +43,7 @@ pub struct RouterInfo {
     pub label: String,
     /// Model version.
     pub version: u32,
-    /// `knn` or `logreg`.
+    /// `knn`, `logreg` or `hybrid`.
     pub algorithm: nova_classify::Algorithm,
     /// Unix seconds it was trained.
     pub trained_at: u64,
@@ -133,20 +133,29 @@ pub fn ticket_vector(embedder: &dyn Embedder, subject: &str, body: &str) -> Resu
     } else {
         texts.iter().map(String::as_str).collect()
     };
-    Ok(mean_unit(&embedder.embed(&texts)?))
+    let vectors = embedder.embed(&texts)?;
+    Ok(mean_unit(vectors.iter().map(Vec::as_slice)))
 }
 
-fn mean_unit(vectors: &[Vec<f32>]) -> Vec<f32> {
-    let dim = vectors.first().map_or(0, Vec::len);
-    let mut mean = vec![0f32; dim];
+/// The normalised mean of unit vectors (a ticket's chunk embeddings → one ticket vector).
+fn mean_unit<'a>(vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut mean: Vec<f32> = Vec::new();
     for v in vectors {
+        mean.resize(v.len(), 0.0);
         for (m, x) in mean.iter_mut().zip(v) {
             *m += x;
         }
     }
-    let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    mean.iter_mut().for_each(|x| *x /= norm);
+    nova_core::l2_normalize(&mut mean);
     mean
+}
+
+/// The error for a label with no trained router in `kb`.
+fn no_router(kb: &KnowledgeBase, label: &str) -> EngineError {
+    EngineError::RouterNotFound {
+        kb: kb.name().to_owned(),
+        label: label.to_owned(),
+    }
 }
 
 impl KnowledgeBase {
@@ -160,13 +169,11 @@ impl KnowledgeBase {
     /// the label are counted, not returned.
     pub fn labelled_tickets(&self, label: &str) -> Result<TicketSet> {
         check_label(label)?;
-        let kind = FieldFilter {
-            field: "kind".into(),
-            value: "ticket".into(),
-        };
-        let points =
-            self.store()
-                .scan(&[kind], &["doc_id", "chunk", "title", "text", label], true)?;
+        let points = self.store().scan(
+            &[kind_is_ticket()],
+            &["doc_id", "chunk", "title", "text", label],
+            true,
+        )?;
         // doc id → (chunk index, vector, title, text, label), gathered then put in chunk order.
         type Part = (u64, Vec<f32>, String, String, String);
         let mut docs: BTreeMap<String, Vec<Part>> = BTreeMap::new();
@@ -197,14 +204,14 @@ impl KnowledgeBase {
                 set.unlabelled += 1;
                 continue;
             }
-            let vectors: Vec<Vec<f32>> = parts.iter().map(|p| p.1.clone()).collect();
+            let vector = mean_unit(parts.iter().map(|p| p.1.as_slice()));
             let mut text = parts[0].2.clone();
             for p in &parts {
                 text.push('\n');
                 text.push_str(&p.3);
             }
             set.ids.push(id);
-            set.vectors.push(mean_unit(&vectors));
+            set.vectors.push(vector);
             set.labels.push(label_value);
             set.texts.push(text);
         }
@@ -246,12 +253,21 @@ impl KnowledgeBase {
 
     /// The current router for `label`.
     pub fn router(&self, label: &str) -> Result<RouterModel> {
-        RouterModel::load_current(&self.router_dir(label)?)?.ok_or_else(|| {
-            EngineError::RouterNotFound {
-                kb: self.name().to_owned(),
-                label: label.to_owned(),
-            }
-        })
+        RouterModel::load_current(&self.router_dir(label)?)?.ok_or_else(|| no_router(self, label))
+    }
+
+    /// Router `version` for `label` (the engine's cache names the version it read from `CURRENT`).
+    pub(crate) fn router_version(&self, label: &str, version: u32) -> Result<RouterModel> {
+        Ok(RouterModel::load_version(
+            &self.router_dir(label)?,
+            version,
+        )?)
+    }
+
+    /// The version `CURRENT` names for `label`, or the router-not-found error.
+    pub(crate) fn current_router_version(&self, label: &str) -> Result<u32> {
+        RouterModel::current_version(&self.router_dir(label)?)?
+            .ok_or_else(|| no_router(self, label))
     }
 
     /// Similar answered tickets (one per distinct answer, scoring at least half the best), passages and

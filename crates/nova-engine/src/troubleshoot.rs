@@ -67,7 +67,7 @@ pub struct TroubleshootReport {
     pub steps: Vec<SuggestedStep>,
 }
 
-fn kind_is_ticket() -> FieldFilter {
+pub(crate) fn kind_is_ticket() -> FieldFilter {
     FieldFilter {
         field: "kind".into(),
         value: "ticket".into(),

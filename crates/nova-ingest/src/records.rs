@@ -205,6 +205,20 @@ pub(crate) fn read_jsonl(bytes: &[u8], source: &str, map: &FieldMap, out: &mut R
     }
 }
 
+/// The header row's column names, trimmed and without a byte-order mark.
+pub(crate) fn csv_headers(reader: &mut csv::Reader<&[u8]>) -> Result<Vec<String>, csv::Error> {
+    Ok(reader
+        .byte_headers()?
+        .iter()
+        .map(|f| {
+            String::from_utf8_lossy(f)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_owned()
+        })
+        .collect())
+}
+
 /// Reads a CSV export with a header row. Quoted fields may span lines; rows with the wrong number of
 /// columns, broken quoting or invalid UTF-8 are skipped with their line number.
 pub(crate) fn read_csv(bytes: &[u8], source: &str, map: &FieldMap, out: &mut ReadOutcome) {
@@ -213,16 +227,8 @@ pub(crate) fn read_csv(bytes: &[u8], source: &str, map: &FieldMap, out: &mut Rea
         reason,
     };
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
-    let headers: Vec<String> = match reader.byte_headers() {
-        Ok(h) => h
-            .iter()
-            .map(|f| {
-                String::from_utf8_lossy(f)
-                    .trim()
-                    .trim_start_matches('\u{feff}')
-                    .to_owned()
-            })
-            .collect(),
+    let headers = match csv_headers(&mut reader) {
+        Ok(h) => h,
         Err(e) => return out.skipped.push(file_skip(format!("parse error: {e}"))),
     };
     let has = |names: &[&str]| {

@@ -4,7 +4,7 @@
 //! `--map field=Column` overrides any of them.
 
 use crate::read::{drop_duplicates, ReadOutcome, Skip};
-use crate::records::{read_csv, read_jsonl, same_name, FieldMap};
+use crate::records::{csv_headers, read_csv, read_jsonl, same_name, FieldMap};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -110,19 +110,7 @@ pub struct TicketRead {
 /// Column names of the export: the CSV header, or the keys of the first JSON object.
 fn columns(bytes: &[u8], format: TicketFormat) -> Result<Vec<String>, String> {
     match format {
-        TicketFormat::Csv => csv::ReaderBuilder::new()
-            .from_reader(bytes)
-            .byte_headers()
-            .map(|h| {
-                h.iter()
-                    .map(|f| {
-                        String::from_utf8_lossy(f)
-                            .trim()
-                            .trim_start_matches('\u{feff}')
-                            .to_owned()
-                    })
-                    .collect()
-            })
+        TicketFormat::Csv => csv_headers(&mut csv::ReaderBuilder::new().from_reader(bytes))
             .map_err(|e| format!("unreadable header row: {e}")),
         TicketFormat::Jsonl => bytes
             .split(|&b| b == b'\n')
