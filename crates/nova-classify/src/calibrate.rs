@@ -53,6 +53,19 @@ pub fn fit_temperature(logits: &Array2<f32>, y: &[usize]) -> f32 {
     ((lo + hi) / 2.0).exp() as f32
 }
 
+/// Index and value of the largest entry (first on ties).
+pub(crate) fn argmax(row: &[f32]) -> (usize, f32) {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+            if v > bv {
+                (i, v)
+            } else {
+                (bi, bv)
+            }
+        })
+}
+
 /// Expected calibration error over 10 equal-width confidence bins.
 pub(crate) fn ece(probs: &Array2<f32>, y: &[usize]) -> f64 {
     const BINS: usize = 10;
@@ -60,7 +73,7 @@ pub(crate) fn ece(probs: &Array2<f32>, y: &[usize]) -> f64 {
     let mut correct = [0f64; BINS];
     let mut count = [0usize; BINS];
     for (row, &truth) in probs.rows().into_iter().zip(y) {
-        let (best, p) = crate::metrics::argmax(row.as_slice().unwrap_or(&[]));
+        let (best, p) = argmax(row.as_slice().unwrap_or(&[]));
         let bin = ((f64::from(p) * BINS as f64) as usize).min(BINS - 1);
         conf[bin] += f64::from(p);
         correct[bin] += f64::from(u8::from(best == truth));

@@ -27,7 +27,7 @@ impl LogReg {
             .alpha(alpha)
             .max_iterations(max_iterations)
             .fit(&Dataset::new(x, y))
-            .map_err(|e| ClassifyError::Fit(e.to_string()))?;
+            .map_err(|e| ClassifyError::Fit(Box::new(e)))?;
         let n_classes = ex.classes.len();
         let mut weights = Array2::zeros((ex.x.ncols(), n_classes));
         let mut bias = Array1::from_elem(n_classes, ABSENT);

@@ -1,22 +1,10 @@
 //! Accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix and the coverage/accuracy
 //! trade-off of a confidence threshold.
 
+use crate::calibrate::argmax;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-
-/// Index and value of the largest entry (first on ties).
-pub(crate) fn argmax(row: &[f32]) -> (usize, f32) {
-    row.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
-            if v > bv {
-                (i, v)
-            } else {
-                (bi, bv)
-            }
-        })
-}
 
 /// One class's scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,12 +3,11 @@
 //! `CURRENT` pointer. Vectors are stored as base64 little-endian f32, so a loaded model predicts
 //! exactly what the trained one did.
 
-use crate::calibrate::softmax_rows;
-use crate::cv::MethodReport;
+use crate::calibrate::{argmax, softmax_rows};
 use crate::error::{ClassifyError, Result};
 use crate::knn::Knn;
 use crate::logreg::LogReg;
-use crate::metrics::argmax;
+use crate::method::{mix, Method, MethodReport};
 use crate::tfidf::TfIdfKnn;
 use base64::Engine as _;
 use ndarray::{Array1, Array2, ArrayView2};
@@ -34,11 +33,11 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// The cross-validation entry that measured this head.
-    pub fn method(self) -> crate::cv::Method {
+    pub fn method(self) -> Method {
         match self {
-            Self::Knn => crate::cv::Method::Knn,
-            Self::Logreg => crate::cv::Method::Logreg,
-            Self::Hybrid => crate::cv::Method::Hybrid,
+            Self::Knn => Method::Knn,
+            Self::Logreg => Method::Logreg,
+            Self::Hybrid => Method::Hybrid,
         }
     }
 }
@@ -195,21 +194,35 @@ fn linear(weights: &str, bias: &str, dim: usize, c: usize) -> std::result::Resul
     })
 }
 
-fn file_err(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> ClassifyError + '_ {
-    move |e| ClassifyError::File {
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ClassifyError + '_ {
+    move |source| ClassifyError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
+    }
+}
+
+fn json_err(path: &Path) -> impl Fn(serde_json::Error) -> ClassifyError + '_ {
+    move |source| ClassifyError::Json {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn bad_model(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> ClassifyError + '_ {
+    move |problem| ClassifyError::BadModel {
+        path: path.to_path_buf(),
+        problem: problem.to_string(),
     }
 }
 
 /// Writes via a temporary file and a rename, so readers see the old or the new file, never half of one.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    fs_err::write(&tmp, bytes).map_err(|e| file_err(&tmp)(&e))?;
+    fs_err::write(&tmp, bytes).map_err(io_err(&tmp))?;
     fs_err::File::open(&tmp)
         .and_then(|f| f.sync_all())
-        .map_err(|e| file_err(&tmp)(&e))?;
-    fs_err::rename(&tmp, path).map_err(|e| file_err(path)(&e))
+        .map_err(io_err(&tmp))?;
+    fs_err::rename(&tmp, path).map_err(io_err(path))
 }
 
 impl RouterModel {
@@ -243,7 +256,7 @@ impl RouterModel {
                         texts.len()
                     )));
                 }
-                crate::cv::mix(
+                mix(
                     &h.logreg.logits(x),
                     h.logreg_temperature,
                     &h.tfidf.logits(texts),
@@ -318,9 +331,9 @@ impl RouterModel {
 
     /// Reads a model file.
     pub fn load(path: &Path) -> Result<Self> {
-        let err = file_err(path);
-        let bytes = fs_err::read(path).map_err(|e| err(&e))?;
-        let file: ModelFile = serde_json::from_slice(&bytes).map_err(|e| err(&e))?;
+        let err = bad_model(path);
+        let bytes = fs_err::read(path).map_err(io_err(path))?;
+        let file: ModelFile = serde_json::from_slice(&bytes).map_err(json_err(path))?;
         if file.meta.format != FORMAT {
             return Err(err(&format!(
                 "model format {} is not supported (expected {FORMAT})",
@@ -374,11 +387,11 @@ impl RouterModel {
     /// Saves as the next version in `dir` (`v1.json`, `v2.json`, …) and points `CURRENT` at it.
     /// Returns the file written; `self.meta.version` is set.
     pub fn save_version(&mut self, dir: &Path) -> Result<PathBuf> {
-        fs_err::create_dir_all(dir).map_err(|e| file_err(dir)(&e))?;
+        fs_err::create_dir_all(dir).map_err(io_err(dir))?;
         let latest = versions(dir)?.into_iter().max().unwrap_or(0);
         self.meta.version = latest + 1;
         let path = dir.join(format!("v{}.json", self.meta.version));
-        let bytes = serde_json::to_vec(&self.to_file()).map_err(|e| file_err(&path)(&e))?;
+        let bytes = serde_json::to_vec(&self.to_file()).map_err(json_err(&path))?;
         write_atomic(&path, &bytes)?;
         write_atomic(
             &dir.join(CURRENT),
@@ -392,10 +405,10 @@ impl RouterModel {
         let path = dir.join(CURRENT);
         match fs_err::read_to_string(&path) {
             Ok(text) => text.trim().parse().map(Some).map_err(|_| {
-                file_err(&path)(&format!("`{}` is not a version number", text.trim()))
+                bad_model(&path)(&format!("`{}` is not a version number", text.trim()))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(file_err(&path)(&e)),
+            Err(e) => Err(io_err(&path)(e)),
         }
     }
 
@@ -414,7 +427,7 @@ impl RouterModel {
 
 /// Version numbers saved in `dir`.
 fn versions(dir: &Path) -> Result<Vec<u32>> {
-    let entries = fs_err::read_dir(dir).map_err(|e| file_err(dir)(&e))?;
+    let entries = fs_err::read_dir(dir).map_err(io_err(dir))?;
     Ok(entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {

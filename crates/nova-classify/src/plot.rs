@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Draws `report`'s confusion matrix, each row shaded by its share of the true label, to `path`.
 pub fn confusion_svg(report: &Report, title: &str, path: &Path) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| ClassifyError::File {
+    let err = |e: &dyn std::error::Error| ClassifyError::Plot {
         path: path.to_path_buf(),
         message: e.to_string(),
     };

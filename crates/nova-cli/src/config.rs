@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub query_cache: u64,
     /// Longest a query waits to share a forward pass with concurrent ones, in milliseconds.
     pub batch_wait_ms: u64,
+    /// Most queries waiting for the model; more are answered `429 overloaded`.
+    pub batch_queue: usize,
 }
 
 /// `[data]`: storage locations.
@@ -99,6 +101,9 @@ impl Config {
                 "server.addr `{}` is not an address like 127.0.0.1:8080",
                 self.server.addr
             );
+        }
+        if self.server.batch_queue == 0 {
+            bail!("server.batch_queue must be at least 1");
         }
         if self.server.body_limit_mb == 0 || self.server.request_timeout_secs == 0 {
             bail!("server.body_limit_mb and server.request_timeout_secs must be at least 1");

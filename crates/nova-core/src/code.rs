@@ -40,6 +40,8 @@ pub enum Code {
     NotReady,
     /// The request took longer than the server allows.
     Timeout,
+    /// The service is at capacity (a full queue); retry after the `Retry-After` delay.
+    Overloaded,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -64,6 +66,7 @@ impl Code {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotReady => "not_ready",
             Self::Timeout => "timeout",
+            Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
     }

@@ -1,11 +1,20 @@
-//! KB Nova's shared vocabulary: stable error codes and small domain types.
+//! KB Nova's shared vocabulary: stable error codes, checked names, the caller of a request with its
+//! access filter, payload filter expressions, the data-folder layout and small numeric helpers.
 //!
 //! This crate does no I/O and has no async; every other crate depends on it, never the reverse.
 
+mod access;
 mod code;
+mod filter;
+mod layout;
+mod names;
 mod stats;
 mod vector;
 
+pub use access::{AccessFilter, Principal, RequestCtx, ACL_FIELD, ADMIN_ROLE};
 pub use code::Code;
+pub use filter::{Condition, FieldValue, Filter};
+pub use layout::DataLayout;
+pub use names::{DocId, KbName, LabelField, NameError};
 pub use stats::percentile;
 pub use vector::{cosine, l2_normalize, Embedding};

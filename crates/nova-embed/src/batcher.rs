@@ -1,12 +1,13 @@
 //! Dynamic batching for concurrent single-text requests (as text-embeddings-inference does): callers
 //! on many threads each ask for one embedding; a worker thread takes the first waiting request, waits
 //! up to `max_wait` for more, and embeds them in one call, so eight concurrent queries cost about one
-//! forward pass instead of eight.
+//! forward pass instead of eight. The queue is bounded: when it is full a request is refused at once
+//! ([`EmbedError::Overloaded`](crate::EmbedError::Overloaded)) rather than queued without limit.
 
 use crate::embedder::Embedder;
 use crate::error::Result;
 use nova_core::Embedding;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ pub struct BatchingOptions {
     pub max_batch: usize,
     /// Longest a request waits for company after the first one arrived.
     pub max_wait: Duration,
+    /// Most requests waiting for the worker; more are refused with `Overloaded`.
+    pub queue: usize,
     /// Told about every batch.
     pub observer: Option<BatchObserver>,
 }
@@ -29,6 +32,7 @@ impl std::fmt::Debug for BatchingOptions {
         f.debug_struct("BatchingOptions")
             .field("max_batch", &self.max_batch)
             .field("max_wait", &self.max_wait)
+            .field("queue", &self.queue)
             .finish_non_exhaustive()
     }
 }
@@ -38,6 +42,7 @@ impl Default for BatchingOptions {
         Self {
             max_batch: 64,
             max_wait: Duration::from_millis(2),
+            queue: 1024,
             observer: None,
         }
     }
@@ -50,13 +55,13 @@ struct Job {
 
 /// A handle to the batching worker; cheap to share. The worker stops when the last handle is dropped.
 pub struct BatchingEmbedder {
-    tx: Sender<Job>,
+    tx: SyncSender<Job>,
 }
 
 impl BatchingEmbedder {
     /// Starts the worker thread over `inner`.
     pub fn spawn(inner: Arc<dyn Embedder>, opts: BatchingOptions) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::sync_channel::<Job>(opts.queue.max(1));
         std::thread::Builder::new()
             .name("nova-embed-batcher".into())
             .spawn(move || worker(&*inner, &rx, opts))
@@ -69,12 +74,15 @@ impl BatchingEmbedder {
     pub fn embed_one(&self, text: &str) -> Result<Embedding> {
         let (reply, answer) = mpsc::sync_channel(1);
         let gone = || crate::EmbedError::Stopped;
-        self.tx
-            .send(Job {
-                text: text.to_owned(),
-                reply,
-            })
-            .map_err(|_| gone())?;
+        let job = Job {
+            text: text.to_owned(),
+            reply,
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(crate::EmbedError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(gone()),
+        }
         answer.recv().map_err(|_| gone())?
     }
 }
@@ -123,8 +131,14 @@ mod tests {
     struct Counting(AtomicUsize);
 
     impl Embedder for Counting {
+        fn model_id(&self) -> &str {
+            "counting"
+        }
         fn dim(&self) -> usize {
             1
+        }
+        fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>> {
+            Ok(texts.iter().map(|t| t.len()).collect())
         }
         fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>> {
             self.0.fetch_add(1, Ordering::SeqCst);
@@ -140,6 +154,7 @@ mod tests {
             BatchingOptions {
                 max_batch: 64,
                 max_wait: Duration::from_millis(200),
+                queue: 64,
                 observer: None,
             },
         ));
@@ -157,6 +172,89 @@ mod tests {
         assert!(
             calls < 16,
             "16 concurrent requests took {calls} forward passes"
+        );
+    }
+
+    /// Holds every forward pass until the test releases it; says when a pass has started.
+    struct Gate {
+        lock: std::sync::Mutex<()>,
+        entered: std::sync::atomic::AtomicBool,
+    }
+
+    impl Embedder for Gate {
+        fn model_id(&self) -> &str {
+            "gate"
+        }
+        fn dim(&self) -> usize {
+            1
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>> {
+            self.entered.store(true, Ordering::SeqCst);
+            let _held = self.lock.lock();
+            Ok(texts.iter().map(|_| vec![0.0]).collect())
+        }
+        fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>> {
+            Ok(vec![1; texts.len()])
+        }
+    }
+
+    fn wait_until(what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_full_queue_refuses_new_requests_at_once_instead_of_queueing_them() {
+        let gate = Arc::new(Gate {
+            lock: std::sync::Mutex::new(()),
+            entered: std::sync::atomic::AtomicBool::new(false),
+        });
+        let held = gate.lock.lock().expect("gate");
+        let batcher = Arc::new(BatchingEmbedder::spawn(
+            gate.clone(),
+            BatchingOptions {
+                max_batch: 1,
+                max_wait: Duration::ZERO,
+                queue: 2,
+                observer: None,
+            },
+        ));
+        let ask = |b: &Arc<BatchingEmbedder>, done: &Arc<AtomicUsize>| {
+            let (b, done) = (b.clone(), done.clone());
+            std::thread::spawn(move || {
+                let r = b.embed_one("x");
+                done.fetch_add(1, Ordering::SeqCst);
+                r
+            })
+        };
+        let done = Arc::new(AtomicUsize::new(0));
+        let first = ask(&batcher, &done);
+        wait_until("the worker runs the first request", || {
+            gate.entered.load(Ordering::SeqCst)
+        });
+        // Two fit in the queue; the other three are refused at once (they return while the gate holds).
+        let rest: Vec<_> = (0..5).map(|_| ask(&batcher, &done)).collect();
+        wait_until("the refused requests return", || {
+            done.load(Ordering::SeqCst) >= 3
+        });
+        drop(held);
+        assert!(first.join().expect("thread").is_ok());
+        let results: Vec<_> = rest
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(crate::EmbedError::Overloaded)))
+            .count();
+        let answered = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            (refused, answered),
+            (3, 2),
+            "queue of 2: two wait, three refused"
         );
     }
 }

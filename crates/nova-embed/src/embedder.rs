@@ -12,10 +12,14 @@ use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
 /// Anything that turns texts into fixed-size vectors. Implementations must be deterministic and return one
 /// vector per input, in input order.
 pub trait Embedder: Send + Sync {
+    /// Stable id of the model (a folder path or hub id), recorded with what it embeds.
+    fn model_id(&self) -> &str;
     /// Vector dimension.
     fn dim(&self) -> usize;
     /// Embeds `texts`; an empty slice gives an empty result.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>>;
+    /// Tokens each text counts as input to the model (special tokens included, after truncation).
+    fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>>;
 }
 
 /// How texts are grouped into forward passes.
@@ -84,11 +88,6 @@ impl SentenceEmbedder {
             batch,
             id,
         })
-    }
-
-    /// Where the model was loaded from (folder path).
-    pub fn model_id(&self) -> &str {
-        &self.id
     }
 
     /// Matmul FLOPs of one forward pass over a text of `tokens` tokens (for benchmark reporting).
@@ -183,8 +182,16 @@ impl SentenceEmbedder {
 }
 
 impl Embedder for SentenceEmbedder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+
     fn dim(&self) -> usize {
         self.bert.hidden()
+    }
+
+    fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        Ok(self.token_ids(texts)?.iter().map(Vec::len).collect())
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>> {

@@ -58,6 +58,9 @@ pub enum EmbedError {
     /// The batching worker is gone (the process is shutting down).
     #[error("the embedding worker has stopped")]
     Stopped,
+    /// The batching queue is full: the service is at capacity.
+    #[error("too many queries are waiting for the model; retry shortly")]
+    Overloaded,
     /// The forward pass failed (a bug or an out-of-memory, never bad user input).
     #[error("running the model")]
     Inference(#[from] candle_core::Error),
@@ -72,6 +75,7 @@ impl EmbedError {
             Self::Hub { .. } => Code::Io,
             Self::Tokenize(_) => Code::InvalidInput,
             Self::Inference(_) | Self::Stopped => Code::Internal,
+            Self::Overloaded => Code::Overloaded,
         }
     }
 }

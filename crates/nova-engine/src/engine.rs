@@ -1,24 +1,38 @@
-//! The engine a serving process holds: every knowledge base under one data folder, opened on first use
-//! and shared between requests, and one query encoder (cache + dynamic batching) for all of them.
+//! The engine: the one front door the CLI and the HTTP server both call. It holds every knowledge
+//! base of a data folder (opened on first use, shared between requests), the store backend, and the
+//! embedding model (loaded at start, or on first need so commands that never embed never load it).
+//! Every method that reads or writes KB data takes the caller's [`RequestCtx`]; reads apply the
+//! access filter derived from it inside the store query. Policy lives here: a new KB's BM25 length
+//! normalisation, optimising after ingest, which fields a caller may filter on.
 //! Every method blocks (model inference, disk); async callers run them on a blocking thread.
 
 use crate::error::{EngineError, Result};
-use crate::kb::{IngestProgress, IngestSummary, KnowledgeBase};
+use crate::eval::{evaluate, BeirSet, ModeReport};
+use crate::feedback::Feedback;
+use crate::ingest::{mean_tokens, IngestProgress, IngestSummary};
+use crate::kb::{not_found, KnowledgeBase, StoredDocument};
+use crate::meta::KbMeta;
+use crate::payload::{STORE_SCHEMA_INTEGERS, STORE_SCHEMA_KEYWORDS};
 use crate::query::QueryEncoder;
 use crate::search::{DocHit, Mode, SearchOptions};
 use crate::tickets::{
     ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion,
+    TicketQuery, TrainedRouter,
 };
 use crate::troubleshoot::{TroubleshootOptions, TroubleshootReport};
-use nova_classify::RouterModel;
-use nova_embed::{BatchingOptions, Embedder, SentenceEmbedder};
+use nova_classify::{Report, RouterModel, TrainOptions};
+use nova_core::{
+    AccessFilter, DataLayout, DocId, Filter, KbName, LabelField, RequestCtx, ACL_FIELD,
+};
+use nova_embed::{BatchingOptions, Embedder};
 use nova_ingest::Document;
+use nova_store::{EdgeBackend, StoreBackend, StoreSchema};
 use parking_lot::{Mutex, RwLock};
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Serving knobs.
 #[derive(Debug, Clone)]
@@ -38,7 +52,23 @@ impl Default for EngineOptions {
     }
 }
 
-/// A knowledge base's name and size.
+impl EngineOptions {
+    /// One query at a time (the command line): no cache, no waiting for company.
+    pub fn single_caller() -> Self {
+        Self {
+            cache_entries: 0,
+            batching: BatchingOptions {
+                max_wait: Duration::ZERO,
+                ..BatchingOptions::default()
+            },
+        }
+    }
+}
+
+/// Loads the embedding model when the engine first needs it.
+pub type EmbedderLoader = Box<dyn Fn() -> nova_embed::Result<Arc<dyn Embedder>> + Send + Sync>;
+
+/// A knowledge base's name and size (as the caller sees it).
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KbInfo {
@@ -52,338 +82,575 @@ pub struct KbInfo {
     pub model: String,
 }
 
-/// A user's verdict on a result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Rating {
-    /// The result was useful.
-    Helpful,
-    /// The result was not useful.
-    NotHelpful,
-    /// Following the result fixed the problem.
-    Resolved,
-}
-
-/// One feedback record, appended to `<kb>/feedback.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Feedback {
-    /// The query or problem the result answered.
-    pub query: String,
-    /// The document rated.
-    pub doc_id: String,
-    /// The verdict.
-    pub rating: Rating,
-    /// Free text from the user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    /// Request that produced the result, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Unix seconds when it was recorded (set by the engine).
-    #[serde(default)]
-    pub at: u64,
-}
-
-/// A stored document read back.
+/// The loaded embedding model.
 #[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct StoredDocument {
-    /// Id.
+pub struct ModelInfo {
+    /// Model id (folder path or hub id).
     pub id: String,
-    /// Title.
-    pub title: String,
-    /// Source path or URL.
-    pub source: String,
-    /// Kind.
-    pub kind: String,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// ACL groups.
-    pub acl: Vec<String>,
-    /// Content hash.
-    pub hash: String,
-    /// Chunks in order.
-    pub chunks: Vec<StoredChunk>,
+    /// Vector dimension.
+    pub dim: usize,
 }
 
-/// One stored chunk.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct StoredChunk {
-    /// Position in the document.
-    pub index: u64,
-    /// Section path.
-    pub headings: Vec<String>,
-    /// Text.
-    pub text: String,
+/// How an ingest call behaves.
+#[derive(Default)]
+pub struct IngestOptions<'a> {
+    /// Create the knowledge base if it does not exist (the command line does; the API asks first).
+    pub create_missing: bool,
+    /// Told after each durable commit.
+    pub progress: Option<&'a (dyn Fn(IngestProgress) + Sync)>,
 }
+
+struct Model {
+    embedder: Arc<dyn Embedder>,
+    queries: QueryEncoder,
+}
+
+/// How long `drop_kb` waits for requests still using the KB before removing its files.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// All knowledge bases of a data folder, plus the model.
 pub struct Engine {
-    data_dir: PathBuf,
-    embedder: Arc<SentenceEmbedder>,
-    queries: QueryEncoder,
-    open: RwLock<HashMap<String, Arc<KnowledgeBase>>>,
+    layout: DataLayout,
+    backend: Arc<dyn StoreBackend>,
+    opts: EngineOptions,
+    model: OnceLock<Model>,
+    loader: Option<EmbedderLoader>,
+    model_init: Mutex<()>,
+    open: RwLock<HashMap<KbName, Arc<KnowledgeBase>>>,
     // Creating, dropping and first opens are rare; one lock keeps them from racing each other.
     lifecycle: Mutex<()>,
+    /// KBs being dropped: invisible to new requests while the ones in flight drain.
+    retiring: Mutex<HashSet<KbName>>,
+    /// One feedback appender at a time keeps lines whole.
+    feedback_lock: Mutex<()>,
     /// Loaded routers by (kb, label); reloaded when `CURRENT` names another version.
-    routers: RwLock<HashMap<(String, String), Arc<RouterModel>>>,
+    routers: RwLock<HashMap<(KbName, LabelField), Arc<RouterModel>>>,
+}
+
+/// A caller's filter may not name the fields the engine enforces itself.
+fn check_client_filter(filter: &Filter) -> Result<()> {
+    match filter.fields().into_iter().find(|f| *f == ACL_FIELD) {
+        Some(f) => Err(EngineError::ReservedFilterField(f.to_owned())),
+        None => Ok(()),
+    }
 }
 
 impl Engine {
-    /// An engine over `data_dir` (created if missing).
-    pub fn new(
-        data_dir: &Path,
-        embedder: Arc<SentenceEmbedder>,
-        opts: EngineOptions,
-    ) -> Result<Self> {
-        fs_err::create_dir_all(data_dir.join("kbs")).map_err(|e| EngineError::File {
-            path: data_dir.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let dyn_embedder: Arc<dyn Embedder> = embedder.clone();
+    /// An engine over `data_dir` (created if missing) with a loaded model.
+    pub fn new(data_dir: &Path, embedder: Arc<dyn Embedder>, opts: EngineOptions) -> Result<Self> {
+        let engine = Self::empty(data_dir, None, opts)?;
+        let _ = engine.model.set(engine.model_of(embedder));
+        Ok(engine)
+    }
+
+    /// An engine that loads the model with `loader` the first time it needs it (to embed documents,
+    /// queries or tickets); listing, deleting and BM25 search never do.
+    pub fn lazy(data_dir: &Path, loader: EmbedderLoader, opts: EngineOptions) -> Result<Self> {
+        Self::empty(data_dir, Some(loader), opts)
+    }
+
+    fn empty(data_dir: &Path, loader: Option<EmbedderLoader>, opts: EngineOptions) -> Result<Self> {
+        let layout = DataLayout::new(data_dir);
+        let kbs = layout.kbs_dir();
+        fs_err::create_dir_all(&kbs).map_err(|source| EngineError::Io { path: kbs, source })?;
         Ok(Self {
-            data_dir: data_dir.to_path_buf(),
-            queries: QueryEncoder::new(dyn_embedder, opts.batching.clone(), opts.cache_entries),
-            embedder,
+            backend: Arc::new(EdgeBackend::new(layout.clone())),
+            layout,
+            opts,
+            model: OnceLock::new(),
+            loader,
+            model_init: Mutex::new(()),
             open: RwLock::new(HashMap::new()),
             lifecycle: Mutex::new(()),
+            retiring: Mutex::new(HashSet::new()),
+            feedback_lock: Mutex::new(()),
             routers: RwLock::new(HashMap::new()),
         })
     }
 
+    /// Uses `backend` for the stores instead of the embedded default.
+    pub fn with_backend(mut self, backend: Arc<dyn StoreBackend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    fn model_of(&self, embedder: Arc<dyn Embedder>) -> Model {
+        Model {
+            queries: QueryEncoder::new(
+                embedder.clone(),
+                self.opts.batching.clone(),
+                self.opts.cache_entries,
+            ),
+            embedder,
+        }
+    }
+
+    fn model(&self) -> Result<&Model> {
+        if let Some(m) = self.model.get() {
+            return Ok(m);
+        }
+        let _init = self.model_init.lock();
+        if let Some(m) = self.model.get() {
+            return Ok(m);
+        }
+        let loader = self.loader.as_ref().ok_or(EngineError::NoModel)?;
+        let model = self.model_of(loader()?);
+        Ok(self.model.get_or_init(|| model))
+    }
+
     /// The data folder.
     pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+        self.layout.root()
     }
 
-    /// The embedding model.
-    pub fn embedder(&self) -> &SentenceEmbedder {
-        &self.embedder
-    }
-
-    /// Query-embedding cache (hits, misses).
-    pub fn cache_stats(&self) -> (u64, u64) {
-        self.queries.cache_stats()
-    }
-
-    fn kb_dir(&self, name: &str) -> PathBuf {
-        self.data_dir.join("kbs").join(name)
-    }
-
-    /// An existing knowledge base.
-    pub fn kb(&self, name: &str) -> Result<Arc<KnowledgeBase>> {
-        if let Some(kb) = self.open.read().get(name) {
-            return Ok(kb.clone());
-        }
-        let _guard = self.lifecycle.lock();
-        if let Some(kb) = self.open.read().get(name) {
-            return Ok(kb.clone());
-        }
-        KnowledgeBase::check_name(name)?;
-        if !self.kb_dir(name).join("kb.json").is_file() {
-            return Err(EngineError::KbNotFound(name.to_owned()));
-        }
-        self.open_and_keep(name)
-    }
-
-    /// Opens (creating if needed) and keeps it for later requests. Caller holds `lifecycle`.
-    fn open_and_keep(&self, name: &str) -> Result<Arc<KnowledgeBase>> {
-        let kb = Arc::new(KnowledgeBase::open(
-            &self.data_dir,
-            name,
-            &self.embedder,
-            None,
-        )?);
-        self.open.write().insert(name.to_owned(), kb.clone());
-        Ok(kb)
-    }
-
-    /// Creates an empty knowledge base; an error if it exists.
-    pub fn create(&self, name: &str) -> Result<KbInfo> {
-        KnowledgeBase::check_name(name)?;
-        {
-            let _guard = self.lifecycle.lock();
-            if self.kb_dir(name).join("kb.json").is_file() {
-                return Err(EngineError::KbExists(name.to_owned()));
-            }
-            self.open_and_keep(name)?;
-        }
-        self.info(name)
-    }
-
-    /// Deletes a knowledge base and its files.
-    pub fn drop_kb(&self, name: &str) -> Result<()> {
-        let kb = self.kb(name)?;
-        let _guard = self.lifecycle.lock();
-        self.open.write().remove(name);
-        self.routers.write().retain(|(k, _), _| k != name);
-        drop(kb);
-        let dir = self.kb_dir(name);
-        fs_err::remove_dir_all(&dir).map_err(|e| EngineError::File {
-            path: dir,
-            message: e.to_string(),
+    /// The embedding model (loading it if needed).
+    pub fn model_info(&self) -> Result<ModelInfo> {
+        let m = self.model()?;
+        Ok(ModelInfo {
+            id: m.embedder.model_id().to_owned(),
+            dim: m.embedder.dim(),
         })
     }
 
-    /// Size of one knowledge base.
-    pub fn info(&self, name: &str) -> Result<KbInfo> {
+    /// Query-embedding cache (hits, misses); zeros before the model is loaded.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.model.get().map_or((0, 0), |m| m.queries.cache_stats())
+    }
+
+    /// An existing knowledge base, opened on first use.
+    fn kb(&self, name: &KbName) -> Result<Arc<KnowledgeBase>> {
+        if let Some(kb) = self.open.read().get(name) {
+            return Ok(kb.clone());
+        }
+        let _guard = self.lifecycle.lock();
+        self.kb_locked(name)
+    }
+
+    /// [`Self::kb`] for a caller holding `lifecycle`.
+    fn kb_locked(&self, name: &KbName) -> Result<Arc<KnowledgeBase>> {
+        if let Some(kb) = self.open.read().get(name) {
+            return Ok(kb.clone());
+        }
+        let meta_file = self.layout.meta_file(name);
+        if self.retiring.lock().contains(name) || !meta_file.is_file() {
+            return Err(not_found(name));
+        }
+        let meta = KbMeta::load(&meta_file)?;
+        let store = self.backend.open(name)?;
+        Ok(self.keep(name, store, meta))
+    }
+
+    /// Wraps an opened store and keeps it for later requests.
+    fn keep(
+        &self,
+        name: &KbName,
+        store: Arc<dyn nova_store::Store>,
+        meta: KbMeta,
+    ) -> Arc<KnowledgeBase> {
+        let kb = Arc::new(KnowledgeBase::new(
+            name.clone(),
+            self.layout.clone(),
+            store,
+            meta,
+        ));
+        self.open.write().insert(name.clone(), kb.clone());
+        kb
+    }
+
+    /// Creates `name`'s store and metadata; caller holds `lifecycle`.
+    fn create_locked(&self, name: &KbName) -> Result<Arc<KnowledgeBase>> {
+        if self.retiring.lock().contains(name) || self.layout.meta_file(name).is_file() {
+            return Err(EngineError::KbExists(name.to_string()));
+        }
+        let model = self.model()?;
+        if self.backend.exists(name) {
+            // A create that died before writing its metadata left an empty store behind.
+            self.backend.drop_kb(name)?;
+        }
+        let dir = self.layout.kb_dir(name);
+        fs_err::create_dir_all(&dir).map_err(|source| EngineError::Io { path: dir, source })?;
+        let schema = StoreSchema {
+            dim: model.embedder.dim(),
+            keyword_fields: STORE_SCHEMA_KEYWORDS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            integer_fields: STORE_SCHEMA_INTEGERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        };
+        let store = self.backend.create(name, &schema)?;
+        let meta = KbMeta {
+            bm25_avg_len: None,
+            model: model.embedder.model_id().to_owned(),
+        };
+        // The metadata file is written last: a KB exists once it is there.
+        meta.save(&self.layout.meta_file(name))?;
+        Ok(self.keep(name, store, meta))
+    }
+
+    /// Creates an empty knowledge base; an error if it exists.
+    pub fn create(&self, ctx: &RequestCtx, name: &KbName) -> Result<KbInfo> {
+        {
+            let _guard = self.lifecycle.lock();
+            self.create_locked(name)?;
+        }
+        self.info(ctx, name)
+    }
+
+    /// Deletes a knowledge base and its files, once the requests still using it have finished.
+    pub fn drop_kb(&self, _ctx: &RequestCtx, name: &KbName) -> Result<()> {
+        let kb = {
+            let _guard = self.lifecycle.lock();
+            let kb = self.kb_locked(name)?;
+            self.retiring.lock().insert(name.clone());
+            self.open.write().remove(name);
+            self.routers.write().retain(|(k, _), _| k != name);
+            kb
+        };
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        while Arc::strong_count(&kb) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if Arc::strong_count(&kb) > 1 {
+            tracing::warn!(kb = %name, "requests still use the knowledge base; deleting it anyway");
+        }
+        drop(kb);
+        let removed = self.remove_files(name);
+        self.retiring.lock().remove(name);
+        removed
+    }
+
+    fn remove_files(&self, name: &KbName) -> Result<()> {
+        // Metadata first: after a crash midway the KB is gone, not half there.
+        let meta = self.layout.meta_file(name);
+        fs_err::remove_file(&meta).map_err(|source| EngineError::Io { path: meta, source })?;
+        self.backend.drop_kb(name)?;
+        let dir = self.layout.kb_dir(name);
+        match fs_err::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::Io {
+                path: dir,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Size of one knowledge base, counting what the caller can see.
+    pub fn info(&self, ctx: &RequestCtx, name: &KbName) -> Result<KbInfo> {
         let kb = self.kb(name)?;
+        let access = ctx.access();
         Ok(KbInfo {
-            name: name.to_owned(),
-            documents: kb.doc_count()?,
-            chunks: kb.chunk_count()?,
-            model: kb.model().to_owned(),
+            name: name.to_string(),
+            documents: kb.doc_count(&access)?,
+            chunks: kb.chunk_count(&access)?,
+            model: kb.model(),
         })
     }
 
     /// Every knowledge base, by name.
-    pub fn list(&self) -> Result<Vec<KbInfo>> {
-        KnowledgeBase::list(&self.data_dir)?
-            .iter()
-            .map(|n| self.info(n))
-            .collect()
+    pub fn list(&self, ctx: &RequestCtx) -> Result<Vec<KbInfo>> {
+        let mut out = Vec::new();
+        for name in self.backend.list()? {
+            match self.info(ctx, &name) {
+                Ok(info) => out.push(info),
+                // Dropped (or never finished creating) since the listing: not a KB any more.
+                Err(EngineError::KbNotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds or replaces documents; returns once they are durable. The first documents written to an
+    /// empty KB fix its BM25 average chunk length; the store is optimised after every ingest that
+    /// wrote chunks — whichever door the documents came through.
+    pub fn ingest(
+        &self,
+        _ctx: &RequestCtx,
+        name: &KbName,
+        docs: &[Document],
+        opts: &IngestOptions<'_>,
+    ) -> Result<IngestSummary> {
+        for d in docs {
+            DocId::parse(&d.id)?;
+        }
+        let model = self.model()?;
+        let kb = match self.kb(name) {
+            Err(EngineError::KbNotFound(_)) if opts.create_missing => {
+                let _guard = self.lifecycle.lock();
+                match self.kb_locked(name) {
+                    Err(EngineError::KbNotFound(_)) => self.create_locked(name)?,
+                    other => other?,
+                }
+            }
+            other => other?,
+        };
+        let _writer = kb.writer.lock();
+        if kb.chunk_count(&AccessFilter::system())? == 0 {
+            // Nothing indexed yet, so the length normalisation can still follow the corpus.
+            kb.set_avg_len(mean_tokens(docs))?;
+        }
+        let summary = crate::ingest::ingest(
+            &kb,
+            model.embedder.as_ref(),
+            docs,
+            opts.progress.unwrap_or(&|_| {}),
+        )?;
+        if summary.chunks > 0 {
+            kb.optimize()?;
+        }
+        Ok(summary)
     }
 
     /// Searches one knowledge base.
-    pub fn search(&self, kb: &str, query: &str, opts: &SearchOptions) -> Result<Vec<DocHit>> {
-        let kb = self.kb(kb)?;
+    pub fn search(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        query: &str,
+        opts: &SearchOptions,
+    ) -> Result<Vec<DocHit>> {
+        check_client_filter(&opts.filter)?;
+        let kb = self.kb(name)?;
         let dense = match opts.mode {
             Mode::Bm25 => None,
-            Mode::Dense | Mode::Hybrid => Some(self.queries.encode(query)?),
+            Mode::Dense | Mode::Hybrid => Some(self.model()?.queries.encode(query)?),
         };
-        kb.search_with_vector(query, dense.as_deref().map(Vec::as_slice), opts)
+        crate::search::search(
+            &kb,
+            &ctx.access(),
+            query,
+            dense.as_deref().map(Vec::as_slice),
+            opts,
+        )
     }
 
     /// Passages, similar tickets and suggested steps for a problem.
     pub fn troubleshoot(
         &self,
-        kb: &str,
+        ctx: &RequestCtx,
+        name: &KbName,
         problem: &str,
         opts: &TroubleshootOptions,
     ) -> Result<TroubleshootReport> {
-        let kb = self.kb(kb)?;
-        let dense = self.queries.encode(problem)?;
-        kb.troubleshoot(problem, &dense, opts)
+        check_client_filter(&opts.filter)?;
+        let kb = self.kb(name)?;
+        let dense = self.model()?.queries.encode(problem)?;
+        crate::troubleshoot::troubleshoot(&kb, &ctx.access(), problem, &dense, opts)
     }
 
-    /// Adds or replaces documents; returns once they are durable.
-    pub fn ingest(&self, kb: &str, docs: &[Document]) -> Result<IngestSummary> {
-        let kb = self.kb(kb)?;
-        kb.ingest(&self.embedder, docs, &|_: IngestProgress| {})
+    /// A stored document, or `None` (also when the caller may not see it).
+    pub fn document(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        id: &DocId,
+    ) -> Result<Option<StoredDocument>> {
+        self.kb(name)?.document(id, &ctx.access())
     }
 
-    /// A stored document, or `None`.
-    pub fn document(&self, kb: &str, id: &str) -> Result<Option<StoredDocument>> {
-        self.kb(kb)?.document(id)
-    }
-
-    /// Removes a document; `false` if it was not there.
-    pub fn delete_document(&self, kb: &str, id: &str) -> Result<bool> {
-        self.kb(kb)?.delete(id)
+    /// Removes a document; `false` if it was not there (or the caller may not see it).
+    pub fn delete_document(&self, ctx: &RequestCtx, name: &KbName, id: &DocId) -> Result<bool> {
+        self.kb(name)?.delete(id, &ctx.access())
     }
 
     /// Embeddings of arbitrary texts (the OpenAI-compatible endpoint), in order.
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        Ok(self.embedder.embed(texts)?)
+    pub fn embed(&self, _ctx: &RequestCtx, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.model()?.embedder.embed(texts)?)
+    }
+
+    /// Tokens each text counts as model input.
+    pub fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        Ok(self.model()?.embedder.token_counts(texts)?)
     }
 
     /// Appends feedback to the knowledge base's `feedback.jsonl`, synced to disk before returning.
-    pub fn feedback(&self, kb: &str, mut feedback: Feedback) -> Result<()> {
-        let kb = self.kb(kb)?;
+    pub fn feedback(&self, ctx: &RequestCtx, name: &KbName, mut feedback: Feedback) -> Result<()> {
+        self.kb(name)?;
         feedback.at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        let path = kb.dir().join("feedback.jsonl");
-        let err = |e: &dyn std::fmt::Display| EngineError::File {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let mut line = serde_json::to_vec(&feedback).map_err(|e| err(&e))?;
-        line.push(b'\n');
-        let _guard = self.lifecycle.lock(); // one appender at a time keeps lines whole
-        let mut file = fs_err::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| err(&e))?;
-        file.write_all(&line).map_err(|e| err(&e))?;
-        file.sync_data().map_err(|e| err(&e))
+        feedback
+            .request_id
+            .get_or_insert_with(|| ctx.request_id.clone());
+        let _guard = self.feedback_lock.lock();
+        crate::feedback::append(&self.layout.feedback_file(name), &feedback)
     }
 
     /// The current router for (kb, label): read once, then reused until a retrain moves `CURRENT` on
     /// (a one-line file read per call), so `nova tickets train` takes effect without a restart.
-    fn router(&self, kb: &KnowledgeBase, label: &str) -> Result<Arc<RouterModel>> {
-        let key = (kb.name().to_owned(), label.to_owned());
-        let current = kb.current_router_version(label)?;
+    fn current_router(&self, kb: &KnowledgeBase, label: &LabelField) -> Result<Arc<RouterModel>> {
+        let dir = kb.router_dir(label);
+        let current = RouterModel::current_version(&dir)?
+            .ok_or_else(|| crate::tickets::no_router(kb, label))?;
+        let key = (kb.name().clone(), label.clone());
         if let Some(model) = self.routers.read().get(&key) {
             if model.meta.version == current {
                 return Ok(model.clone());
             }
         }
         // Load the version just read, not `CURRENT` again: a retrain in between must not be mixed in.
-        let model = Arc::new(kb.router_version(label, current)?);
-        tracing::info!(
-            kb = kb.name(),
-            label,
-            version = model.meta.version,
-            "router loaded"
-        );
+        let model = Arc::new(RouterModel::load_version(&dir, current)?);
+        tracing::info!(kb = %kb.name(), %label, version = model.meta.version, "router loaded");
         self.routers.write().insert(key, model.clone());
         Ok(model)
     }
 
-    /// Routes a new ticket with the KB's current router for `label`.
+    /// The current router for `label` (no model is loaded).
+    pub fn router(
+        &self,
+        _ctx: &RequestCtx,
+        name: &KbName,
+        label: &LabelField,
+    ) -> Result<Arc<RouterModel>> {
+        let kb = self.kb(name)?;
+        self.current_router(&kb, label)
+    }
+
+    /// Routes a new ticket with the KB's current router for its label.
     pub fn classify(
         &self,
-        kb: &str,
-        label: &str,
-        subject: &str,
-        body: &str,
-        threshold: Option<f32>,
-        top: usize,
+        _ctx: &RequestCtx,
+        name: &KbName,
+        ticket: &TicketQuery,
     ) -> Result<Classification> {
-        let kb = self.kb(kb)?;
-        let model = self.router(&kb, label)?;
-        let vector = ticket_vector(self.embedder.as_ref(), subject, body)?;
+        let kb = self.kb(name)?;
+        let model = self.current_router(&kb, &ticket.label)?;
+        let vector = ticket_vector(
+            self.model()?.embedder.as_ref(),
+            &ticket.subject,
+            &ticket.body,
+        )?;
         let x = ndarray::ArrayView2::from_shape((1, vector.len()), &vector)
             .map_err(|e| EngineError::Internal(e.to_string()))?;
-        let texts = [ticket_text(subject, body)];
+        let texts = [ticket_text(&ticket.subject, &ticket.body)];
         let prediction = model
-            .predict(x, &texts, threshold, top)?
+            .predict(x, &texts, ticket.threshold, ticket.top)?
             .pop()
             .ok_or_else(|| EngineError::Internal("router returned no prediction".into()))?;
         let mut router = RouterInfo::of(&model);
-        router.threshold = threshold.unwrap_or(router.threshold);
+        router.threshold = ticket.threshold.unwrap_or(router.threshold);
         Ok(Classification { prediction, router })
     }
 
-    /// Suggested solutions for a new ticket: routing (when a router for `label` exists), similar
+    /// Suggested solutions for a new ticket: routing (when a router for its label exists), similar
     /// answered tickets, KB passages and steps.
     pub fn suggest(
         &self,
-        kb_name: &str,
-        label: &str,
-        subject: &str,
-        body: &str,
+        ctx: &RequestCtx,
+        name: &KbName,
+        ticket: &TicketQuery,
         opts: &SuggestOptions,
     ) -> Result<Suggestion> {
-        let kb = self.kb(kb_name)?;
-        let classification = match self.classify(kb_name, label, subject, body, None, 3) {
+        check_client_filter(&opts.filter)?;
+        let kb = self.kb(name)?;
+        let classification = match self.classify(ctx, name, ticket) {
             Ok(c) => Some(c),
             Err(EngineError::RouterNotFound { .. }) => None,
             Err(e) => return Err(e),
         };
-        let text = ticket_text(subject, body);
-        let dense = self.queries.encode(&text)?;
-        let (similar_tickets, passages, steps) = kb.suggest(&text, &dense, opts)?;
+        let text = ticket_text(&ticket.subject, &ticket.body);
+        let dense = self.model()?.queries.encode(&text)?;
+        let (similar_tickets, passages, steps) =
+            crate::tickets::suggest(&kb, &ctx.access(), &text, &dense, opts)?;
         Ok(Suggestion {
             classification,
             similar_tickets,
             passages,
             steps,
         })
+    }
+
+    /// Trains a router for `label` on the KB's labelled tickets (their stored embeddings; nothing is
+    /// re-embedded) and saves it as the next version.
+    pub fn train_router(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        label: &LabelField,
+        opts: &TrainOptions,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<TrainedRouter> {
+        let kb = self.kb(name)?;
+        crate::tickets::train_router(&kb, &ctx.access(), label, opts, progress)
+    }
+
+    /// Scores the current router for `label` on labelled `tickets` (embedded as ingest would); labels
+    /// the router has never seen count as errors.
+    pub fn evaluate_router(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        label: &LabelField,
+        tickets: &[Document],
+        progress: &dyn Fn(usize),
+    ) -> Result<Report> {
+        let model = self.router(ctx, name, label)?;
+        let embedder = self.model()?.embedder.as_ref();
+        let labelled: Vec<(&Document, &String)> = tickets
+            .iter()
+            .filter_map(|d| d.fields.get(label.as_str()).map(|l| (d, l)))
+            .collect();
+        if labelled.is_empty() {
+            return Err(EngineError::Classify(
+                nova_classify::ClassifyError::NotEnoughData(format!(
+                    "no tickets with a `{label}` field to evaluate on"
+                )),
+            ));
+        }
+        let mut classes = model.meta.classes.clone();
+        let mut truth = Vec::with_capacity(labelled.len());
+        let mut vectors = Vec::with_capacity(labelled.len() * model.meta.dim);
+        let mut texts = Vec::with_capacity(labelled.len());
+        for (done, (doc, l)) in labelled.iter().enumerate() {
+            vectors.extend(ticket_vector(embedder, &doc.title, &doc.text)?);
+            texts.push(ticket_text(&doc.title, &doc.text));
+            let class = match classes.iter().position(|c| c == *l) {
+                Some(i) => i,
+                None => {
+                    classes.push((*l).clone());
+                    classes.len() - 1
+                }
+            };
+            truth.push(class);
+            progress(done + 1);
+        }
+        let x = ndarray::Array2::from_shape_vec((labelled.len(), model.meta.dim), vectors)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let known = model.probabilities(x.view(), &texts)?;
+        // Unseen labels get a zero-probability column so the confusion matrix can show them.
+        let mut probs = ndarray::Array2::zeros((labelled.len(), classes.len()));
+        probs
+            .slice_mut(ndarray::s![.., ..known.ncols()])
+            .assign(&known);
+        Ok(Report::new(&probs, &truth, &classes))
+    }
+
+    /// Runs `set`'s test queries in each mode against KB `name` (already holding the corpus), embedding
+    /// each query afresh (no cache, so latencies are cold).
+    pub fn evaluate_beir(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        set: &BeirSet,
+        modes: &[Mode],
+        base: &SearchOptions,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<ModeReport>> {
+        check_client_filter(&base.filter)?;
+        let kb = self.kb(name)?;
+        let embedder = self.model()?.embedder.as_ref();
+        let access = ctx.access();
+        let search = |query: &str, opts: &SearchOptions| {
+            let dense = match opts.mode {
+                Mode::Bm25 => None,
+                Mode::Dense | Mode::Hybrid => embedder.embed(&[query])?.into_iter().next(),
+            };
+            crate::search::search(&kb, &access, query, dense.as_deref(), opts)
+        };
+        evaluate(set, modes, base, &search, progress)
     }
 }

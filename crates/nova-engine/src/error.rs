@@ -1,4 +1,5 @@
-//! The engine's error type.
+//! The engine's error type. Every variant keeps the error it came from as its `source`, and says its
+//! stable [`Code`].
 
 use nova_core::Code;
 use std::path::PathBuf;
@@ -18,6 +19,9 @@ pub enum EngineError {
     /// Training or using a ticket router failed.
     #[error(transparent)]
     Classify(#[from] nova_classify::ClassifyError),
+    /// A knowledge base name, document id or label field is malformed.
+    #[error(transparent)]
+    Name(#[from] nova_core::NameError),
     /// No router has been trained for this knowledge base and label.
     #[error("no ticket router for `{label}` in knowledge base `{kb}`; train one with `nova tickets train --kb {kb} --label {label}`")]
     RouterNotFound {
@@ -26,29 +30,55 @@ pub enum EngineError {
         /// Label field.
         label: String,
     },
-    /// A ticket label field name is not usable as a folder name.
-    #[error("invalid label field `{0}`: use letters, digits, `-` and `_`")]
-    BadLabel(String),
-    /// A knowledge base name is not usable as a folder name.
-    #[error("invalid knowledge base name `{0}`: use letters, digits, `-` and `_`")]
-    BadKbName(String),
     /// No knowledge base by that name.
     #[error("knowledge base `{0}` not found")]
     KbNotFound(String),
     /// A knowledge base by that name already exists.
     #[error("knowledge base `{0}` already exists")]
     KbExists(String),
+    /// The same document id twice in one ingest call.
+    #[error("document id `{0}` appears more than once in the same request")]
+    DuplicateDocument(String),
+    /// A caller's filter names a field that only the engine may filter on.
+    #[error(
+        "filters may not name `{0}`: document permissions are applied from the caller's groups"
+    )]
+    ReservedFilterField(String),
+    /// The work needs the embedding model and none could be loaded.
+    #[error("the embedding model is not loaded")]
+    NoModel,
+    /// A stored payload does not have the shape the engine writes (a corrupt or foreign store).
+    #[error("stored chunk payload is malformed")]
+    Payload(#[source] serde_json::Error),
+    /// A file the engine reads or writes itself (metadata, feedback, eval inputs).
+    #[error("{path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file the engine reads or writes itself.
+    #[error("{path}: invalid JSON")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An evaluation dataset is malformed.
+    #[error("{path}: {problem}")]
+    Dataset {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong, with the line when there is one.
+        problem: String,
+    },
     /// A bug or a crashed worker thread; details are in the message and the log.
     #[error("internal error: {0}")]
     Internal(String),
-    /// A file the engine reads or writes itself (metadata, eval inputs).
-    #[error("{path}: {message}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 impl EngineError {
@@ -57,18 +87,17 @@ impl EngineError {
         match self {
             Self::Embed(e) => e.code(),
             Self::Store(e) => e.code(),
-            Self::BadKbName(_) | Self::BadLabel(_) => Code::InvalidInput,
-            Self::Classify(e) => match e {
-                nova_classify::ClassifyError::NotEnoughData(_) => Code::NotEnoughData,
-                nova_classify::ClassifyError::Dimension { .. } => Code::InvalidInput,
-                nova_classify::ClassifyError::Fit(_) => Code::Internal,
-                nova_classify::ClassifyError::File { .. } => Code::Io,
-            },
+            Self::Classify(e) => e.code(),
+            Self::Name(e) => e.code(),
+            Self::DuplicateDocument(_) | Self::ReservedFilterField(_) | Self::Dataset { .. } => {
+                Code::InvalidInput
+            }
             Self::RouterNotFound { .. } => Code::RouterNotFound,
-            Self::File { .. } => Code::Io,
-            Self::Internal(_) => Code::Internal,
             Self::KbNotFound(_) => Code::KbNotFound,
             Self::KbExists(_) => Code::KbExists,
+            Self::NoModel => Code::NotReady,
+            Self::Io { .. } | Self::Json { .. } => Code::Io,
+            Self::Payload(_) | Self::Internal(_) => Code::Internal,
         }
     }
 }

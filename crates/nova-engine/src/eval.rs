@@ -2,10 +2,8 @@
 //! MRR@10 per retrieval mode, with query latency percentiles.
 
 use crate::error::{EngineError, Result};
-use crate::kb::KnowledgeBase;
-use crate::search::{Mode, SearchOptions};
+use crate::search::{DocHit, Mode, SearchOptions};
 use nova_core::percentile;
-use nova_embed::SentenceEmbedder;
 use nova_ingest::{read_path, Document, ReadOptions};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -25,9 +23,9 @@ pub struct BeirSet {
 impl BeirSet {
     /// Loads `corpus.jsonl`, `queries.jsonl` and `qrels/test.tsv` from `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
-        let err = |path: &Path, message: String| EngineError::File {
+        let err = |path: &Path, problem: String| EngineError::Dataset {
             path: path.to_path_buf(),
-            message,
+            problem,
         };
         let corpus_path = dir.join("corpus.jsonl");
         if !corpus_path.is_file() {
@@ -38,8 +36,10 @@ impl BeirSet {
         }
         let corpus = read_path(&corpus_path, &ReadOptions::default()).docs;
         let qrels_path = dir.join("qrels/test.tsv");
-        let qrels_text =
-            fs_err::read_to_string(&qrels_path).map_err(|e| err(&qrels_path, e.to_string()))?;
+        let qrels_text = fs_err::read_to_string(&qrels_path).map_err(|source| EngineError::Io {
+            path: qrels_path.clone(),
+            source,
+        })?;
         let mut qrels: HashMap<String, HashMap<String, u32>> = HashMap::new();
         for (n, line) in qrels_text.lines().enumerate() {
             let cols: Vec<&str> = line.split('\t').collect();
@@ -88,18 +88,21 @@ impl BeirSet {
     /// (paths relative to the queries file's folder, e.g. `docs/docker/index.md`). A document matches a
     /// relevant path when the path ends with the document's id (its path relative to `docs`).
     pub fn from_kb_queries(docs: &Path, queries_file: &Path) -> Result<Self> {
-        let err = |message: String| EngineError::File {
+        let err = |problem: String| EngineError::Dataset {
             path: queries_file.to_path_buf(),
-            message,
+            problem,
         };
         if !docs.is_dir() {
-            return Err(EngineError::File {
+            return Err(EngineError::Dataset {
                 path: docs.to_path_buf(),
-                message: "not a folder".into(),
+                problem: "not a folder".into(),
             });
         }
         let corpus = read_path(docs, &ReadOptions::default()).docs;
-        let text = fs_err::read_to_string(queries_file).map_err(|e| err(e.to_string()))?;
+        let text = fs_err::read_to_string(queries_file).map_err(|source| EngineError::Io {
+            path: queries_file.to_path_buf(),
+            source,
+        })?;
         let (mut queries, mut qrels) = (Vec::new(), HashMap::new());
         for (n, line) in text
             .lines()
@@ -212,14 +215,14 @@ pub(crate) fn mrr(ranked: &[String], rels: &HashMap<String, u32>, k: usize) -> f
         .map_or(0.0, |i| 1.0 / (i as f64 + 1.0))
 }
 
-/// Runs every test query of `set` in each mode against `kb` (already holding the corpus). `base`
-/// sets the fusion and candidate depth; its mode and k are replaced (k = 100 for Recall@100).
-pub fn evaluate_beir(
-    kb: &KnowledgeBase,
-    embedder: &SentenceEmbedder,
+/// Runs every test query of `set` in each mode through `search` (over a KB already holding the
+/// corpus). `base` sets the fusion and candidate depth; its mode and k are replaced (k = 100 for
+/// Recall@100).
+pub(crate) fn evaluate(
     set: &BeirSet,
     modes: &[Mode],
     base: &SearchOptions,
+    search: &dyn Fn(&str, &SearchOptions) -> Result<Vec<DocHit>>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<ModeReport>> {
     let mut reports = Vec::new();
@@ -235,7 +238,7 @@ pub fn evaluate_beir(
         let mut latencies = Vec::with_capacity(set.queries.len());
         for (qid, text) in &set.queries {
             let start = Instant::now();
-            let hits = kb.search(embedder, text, &opts)?;
+            let hits = search(text, &opts)?;
             latencies.push(start.elapsed().as_secs_f64() * 1000.0);
             let ranked: Vec<String> = hits.into_iter().map(|h| h.doc_id).collect();
             let rels = &set.qrels[qid];

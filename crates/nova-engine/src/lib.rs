@@ -1,26 +1,42 @@
-//! The engine composes the embedder, the readers and the store: a named knowledge base you can ingest
-//! into, search (dense, BM25 or hybrid, with a score breakdown per hit) and evaluate on BEIR sets.
-//! It holds no HTTP and no CLI concerns.
+//! The engine composes the embedder, the readers and the store behind one front door, [`Engine`]:
+//! named knowledge bases you ingest into, search (dense, BM25 or hybrid, with a score breakdown per hit),
+//! troubleshoot, route tickets in, and evaluate on BEIR sets — every call on behalf of a caller
+//! ([`RequestCtx`]) whose access filter every store read carries. It holds no HTTP and no CLI concerns.
+//!
+//! Modules depend one way: `payload`, `meta`, `fusion`, `steps`, `query`, `feedback`, `error` are leaves;
+//! `kb` → payload, meta; `ingest` → kb; `search` → kb, fusion; `troubleshoot` → search, steps;
+//! `tickets` → troubleshoot; `eval` → search; `engine` → all of them, and nothing imports `engine`.
 
 mod engine;
 mod error;
 mod eval;
+mod feedback;
 mod fusion;
+mod ingest;
 mod kb;
+mod meta;
+mod payload;
 mod query;
 mod search;
 mod steps;
 mod tickets;
 mod troubleshoot;
 
-pub use engine::{Engine, EngineOptions, Feedback, KbInfo, Rating, StoredChunk, StoredDocument};
+pub use engine::{EmbedderLoader, Engine, EngineOptions, IngestOptions, KbInfo, ModelInfo};
 pub use error::{EngineError, Result};
-pub use eval::{evaluate_beir, BeirSet, ModeReport};
+pub use eval::{BeirSet, ModeReport};
+pub use feedback::{Feedback, Rating};
 pub use fusion::{fuse, rrf, Fusion, RRF_K};
-pub use kb::{IngestProgress, IngestSummary, KnowledgeBase};
-pub use search::{DocHit, Mode, SearchOptions};
+pub use ingest::{IngestProgress, IngestSummary};
+pub use kb::{StoredChunk, StoredDocument};
+pub use nova_core::{
+    AccessFilter, Condition, DocId, Filter, KbName, LabelField, Principal, RequestCtx,
+};
+pub use payload::{ChunkPayload, TICKET_KIND};
+pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};
 pub use steps::Step;
 pub use tickets::{
-    ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion, TicketSet,
+    ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion,
+    TicketQuery, TicketSet, TrainedRouter,
 };
 pub use troubleshoot::{SuggestedStep, TroubleshootOptions, TroubleshootReport};

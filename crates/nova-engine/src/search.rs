@@ -4,8 +4,9 @@
 use crate::error::{EngineError, Result};
 use crate::fusion::{fuse, Fusion};
 use crate::kb::KnowledgeBase;
-use nova_embed::{Embedder, SentenceEmbedder};
-use nova_store::{FieldFilter, Retriever, SparseVec, Store, StoreHit, StoreQuery};
+use crate::payload::{keys, ChunkPayload};
+use nova_core::{AccessFilter, Filter};
+use nova_store::{Retriever, SparseVec, StoreHit, StoreQuery};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -53,10 +54,9 @@ pub struct SearchOptions {
     pub mode: Mode,
     /// Documents to return.
     pub k: usize,
-    /// Payload filters, all required.
-    pub filters: Vec<FieldFilter>,
-    /// Payload filters that must not match (e.g. `kind=ticket` to search articles only).
-    pub exclude: Vec<FieldFilter>,
+    /// Which chunks may match (the caller's filter; may not name `acl`, which the engine enforces from
+    /// the caller's groups).
+    pub filter: Filter,
     /// Chunks fetched from each retriever before fusion and grouping.
     pub candidates: usize,
     /// How hybrid mode combines the retrievers.
@@ -68,8 +68,7 @@ impl Default for SearchOptions {
         Self {
             mode: Mode::Hybrid,
             k: 10,
-            filters: Vec::new(),
-            exclude: Vec::new(),
+            filter: Filter::all(),
             candidates: 300,
             fusion: Fusion::default(),
         }
@@ -119,62 +118,44 @@ pub struct DocHit {
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Payload keys shown as `DocHit` fields (or internal), not repeated in `metadata`.
-const STANDARD_KEYS: [&str; 11] = [
-    "doc_id", "chunk", "title", "source", "headings", "text", "kind", "hash", "tags", "acl",
-    "indexed",
-];
-
-impl KnowledgeBase {
-    /// Searches the knowledge base; results are documents, best first.
-    pub fn search(
-        &self,
-        embedder: &SentenceEmbedder,
-        query: &str,
-        opts: &SearchOptions,
-    ) -> Result<Vec<DocHit>> {
-        let dense = if opts.mode == Mode::Bm25 {
-            None
-        } else {
-            Some(embedder.embed(&[query])?.remove(0))
-        };
-        self.search_with_vector(query, dense.as_deref(), opts)
-    }
-
-    /// Searches with the query's embedding already computed (by a batching or caching front end).
-    /// `dense` may be `None` only in BM25 mode.
-    pub fn search_with_vector(
-        &self,
-        query: &str,
-        dense: Option<&[f32]>,
-        opts: &SearchOptions,
-    ) -> Result<Vec<DocHit>> {
-        let dense_vec = match (opts.mode, dense) {
-            (Mode::Bm25, _) => &[][..],
-            (_, Some(v)) => v,
-            (_, None) => {
-                return Err(EngineError::Internal(
-                    "dense or hybrid search without a query embedding".into(),
-                ))
-            }
-        };
-        let sparse_vec = if opts.mode == Mode::Dense {
-            SparseVec::default()
-        } else {
-            self.bm25().query(query)
-        };
-        let run = |retriever| {
-            self.store().search(&StoreQuery {
-                retriever,
-                dense: dense_vec,
-                sparse: &sparse_vec,
-                filters: &opts.filters,
-                exclude: &opts.exclude,
-                limit: opts.candidates.max(opts.k),
-                // Candidates carry only their document id; full payloads are read for the winners.
-                payload_keys: Some(&["doc_id"]),
-            })
-        };
+/// Searches `kb` for what `access` lets the caller see, with the query's embedding already computed
+/// (by a batching or caching front end). `dense` may be `None` only in BM25 mode.
+pub(crate) fn search(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    query: &str,
+    dense: Option<&[f32]>,
+    opts: &SearchOptions,
+) -> Result<Vec<DocHit>> {
+    let dense_vec = match (opts.mode, dense) {
+        (Mode::Bm25, _) => &[][..],
+        (_, Some(v)) => v,
+        (_, None) => {
+            return Err(EngineError::Internal(
+                "dense or hybrid search without a query embedding".into(),
+            ))
+        }
+    };
+    let sparse_vec = if opts.mode == Mode::Dense {
+        SparseVec::default()
+    } else {
+        kb.bm25().query(query)
+    };
+    let run = |retriever| {
+        kb.store().search(&StoreQuery {
+            retriever,
+            dense: dense_vec,
+            sparse: &sparse_vec,
+            filter: &opts.filter,
+            access,
+            limit: opts.candidates.max(opts.k),
+            // Candidates carry only their document id; full payloads are read for the winners.
+            payload_keys: Some(&[keys::DOC_ID]),
+        })
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let dense = if opts.mode == Mode::Bm25 {
             Vec::new()
         } else {
@@ -187,37 +168,36 @@ impl KnowledgeBase {
         };
         let grouped = group(dense, bm25, opts);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
-        let payloads = self.store().get_many(&ids)?;
-        Ok(grouped
-            .into_iter()
-            .map(|(id, mut hit)| {
-                if let Some(p) = payloads.get(&id) {
-                    hydrate(&mut hit, p);
-                }
-                hit
-            })
-            .collect())
+        let mut payloads = kb.store().get_many(&ids, access)?;
+        // A winner whose chunk is gone was replaced between the two reads (its document's new version
+        // is committed by then): search again rather than drop the document.
+        if payloads.len() < ids.len() && attempt < SEARCH_ATTEMPTS {
+            continue;
+        }
+        let mut hits = Vec::with_capacity(grouped.len());
+        for (id, mut hit) in grouped {
+            if let Some(p) = payloads.remove(&id) {
+                hydrate(&mut hit, ChunkPayload::from_map(p)?);
+                hits.push(hit);
+            }
+        }
+        return Ok(hits);
     }
 }
 
-/// Fills a hit's display fields from its chunk's full payload.
-fn hydrate(hit: &mut DocHit, p: &serde_json::Value) {
-    hit.title = text_field(p, "title");
-    hit.source = text_field(p, "source");
-    hit.headings = strings(p.get("headings"));
-    hit.text = text_field(p, "text");
-    hit.chunk = p.get("chunk").and_then(|c| c.as_u64()).unwrap_or_default();
-    hit.kind = text_field(p, "kind");
-    hit.tags = strings(p.get("tags"));
-    hit.metadata = p
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(k, _)| !STANDARD_KEYS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+/// Searches run again when a document was replaced mid-search.
+const SEARCH_ATTEMPTS: usize = 3;
+
+/// Fills a hit's display fields from its chunk's payload.
+fn hydrate(hit: &mut DocHit, p: ChunkPayload) {
+    hit.title = p.title;
+    hit.source = p.source;
+    hit.headings = p.headings;
+    hit.text = p.text;
+    hit.chunk = p.chunk;
+    hit.kind = p.kind;
+    hit.tags = p.tags;
+    hit.metadata = p.metadata;
 }
 
 /// Ranks chunks (fused for hybrid), then keeps each document's best chunk: (chunk id, hit with its
@@ -238,7 +218,7 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
             .collect()
     };
     let (dense_by_id, bm25_by_id) = (explain(&dense), explain(&bm25));
-    let mut payloads: HashMap<u64, serde_json::Value> = HashMap::new();
+    let mut doc_of: HashMap<u64, String> = HashMap::new();
     let ranked: Vec<(u64, f64)> = match opts.mode {
         Mode::Dense => dense.iter().map(|h| (h.id, f64::from(h.score))).collect(),
         Mode::Bm25 => bm25.iter().map(|h| (h.id, f64::from(h.score))).collect(),
@@ -250,13 +230,16 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
         }
     };
     for h in dense.into_iter().chain(bm25) {
-        payloads.entry(h.id).or_insert(h.payload);
+        if let Some(serde_json::Value::String(doc_id)) = h.payload.get(keys::DOC_ID) {
+            doc_of.entry(h.id).or_insert_with(|| doc_id.clone());
+        }
     }
     let mut docs: Vec<(u64, DocHit)> = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
     for (id, score) in ranked {
-        let Some(p) = payloads.get(&id) else { continue };
-        let doc_id = text_field(p, "doc_id");
+        let Some(doc_id) = doc_of.get(&id).cloned() else {
+            continue;
+        };
         if let Some(&i) = index_of.get(&doc_id) {
             docs[i].1.more_chunks += 1;
             continue;
@@ -277,23 +260,4 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
         ));
     }
     docs
-}
-
-/// A payload's string field (empty when absent or not a string).
-pub(crate) fn text_field(p: &serde_json::Value, key: &str) -> String {
-    p.get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// A JSON array of strings (anything else is empty).
-pub(crate) fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
-    v.and_then(|h| h.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -4,14 +4,15 @@
 //! steps from the troubleshoot engine.
 
 use crate::error::{EngineError, Result};
-use crate::kb::{chunk_entry, KnowledgeBase};
-use crate::search::{text_field, DocHit};
+use crate::kb::KnowledgeBase;
+use crate::payload::{indexed_text, keys, ChunkPayload, TICKET_KIND};
+use crate::search::DocHit;
 use crate::steps::normalised;
-use crate::troubleshoot::{kind_is_ticket, SuggestedStep, TroubleshootOptions};
+use crate::troubleshoot::{kind_is_ticket, troubleshoot, SuggestedStep, TroubleshootOptions};
 use nova_classify::{Examples, Prediction, RouterModel, TrainOptions};
+use nova_core::{AccessFilter, Filter, LabelField};
 use nova_embed::Embedder;
 use nova_ingest::{chunk, ChunkOptions, Document};
-use nova_store::{FieldFilter, Store};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -74,8 +75,8 @@ pub struct SuggestOptions {
     pub passages: usize,
     /// Most steps.
     pub max_steps: usize,
-    /// Payload filters for both searches.
-    pub filters: Vec<FieldFilter>,
+    /// Filter for both searches; may not name `acl`.
+    pub filter: Filter,
 }
 
 impl Default for SuggestOptions {
@@ -84,7 +85,7 @@ impl Default for SuggestOptions {
             tickets: 3,
             passages: 3,
             max_steps: 8,
-            filters: Vec::new(),
+            filter: Filter::all(),
         }
     }
 }
@@ -104,9 +105,30 @@ pub struct Suggestion {
     pub steps: Vec<SuggestedStep>,
 }
 
-/// A label field must be a plain name: it becomes a folder.
-pub(crate) fn check_label(label: &str) -> Result<()> {
-    KnowledgeBase::check_name(label).map_err(|_| EngineError::BadLabel(label.to_owned()))
+/// A new ticket to route or find solutions for.
+#[derive(Debug, Clone)]
+pub struct TicketQuery {
+    /// Ticket field the router predicts (`category`).
+    pub label: LabelField,
+    /// Subject line (may be empty).
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// "Needs human" below this confidence (default: the router's).
+    pub threshold: Option<f32>,
+    /// Labels to return, best first.
+    pub top: usize,
+}
+
+/// A router just trained and saved.
+#[derive(Debug)]
+pub struct TrainedRouter {
+    /// The model.
+    pub model: RouterModel,
+    /// The file it was saved to.
+    pub path: PathBuf,
+    /// Tickets left out for lack of the label.
+    pub unlabelled: usize,
 }
 
 /// The text a ticket is searched and routed by.
@@ -123,10 +145,10 @@ pub fn ticket_text(subject: &str, body: &str) -> String {
 /// embedded with title and section, the mean normalised.
 pub fn ticket_vector(embedder: &dyn Embedder, subject: &str, body: &str) -> Result<Vec<f32>> {
     let mut doc = Document::new("new-ticket", subject.trim(), "", body.trim());
-    doc.kind = "ticket".into();
+    doc.kind = TICKET_KIND.into();
     let texts: Vec<String> = chunk(&doc, ChunkOptions::default())
         .iter()
-        .map(|c| chunk_entry(&doc, "", c).0)
+        .map(|c| indexed_text(&doc, c))
         .collect();
     let texts: Vec<&str> = if texts.is_empty() {
         vec![subject]
@@ -151,163 +173,148 @@ fn mean_unit<'a>(vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
 }
 
 /// The error for a label with no trained router in `kb`.
-fn no_router(kb: &KnowledgeBase, label: &str) -> EngineError {
+pub(crate) fn no_router(kb: &KnowledgeBase, label: &LabelField) -> EngineError {
     EngineError::RouterNotFound {
-        kb: kb.name().to_owned(),
-        label: label.to_owned(),
+        kb: kb.name().to_string(),
+        label: label.to_string(),
     }
 }
 
-impl KnowledgeBase {
-    /// Where routers for `label` are saved.
-    pub fn router_dir(&self, label: &str) -> Result<PathBuf> {
-        check_label(label)?;
-        Ok(self.dir().join("router").join(label))
+/// Every ticket the caller can see with its stored embedding and its `label` field; tickets without
+/// the label are counted, not returned.
+pub(crate) fn labelled_tickets(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    label: &LabelField,
+) -> Result<TicketSet> {
+    let points = kb.store().scan(
+        &Filter::must([kind_is_ticket()]),
+        access,
+        Some(&[
+            keys::DOC_ID,
+            keys::CHUNK,
+            keys::VERSION,
+            keys::TITLE,
+            keys::TEXT,
+            label.as_str(),
+        ]),
+        true,
+    )?;
+    // doc id → its chunks with their vectors, then one whole version each, in chunk order.
+    let mut docs: BTreeMap<String, Vec<(ChunkPayload, Vec<f32>)>> = BTreeMap::new();
+    for p in points {
+        let Some(dense) = p.dense else { continue };
+        let payload = ChunkPayload::from_map(p.payload)?;
+        docs.entry(payload.doc_id.clone())
+            .or_default()
+            .push((payload, dense));
     }
-
-    /// Every ticket (`kind=ticket`) with its stored embedding and its `label` field; tickets without
-    /// the label are counted, not returned.
-    pub fn labelled_tickets(&self, label: &str) -> Result<TicketSet> {
-        check_label(label)?;
-        let points = self.store().scan(
-            &[kind_is_ticket()],
-            &["doc_id", "chunk", "title", "text", label],
-            true,
-        )?;
-        // doc id → (chunk index, vector, title, text, label), gathered then put in chunk order.
-        type Part = (u64, Vec<f32>, String, String, String);
-        let mut docs: BTreeMap<String, Vec<Part>> = BTreeMap::new();
-        for p in points {
-            let Some(dense) = p.dense else { continue };
-            let label_value = match p.payload.get(label) {
-                Some(serde_json::Value::String(s)) => s.trim().to_owned(),
-                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
-                    v.to_string()
-                }
-                _ => String::new(),
-            };
-            docs.entry(text_field(&p.payload, "doc_id"))
-                .or_default()
-                .push((
-                    p.payload.get("chunk").and_then(|c| c.as_u64()).unwrap_or(0),
-                    dense,
-                    text_field(&p.payload, "title"),
-                    text_field(&p.payload, "text"),
-                    label_value,
-                ));
+    let mut set = TicketSet::default();
+    for (id, mut parts) in docs {
+        // While a ticket is being replaced two versions coexist: train on the newest.
+        let newest = parts.iter().map(|(p, _)| p.version).max().unwrap_or(0);
+        parts.retain(|(p, _)| p.version == newest);
+        parts.sort_by_key(|(p, _)| p.chunk);
+        let label_value = match parts[0].0.metadata.get(label.as_str()) {
+            Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+            Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => v.to_string(),
+            _ => String::new(),
+        };
+        if label_value.is_empty() {
+            set.unlabelled += 1;
+            continue;
         }
-        let mut set = TicketSet::default();
-        for (id, mut parts) in docs {
-            parts.sort_by_key(|p| p.0);
-            let label_value = parts[0].4.clone();
-            if label_value.is_empty() {
-                set.unlabelled += 1;
-                continue;
-            }
-            let vector = mean_unit(parts.iter().map(|p| p.1.as_slice()));
-            let mut text = parts[0].2.clone();
-            for p in &parts {
-                text.push('\n');
-                text.push_str(&p.3);
-            }
-            set.ids.push(id);
-            set.vectors.push(vector);
-            set.labels.push(label_value);
-            set.texts.push(text);
+        let vector = mean_unit(parts.iter().map(|(_, v)| v.as_slice()));
+        let mut text = parts[0].0.title.clone();
+        for (p, _) in &parts {
+            text.push('\n');
+            text.push_str(&p.text);
         }
-        Ok(set)
+        set.ids.push(id);
+        set.vectors.push(vector);
+        set.labels.push(label_value);
+        set.texts.push(text);
     }
+    Ok(set)
+}
 
-    /// Trains a router for `label` on the stored tickets, saves it as the next version and returns it
-    /// (with the file written and the number of unlabelled tickets left out).
-    pub fn train_router(
-        &self,
-        label: &str,
-        opts: &TrainOptions,
-        progress: &dyn Fn(usize, usize),
-    ) -> Result<(RouterModel, PathBuf, usize)> {
-        let set = self.labelled_tickets(label)?;
-        if set.ids.len() < opts.folds.max(2) {
-            return Err(EngineError::Classify(
-                nova_classify::ClassifyError::NotEnoughData(format!(
-                    "knowledge base `{}` has {} tickets with a `{label}` field ({} without); \
-                     import labelled tickets with `nova tickets import`",
-                    self.name(),
-                    set.ids.len(),
-                    set.unlabelled
-                )),
-            ));
-        }
-        let examples = Examples::new(&set.vectors, &set.labels)?;
-        let mut model = nova_classify::train(
-            &examples,
-            Some(&set.texts),
-            opts,
-            label,
-            self.model(),
-            progress,
-        )?;
-        let path = model.save_version(&self.router_dir(label)?)?;
-        Ok((model, path, set.unlabelled))
+/// Trains a router for `label` on the tickets the caller can see and saves it as the next version.
+pub(crate) fn train_router(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    label: &LabelField,
+    opts: &TrainOptions,
+    progress: &dyn Fn(usize, usize),
+) -> Result<TrainedRouter> {
+    let set = labelled_tickets(kb, access, label)?;
+    if set.ids.len() < opts.folds.max(2) {
+        return Err(EngineError::Classify(
+            nova_classify::ClassifyError::NotEnoughData(format!(
+                "knowledge base `{}` has {} tickets with a `{label}` field ({} without); \
+                 import labelled tickets with `nova tickets import`",
+                kb.name(),
+                set.ids.len(),
+                set.unlabelled
+            )),
+        ));
     }
+    let examples = Examples::new(&set.vectors, &set.labels)?;
+    let mut model = nova_classify::train(
+        &examples,
+        Some(&set.texts),
+        opts,
+        label.as_str(),
+        &kb.model(),
+        progress,
+    )?;
+    let path = model.save_version(&kb.router_dir(label))?;
+    Ok(TrainedRouter {
+        model,
+        path,
+        unlabelled: set.unlabelled,
+    })
+}
 
-    /// The current router for `label`.
-    pub fn router(&self, label: &str) -> Result<RouterModel> {
-        RouterModel::load_current(&self.router_dir(label)?)?.ok_or_else(|| no_router(self, label))
-    }
-
-    /// Router `version` for `label` (the engine's cache names the version it read from `CURRENT`).
-    pub(crate) fn router_version(&self, label: &str, version: u32) -> Result<RouterModel> {
-        Ok(RouterModel::load_version(
-            &self.router_dir(label)?,
-            version,
-        )?)
-    }
-
-    /// The version `CURRENT` names for `label`, or the router-not-found error.
-    pub(crate) fn current_router_version(&self, label: &str) -> Result<u32> {
-        RouterModel::current_version(&self.router_dir(label)?)?
-            .ok_or_else(|| no_router(self, label))
-    }
-
-    /// Similar answered tickets (one per distinct answer, scoring at least half the best), passages and
-    /// steps for a ticket whose text embeds to `dense`.
-    pub fn suggest(
-        &self,
-        text: &str,
-        dense: &[f32],
-        opts: &SuggestOptions,
-    ) -> Result<(Vec<DocHit>, Vec<DocHit>, Vec<SuggestedStep>)> {
-        // Unanswered and duplicate-answer tickets are dropped after the search, so ask for spares.
-        let report = self.troubleshoot(
-            text,
-            dense,
-            &TroubleshootOptions {
-                passages: opts.passages,
-                tickets: opts.tickets * 4,
-                max_steps: opts.max_steps,
-                filters: opts.filters.clone(),
-            },
-        )?;
-        let mut seen = HashSet::new();
-        let best = report.similar_tickets.first().map_or(0.0, |t| t.score);
-        let tickets = report
-            .similar_tickets
-            .into_iter()
-            .filter(|t| t.score >= TICKET_SCORE_RATIO * best)
-            .filter(|t| {
-                let answer = t
-                    .metadata
-                    .get("answer")
-                    .and_then(|a| a.as_str())
-                    .map(normalised)
-                    .unwrap_or_default();
-                !answer.is_empty() && seen.insert(answer)
-            })
-            .take(opts.tickets)
-            .collect();
-        Ok((tickets, report.passages, report.steps))
-    }
+/// Similar answered tickets (one per distinct answer, scoring at least half the best), passages and
+/// steps for a ticket whose text embeds to `dense`.
+pub(crate) fn suggest(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    text: &str,
+    dense: &[f32],
+    opts: &SuggestOptions,
+) -> Result<(Vec<DocHit>, Vec<DocHit>, Vec<SuggestedStep>)> {
+    // Unanswered and duplicate-answer tickets are dropped after the search, so ask for spares.
+    let report = troubleshoot(
+        kb,
+        access,
+        text,
+        dense,
+        &TroubleshootOptions {
+            passages: opts.passages,
+            tickets: opts.tickets * 4,
+            max_steps: opts.max_steps,
+            filter: opts.filter.clone(),
+        },
+    )?;
+    let mut seen = HashSet::new();
+    let best = report.similar_tickets.first().map_or(0.0, |t| t.score);
+    let tickets = report
+        .similar_tickets
+        .into_iter()
+        .filter(|t| t.score >= TICKET_SCORE_RATIO * best)
+        .filter(|t| {
+            let answer = t
+                .metadata
+                .get("answer")
+                .and_then(|a| a.as_str())
+                .map(normalised)
+                .unwrap_or_default();
+            !answer.is_empty() && seen.insert(answer)
+        })
+        .take(opts.tickets)
+        .collect();
+    Ok((tickets, report.passages, report.steps))
 }
 
 impl RouterInfo {

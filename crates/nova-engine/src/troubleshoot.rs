@@ -4,9 +4,10 @@
 
 use crate::error::Result;
 use crate::kb::KnowledgeBase;
-use crate::search::{DocHit, Mode, SearchOptions};
-use crate::steps::{extract, normalised};
-use nova_store::FieldFilter;
+use crate::payload::{keys, TICKET_KIND};
+use crate::search::{search, DocHit, Mode, SearchOptions};
+use crate::steps::{extract, is_fix_section, normalised};
+use nova_core::{AccessFilter, Condition, Filter};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -22,8 +23,8 @@ pub struct TroubleshootOptions {
     pub tickets: usize,
     /// Most suggested steps.
     pub max_steps: usize,
-    /// Payload filters applied to both searches (product, version, tags…).
-    pub filters: Vec<FieldFilter>,
+    /// Filter applied to both searches (product, version, tags…); may not name `acl`.
+    pub filter: Filter,
 }
 
 impl Default for TroubleshootOptions {
@@ -32,7 +33,7 @@ impl Default for TroubleshootOptions {
             passages: 5,
             tickets: 3,
             max_steps: 8,
-            filters: Vec::new(),
+            filter: Filter::all(),
         }
     }
 }
@@ -67,84 +68,82 @@ pub struct TroubleshootReport {
     pub steps: Vec<SuggestedStep>,
 }
 
-pub(crate) fn kind_is_ticket() -> FieldFilter {
-    FieldFilter {
-        field: "kind".into(),
-        value: "ticket".into(),
-    }
+/// `kind = ticket`.
+pub(crate) fn kind_is_ticket() -> Condition {
+    Condition::eq(keys::KIND, TICKET_KIND)
 }
 
-impl KnowledgeBase {
-    /// Answers `problem` from the knowledge base. `dense` is the problem's embedding.
-    pub fn troubleshoot(
-        &self,
-        problem: &str,
-        dense: &[f32],
-        opts: &TroubleshootOptions,
-    ) -> Result<TroubleshootReport> {
-        let articles = SearchOptions {
-            mode: Mode::Hybrid,
-            k: opts.passages,
-            filters: opts.filters.clone(),
-            exclude: vec![kind_is_ticket()],
-            ..SearchOptions::default()
-        };
-        let passages = self.search_with_vector(problem, Some(dense), &articles)?;
-        let mut ticket_filters = opts.filters.clone();
-        ticket_filters.push(kind_is_ticket());
-        let tickets = SearchOptions {
-            k: opts.tickets,
-            filters: ticket_filters,
-            exclude: Vec::new(),
-            ..articles
-        };
-        let similar_tickets = if opts.tickets == 0 {
-            Vec::new()
-        } else {
-            self.search_with_vector(problem, Some(dense), &tickets)?
-        };
-        let steps = self.steps_for(&passages, opts.max_steps)?;
-        Ok(TroubleshootReport {
-            passages,
-            similar_tickets,
-            steps,
-        })
-    }
+/// Answers `problem` from what `access` lets the caller see in `kb`. `dense` is the problem's embedding.
+pub(crate) fn troubleshoot(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    problem: &str,
+    dense: &[f32],
+    opts: &TroubleshootOptions,
+) -> Result<TroubleshootReport> {
+    let articles = SearchOptions {
+        mode: Mode::Hybrid,
+        k: opts.passages,
+        filter: opts.filter.clone().and_not(kind_is_ticket()),
+        ..SearchOptions::default()
+    };
+    let passages = search(kb, access, problem, Some(dense), &articles)?;
+    let tickets = SearchOptions {
+        k: opts.tickets,
+        filter: opts.filter.clone().and(kind_is_ticket()),
+        ..articles
+    };
+    let similar_tickets = if opts.tickets == 0 {
+        Vec::new()
+    } else {
+        search(kb, access, problem, Some(dense), &tickets)?
+    };
+    let steps = steps_for(kb, access, &passages, opts.max_steps)?;
+    Ok(TroubleshootReport {
+        passages,
+        similar_tickets,
+        steps,
+    })
+}
 
-    /// Steps from each strong passage's document: its best chunk, then the document's fix sections.
-    /// Only passages scoring near the best one contribute, so a weak fifth hit adds no unrelated fixes.
-    fn steps_for(&self, passages: &[DocHit], max: usize) -> Result<Vec<SuggestedStep>> {
-        let mut seen = HashSet::new();
-        let mut steps = Vec::new();
-        let best = passages.first().map_or(0.0, |p| p.score);
-        for hit in passages
-            .iter()
-            .filter(|p| p.score >= STEP_SCORE_RATIO * best)
-        {
-            let mut chunks = vec![(hit.chunk, hit.headings.clone(), hit.text.clone())];
-            for (index, headings, text) in self.doc_chunks(&hit.doc_id)? {
-                if index != hit.chunk && crate::steps::is_fix_section(&headings) {
-                    chunks.push((index, headings, text));
-                }
+/// Steps from each strong passage's document: its best chunk, then the document's fix sections.
+/// Only passages scoring near the best one contribute, so a weak fifth hit adds no unrelated fixes.
+fn steps_for(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    passages: &[DocHit],
+    max: usize,
+) -> Result<Vec<SuggestedStep>> {
+    let mut seen = HashSet::new();
+    let mut steps = Vec::new();
+    let best = passages.first().map_or(0.0, |p| p.score);
+    for hit in passages
+        .iter()
+        .filter(|p| p.score >= STEP_SCORE_RATIO * best)
+    {
+        let mut chunks = vec![(hit.chunk, hit.headings.clone(), hit.text.clone())];
+        for c in kb.doc_chunks(&hit.doc_id, access)? {
+            if c.chunk != hit.chunk && is_fix_section(&c.headings) {
+                chunks.push((c.chunk, c.headings, c.text));
             }
-            for (chunk, headings, text) in chunks {
-                for s in extract(&text, &headings) {
-                    if steps.len() == max {
-                        return Ok(steps);
-                    }
-                    if seen.insert(normalised(&s.text)) {
-                        steps.push(SuggestedStep {
-                            text: s.text,
-                            doc_id: hit.doc_id.clone(),
-                            title: hit.title.clone(),
-                            source: hit.source.clone(),
-                            section: s.section,
-                            chunk,
-                        });
-                    }
+        }
+        for (chunk, headings, text) in chunks {
+            for s in extract(&text, &headings) {
+                if steps.len() == max {
+                    return Ok(steps);
+                }
+                if seen.insert(normalised(&s.text)) {
+                    steps.push(SuggestedStep {
+                        text: s.text,
+                        doc_id: hit.doc_id.clone(),
+                        title: hit.title.clone(),
+                        source: hit.source.clone(),
+                        section: s.section,
+                        chunk,
+                    });
                 }
             }
         }
-        Ok(steps)
     }
+    Ok(steps)
 }

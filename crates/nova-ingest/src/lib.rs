@@ -6,6 +6,7 @@ mod chunk;
 mod document;
 mod html;
 mod markdown;
+mod outcome;
 mod pdf;
 mod read;
 mod records;
@@ -13,6 +14,7 @@ mod tickets;
 
 pub use chunk::{chunk, Chunk, ChunkOptions};
 pub use document::{content_hash, Document};
-pub use read::{read_bytes, read_path, ReadOptions, ReadOutcome, Skip};
+pub use outcome::{ReadOutcome, Skip};
+pub use read::{read_bytes, read_path, ReadOptions};
 pub use records::FieldMap;
 pub use tickets::{read_tickets, resolve_mapping, TicketFormat, TicketRead, TICKET_FIELDS};

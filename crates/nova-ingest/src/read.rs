@@ -1,35 +1,9 @@
 //! File readers. Each file gives documents or a [`Skip`] with the reason; folders are walked in sorted
 //! order so ingest runs are reproducible.
 
-use crate::document::Document;
+use crate::outcome::{drop_duplicates, ReadOutcome, Skip};
 use crate::records::{read_csv, read_jsonl, FieldMap};
-use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-
-/// Something that was not ingested, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skip {
-    /// The file (with `:line` for JSONL records).
-    pub source: String,
-    /// Why: `binary file`, `empty`, `invalid UTF-8`, `parse error: …`, `unsupported file type`.
-    pub reason: String,
-}
-
-impl fmt::Display for Skip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.source, self.reason)
-    }
-}
-
-/// Documents read and things skipped.
-#[derive(Debug, Default)]
-pub struct ReadOutcome {
-    /// Good documents, in file order.
-    pub docs: Vec<Document>,
-    /// Files or lines that were not read.
-    pub skipped: Vec<Skip>,
-}
 
 const TEXT_EXTENSIONS: [&str; 4] = ["md", "markdown", "txt", "text"];
 const HTML_EXTENSIONS: [&str; 3] = ["html", "htm", "xhtml"];
@@ -67,23 +41,6 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> ReadOutcome {
     }
     drop_duplicates(&mut out);
     out
-}
-
-pub(crate) fn drop_duplicates(out: &mut ReadOutcome) {
-    let mut first: HashMap<String, String> = HashMap::new();
-    let mut kept = Vec::with_capacity(out.docs.len());
-    for doc in std::mem::take(&mut out.docs) {
-        if let Some(at) = first.get(&doc.id) {
-            out.skipped.push(Skip {
-                source: doc.source,
-                reason: format!("duplicate document id `{}` (first at {at})", doc.id),
-            });
-        } else {
-            first.insert(doc.id.clone(), doc.source.clone());
-            kept.push(doc);
-        }
-    }
-    out.docs = kept;
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skip>) {

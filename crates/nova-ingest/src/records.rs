@@ -5,7 +5,7 @@
 //! [`Skip`] naming its line number; the rest of the file is still read.
 
 use crate::document::{split_list, Document};
-use crate::read::{ReadOutcome, Skip};
+use crate::outcome::{ReadOutcome, Skip};
 use serde_json::Value;
 
 /// Which record fields make up a document. Names match case-insensitively.

@@ -3,7 +3,7 @@
 //! export calls them. Zendesk, Jira Service Management, ServiceNow and Freshdesk headers are recognised;
 //! `--map field=Column` overrides any of them.
 
-use crate::read::{drop_duplicates, ReadOutcome, Skip};
+use crate::outcome::{drop_duplicates, ReadOutcome, Skip};
 use crate::records::{csv_headers, read_csv, read_jsonl, same_name, FieldMap};
 use std::collections::BTreeMap;
 use std::path::Path;

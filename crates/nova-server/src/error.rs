@@ -71,6 +71,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
+        Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
         Code::ModelMissing | Code::ModelCorrupt | Code::Io | Code::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -91,6 +92,12 @@ impl From<EngineError> for ApiError {
             return Self::new(code, chain);
         }
         Self::new(code, e.to_string())
+    }
+}
+
+impl From<nova_core::NameError> for ApiError {
+    fn from(e: nova_core::NameError) -> Self {
+        Self::new(e.code(), e.to_string())
     }
 }
 
@@ -115,6 +122,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         return response;
     };
     let status = error.status();
+    let code = error.code;
     let message = if status.is_server_error() {
         tracing::error!(code = %error.code, request_id, "{}", error.message);
         "internal error; the server log has the details under this request id".to_owned()
@@ -123,7 +131,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     };
     let body = ErrorBody {
         error: ErrorDetail {
-            code: error.code.as_str().to_owned(),
+            code: code.as_str().to_owned(),
             message,
             request_id: request_id.clone(),
         },
@@ -134,6 +142,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     }
     if let Some(allow) = response.headers().get("allow") {
         rendered.headers_mut().insert("allow", allow.clone());
+    }
+    if code == Code::Overloaded {
+        // The queue drains in milliseconds; a second is a polite, coarse retry hint.
+        rendered
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from_static("1"));
     }
     rendered
 }

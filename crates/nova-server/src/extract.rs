@@ -1,5 +1,5 @@
 //! Extractors that answer in the API's error format: JSON bodies whose problems name the field, path
-//! parameters, and the engine (503 until the model is loaded).
+//! parameters, the caller, and the engine (503 until the model is loaded).
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use nova_core::Code;
-use nova_engine::Engine;
+use nova_engine::{Engine, KbName, Principal, RequestCtx};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
@@ -66,4 +66,27 @@ impl FromRequestParts<AppState> for Ready {
             )
         })
     }
+}
+
+/// Who is calling, for the engine: the verified principal and the request id. Until access control is
+/// configured every caller is the local administrator; the principal will come from verified
+/// credentials, never from a client-supplied header.
+pub struct Caller(pub RequestCtx);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        Ok(Self(RequestCtx::new(Principal::local_admin(), request_id)))
+    }
+}
+
+/// A knowledge base name from the path, checked once (422 naming it when malformed).
+pub(crate) fn kb_name(raw: &str) -> Result<KbName, ApiError> {
+    Ok(KbName::parse(raw)?)
 }

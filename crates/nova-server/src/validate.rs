@@ -1,29 +1,26 @@
 //! Request checks shared by the handlers; each failure is a 422 whose message names the field.
 
 use crate::error::ApiError;
-use nova_store::FieldFilter;
+use nova_engine::{Condition, Filter};
 use std::collections::BTreeMap;
 
-/// Payload filters from a `{"field": "value"}` map; field names are checked.
-pub(crate) fn filters(map: &BTreeMap<String, String>) -> Result<Vec<FieldFilter>, ApiError> {
-    map.iter()
-        .map(|(field, value)| {
-            let ok = !field.is_empty()
-                && field
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if ok {
-                Ok(FieldFilter {
-                    field: field.clone(),
-                    value: value.clone(),
-                })
-            } else {
-                Err(ApiError::invalid(format!(
-                    "filters: `{field}` is not a field name (letters, digits, `_`, `-`)"
-                )))
-            }
-        })
-        .collect()
+/// A filter from a `{"field": "value"}` map (every pair must match); field names are checked. The
+/// engine refuses fields it enforces itself (`acl`).
+pub(crate) fn filters(map: &BTreeMap<String, String>) -> Result<Filter, ApiError> {
+    let mut filter = Filter::all();
+    for (field, value) in map {
+        let ok = !field.is_empty()
+            && field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            return Err(ApiError::invalid(format!(
+                "filters: `{field}` is not a field name (letters, digits, `_`, `-`)"
+            )));
+        }
+        filter = filter.and(Condition::eq(field.as_str(), value.as_str()));
+    }
+    Ok(filter)
 }
 
 /// 422 naming `field` when `text` is blank.

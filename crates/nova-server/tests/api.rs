@@ -14,8 +14,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn embedder() -> Arc<SentenceEmbedder> {
-    static MODEL: OnceLock<Arc<SentenceEmbedder>> = OnceLock::new();
+fn embedder() -> Arc<dyn nova_embed::Embedder> {
+    static MODEL: OnceLock<Arc<dyn nova_embed::Embedder>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
             Arc::new(
@@ -401,6 +401,22 @@ async fn bad_requests_get_precise_codes_and_the_request_id() {
             "mode",
         ),
         (
+            app.client
+                .post(&search)
+                .json(&json!({"query": "x", "filters": {"acl": "hr"}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "filters may not name `acl`",
+        ),
+        (
+            app.client
+                .post(app.url("/v1/kbs/kb/troubleshoot"))
+                .json(&json!({"problem": "x", "filters": {"acl": "hr"}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "filters may not name `acl`",
+        ),
+        (
             app.client.post(&search).body("{\"query\":\"x\"}"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -479,7 +495,16 @@ async fn a_request_over_the_time_limit_is_a_408() {
     let docs: Vec<Value> = (0..50)
         .map(|i| json!({"id": format!("d{i}"), "text": format!("note {i} about a slow disk")}))
         .collect();
-    tokio::task::block_in_place(|| app.state.engine().unwrap().create("slow").unwrap());
+    tokio::task::block_in_place(|| {
+        app.state
+            .engine()
+            .unwrap()
+            .create(
+                &nova_engine::RequestCtx::local(),
+                &nova_engine::KbName::parse("slow").unwrap(),
+            )
+            .unwrap()
+    });
     let (status, code, body) = error_of(
         app.post("/v1/kbs/slow/documents", json!({"documents": docs}))
             .await,
@@ -715,19 +740,22 @@ fn ticket_kb(engine: &Engine, name: &str, algorithm: Option<nova_classify::Algor
         "{:?}",
         read.outcome.skipped
     );
-    engine.ingest(name, &read.outcome.docs).unwrap();
+    let ctx = nova_engine::RequestCtx::local();
+    let kb = nova_engine::KbName::parse(name).unwrap();
+    engine
+        .ingest(&ctx, &kb, &read.outcome.docs, &Default::default())
+        .unwrap();
     let opts = nova_classify::TrainOptions {
         algorithm,
         k: 5,
         ..Default::default()
     };
-    let (model, _, unlabelled) = engine
-        .kb(name)
-        .unwrap()
-        .train_router("category", &opts, &|_, _| {})
+    let label = nova_engine::LabelField::parse("category").unwrap();
+    let trained = engine
+        .train_router(&ctx, &kb, &label, &opts, &|_, _| {})
         .unwrap();
-    assert_eq!((model.meta.examples, unlabelled), (32, 0));
-    model.meta.version
+    assert_eq!((trained.model.meta.examples, trained.unlabelled), (32, 0));
+    trained.model.meta.version
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

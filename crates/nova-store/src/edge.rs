@@ -1,30 +1,87 @@
 //! The embedded backend: one qdrant-edge shard per knowledge base folder.
 //!
 //! Layout: a named dense vector (`dense`, cosine, HNSW) and a named sparse vector (`bm25`, IDF modifier),
-//! keyword payload indexes on the fields used in filters. Every write goes through the shard's WAL and
-//! is flushed before `upsert`/`delete_doc` return, so an acknowledged write survives `kill -9`.
+//! keyword and integer payload indexes on the fields the caller names. Every write goes through the
+//! shard's WAL and is flushed before it returns, so an acknowledged write survives `kill -9`.
 
 use crate::error::{Result, StoreError};
-use crate::record::{ChunkRecord, FieldFilter, Retriever, StoreHit, StoreQuery, StoredPoint};
-use crate::Store;
+use crate::record::{Retriever, StoreHit, StoreQuery, StoreSchema, StoredPoint};
+use crate::{ChunkRecord, Payload, Store, StoreBackend};
+use nova_core::{AccessFilter, Condition, DataLayout, FieldValue, Filter, KbName};
 use parking_lot::Mutex;
 use qdrant_edge::{
-    Condition, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Match, Modifier, NamedQuery,
-    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
-    PointStruct, QueryEnum, QueryRequest, ScoringQuery, UpdateOperation, ValueVariants,
+    CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
+    FieldCondition, FieldIndexOperations, HasIdCondition, IsEmptyCondition, JsonPath, Match,
+    Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStruct, QueryEnum, QueryRequest, ScoringQuery, UpdateOperation,
     VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const DENSE: &str = "dense";
 const SPARSE: &str = "bm25";
-/// Payload fields with a keyword index (filterable cheaply): the document fields, and the ticket fields
-/// help desks filter by. Other fields still filter, by scanning.
-pub const INDEXED_FIELDS: [&str; 8] = [
-    "doc_id", "kind", "tags", "acl", "source", "category", "priority", "status",
-];
+/// The file a shard folder holds once created.
+const SHARD_CONFIG: &str = "edge_config.json";
+
+/// Knowledge bases as embedded shards under a data folder (`<data>/kbs/<kb>/store`).
+pub struct EdgeBackend {
+    layout: DataLayout,
+}
+
+impl EdgeBackend {
+    /// The backend over a data folder's layout.
+    pub fn new(layout: DataLayout) -> Self {
+        Self { layout }
+    }
+}
+
+impl StoreBackend for EdgeBackend {
+    fn create(&self, kb: &KbName, schema: &StoreSchema) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EdgeStore::create(
+            &self.layout.store_dir(kb),
+            schema,
+        )?))
+    }
+
+    fn open(&self, kb: &KbName) -> Result<Arc<dyn Store>> {
+        Ok(Arc::new(EdgeStore::open(&self.layout.store_dir(kb))?))
+    }
+
+    fn exists(&self, kb: &KbName) -> bool {
+        self.layout.store_dir(kb).join(SHARD_CONFIG).is_file()
+    }
+
+    fn drop_kb(&self, kb: &KbName) -> Result<()> {
+        let dir = self.layout.store_dir(kb);
+        match fs_err::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Folder {
+                path: dir,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<KbName>> {
+        let dir = self.layout.kbs_dir();
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let entries = fs_err::read_dir(&dir).map_err(|source| StoreError::Folder {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut names: Vec<KbName> = entries
+            .flatten()
+            .filter_map(|e| KbName::parse(&e.file_name().to_string_lossy()).ok())
+            .filter(|kb| self.exists(kb))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
 
 /// A knowledge base stored in an in-process Qdrant shard.
 pub struct EdgeStore {
@@ -35,48 +92,71 @@ pub struct EdgeStore {
 }
 
 fn op_err(operation: &'static str) -> impl Fn(qdrant_edge::OperationError) -> StoreError {
-    move |e| StoreError::Operation {
+    move |source| StoreError::Operation {
         operation,
-        message: e.to_string(),
+        source: Box::new(source),
     }
 }
 
+fn key(field: &str) -> Result<JsonPath> {
+    JsonPath::try_from(field).map_err(|_| StoreError::FieldName(field.to_owned()))
+}
+
 impl EdgeStore {
-    /// Opens the shard in `path`, creating it (with `dim`-dimensional dense vectors) if the folder holds
-    /// none yet.
-    pub fn open(path: &Path, dim: usize) -> Result<Self> {
-        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+    /// Creates a shard in `path` with `schema`'s vectors and payload indexes.
+    pub fn create(path: &Path, schema: &StoreSchema) -> Result<Self> {
+        fs_err::create_dir_all(path).map_err(|source| StoreError::Folder {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source,
+        })?;
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(source),
         };
-        fs_err::create_dir_all(path).map_err(|e| open_err(&e))?;
-        let exists = path.join("edge_config.json").is_file();
-        let shard = if exists {
-            EdgeShard::load(path, None).map_err(|e| open_err(&e))?
-        } else {
-            let shard = EdgeShard::new(path, config(dim)).map_err(|e| open_err(&e))?;
-            for field in INDEXED_FIELDS {
-                let index = CreateIndex {
-                    field_name: field
-                        .try_into()
-                        .map_err(|_| open_err(&format!("bad field name {field}")))?,
-                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
-                };
-                shard
-                    .update(UpdateOperation::FieldIndexOperation(
-                        FieldIndexOperations::CreateIndex(index),
-                    ))
-                    .map_err(|e| open_err(&e))?;
-            }
+        let shard = EdgeShard::new(path, config(schema.dim)).map_err(open_err)?;
+        let indexes = schema
+            .keyword_fields
+            .iter()
+            .map(|f| (f, PayloadSchemaType::Keyword))
+            .chain(
+                schema
+                    .integer_fields
+                    .iter()
+                    .map(|f| (f, PayloadSchemaType::Integer)),
+            );
+        for (field, kind) in indexes {
+            let index = CreateIndex {
+                field_name: key(field)?,
+                field_schema: Some(PayloadFieldSchema::FieldType(kind)),
+            };
             shard
-        };
-        let stored_dim = shard.config().vectors.get(DENSE).map(|v| v.size);
-        if let Some(stored) = stored_dim.filter(|&d| d != dim) {
-            return Err(StoreError::Dimension {
-                expected: stored,
-                got: dim,
-            });
+                .update(UpdateOperation::FieldIndexOperation(
+                    FieldIndexOperations::CreateIndex(index),
+                ))
+                .map_err(open_err)?;
         }
+        Ok(Self {
+            shard: Mutex::new(shard),
+            dim: schema.dim,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the shard in `path`, which must exist.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.join(SHARD_CONFIG).is_file() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let shard = EdgeShard::load(path, None).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        let dim = shard
+            .config()
+            .vectors
+            .get(DENSE)
+            .map(|v| v.size)
+            .unwrap_or_default();
         Ok(Self {
             shard: Mutex::new(shard),
             dim,
@@ -87,15 +167,6 @@ impl EdgeStore {
     /// The shard folder.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Merges segments and builds HNSW where the optimizer thinks it pays; call after bulk ingest.
-    pub fn optimize(&self) -> Result<()> {
-        self.shard
-            .lock()
-            .optimize()
-            .map(|_| ())
-            .map_err(op_err("optimize"))
     }
 }
 
@@ -124,56 +195,65 @@ fn config(dim: usize) -> EdgeConfig {
     }
 }
 
-fn conditions(filters: &[FieldFilter]) -> Result<Vec<Condition>> {
-    filters
-        .iter()
-        .map(|f| {
-            let key = f
-                .field
-                .as_str()
-                .try_into()
-                .map_err(|_| StoreError::Operation {
-                    operation: "filter",
-                    message: format!("`{}` is not a valid payload field name", f.field),
-                })?;
-            Ok(Condition::Field(FieldCondition::new_match(
-                key,
-                Match::new_value(ValueVariants::String(f.value.clone())),
-            )))
-        })
-        .collect()
+/// Our condition in qdrant's terms.
+fn condition(c: &Condition) -> Result<qdrant_edge::Condition> {
+    Ok(match c {
+        Condition::AnyOf { field, values } => {
+            let mut words = Vec::new();
+            let mut numbers = Vec::new();
+            for v in values {
+                match v {
+                    FieldValue::Keyword(s) => words.push(s.clone()),
+                    FieldValue::Integer(n) => numbers.push(*n),
+                }
+            }
+            let matcher = match (words.is_empty(), numbers.is_empty()) {
+                (false, true) | (true, true) => Match::from(words),
+                (true, false) => Match::from(numbers),
+                (false, false) => return Err(StoreError::MixedValues(field.clone())),
+            };
+            qdrant_edge::Condition::Field(FieldCondition::new_match(key(field)?, matcher))
+        }
+        Condition::IsEmpty { field } => {
+            qdrant_edge::Condition::IsEmpty(IsEmptyCondition::from(key(field)?))
+        }
+        Condition::Filter(inner) => qdrant_edge::Condition::Filter(filter(inner)?),
+    })
 }
 
-fn filter_of(filters: &[FieldFilter], extra: Option<Condition>) -> Result<Option<Filter>> {
-    let mut must = conditions(filters)?;
-    must.extend(extra);
-    Ok((!must.is_empty()).then(|| Filter {
-        must: Some(must),
-        ..Default::default()
-    }))
-}
-
-/// `filters` all required, `exclude` all forbidden.
-fn query_filter(filters: &[FieldFilter], exclude: &[FieldFilter]) -> Result<Option<Filter>> {
-    let must_not = conditions(exclude)?;
-    let mut filter = filter_of(filters, None)?;
-    if !must_not.is_empty() {
-        filter.get_or_insert_with(Filter::default).must_not = Some(must_not);
+fn conditions(cs: &[Condition]) -> Result<Option<Vec<qdrant_edge::Condition>>> {
+    if cs.is_empty() {
+        return Ok(None);
     }
-    Ok(filter)
+    cs.iter().map(condition).collect::<Result<_>>().map(Some)
 }
 
-fn payload_fields(keys: &[&str], operation: &'static str) -> Result<WithPayloadInterface> {
-    Ok(WithPayloadInterface::Fields(
-        keys.iter()
-            .map(|k| {
-                qdrant_edge::JsonPath::try_from(*k).map_err(|_| StoreError::Operation {
-                    operation,
-                    message: format!("`{k}` is not a valid payload key"),
-                })
-            })
-            .collect::<Result<_>>()?,
-    ))
+fn filter(f: &Filter) -> Result<qdrant_edge::Filter> {
+    Ok(qdrant_edge::Filter {
+        must: conditions(&f.must)?,
+        should: conditions(&f.should)?,
+        must_not: conditions(&f.must_not)?,
+        ..Default::default()
+    })
+}
+
+/// The caller's filter restricted by `access`; `None` when nothing is filtered.
+fn restricted(f: &Filter, access: &AccessFilter) -> Result<Option<qdrant_edge::Filter>> {
+    let f = access.restrict(f.clone());
+    if f.is_all() {
+        Ok(None)
+    } else {
+        filter(&f).map(Some)
+    }
+}
+
+fn payload_fields(keys: Option<&[&str]>) -> Result<WithPayloadInterface> {
+    match keys {
+        None => Ok(WithPayloadInterface::Bool(true)),
+        Some(keys) => Ok(WithPayloadInterface::Fields(
+            keys.iter().map(|k| key(k)).collect::<Result<_>>()?,
+        )),
+    }
 }
 
 /// The dense vector of a scanned record, if it carries one.
@@ -188,10 +268,61 @@ fn dense_of(vector: Option<VectorStructInternal>) -> Option<Vec<f32>> {
     }
 }
 
+fn num_id(id: PointId) -> Option<u64> {
+    match id {
+        PointId::NumId(id) => Some(id),
+        PointId::Uuid(_) => None, // never written by this crate
+    }
+}
+
 /// Records per scroll page.
 const SCAN_PAGE: usize = 1_000;
 
+impl EdgeStore {
+    fn scroll(
+        &self,
+        filter: Option<qdrant_edge::Filter>,
+        payload_keys: Option<&[&str]>,
+        with_dense: bool,
+    ) -> Result<Vec<StoredPoint>> {
+        let with_payload = payload_fields(payload_keys)?;
+        let with_vector = if with_dense {
+            WithVector::Selector(vec![DENSE.into()])
+        } else {
+            WithVector::Bool(false)
+        };
+        let mut points = Vec::new();
+        let mut offset = None;
+        loop {
+            let request = qdrant_edge::ScrollRequest {
+                offset,
+                limit: Some(SCAN_PAGE),
+                filter: filter.clone(),
+                with_payload: Some(with_payload.clone()),
+                with_vector: with_vector.clone(),
+                order_by: None,
+            };
+            let (records, next) = self.shard.lock().scroll(request).map_err(op_err("scan"))?;
+            points.extend(records.into_iter().filter_map(|r| {
+                Some(StoredPoint {
+                    id: num_id(r.id)?,
+                    payload: r.payload.map(|p| p.0).unwrap_or_default(),
+                    dense: dense_of(r.vector),
+                })
+            }));
+            match next {
+                Some(n) => offset = Some(n),
+                None => return Ok(points),
+            }
+        }
+    }
+}
+
 impl Store for EdgeStore {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
     fn upsert(&self, chunks: Vec<ChunkRecord>) -> Result<()> {
         if let Some(bad) = chunks.iter().find(|c| c.dense.len() != self.dim) {
             return Err(StoreError::Dimension {
@@ -210,7 +341,7 @@ impl Store for EdgeStore {
                     (DENSE, VectorInternal::from(c.dense)),
                     (SPARSE, VectorInternal::from(sparse)),
                 ]);
-                PointStruct::new(c.id, vectors, c.payload).into()
+                PointStruct::new(c.id, vectors, serde_json::Value::Object(c.payload)).into()
             })
             .collect();
         let shard = self.shard.lock();
@@ -223,19 +354,11 @@ impl Store for EdgeStore {
         Ok(())
     }
 
-    fn delete_doc(&self, doc_id: &str) -> Result<()> {
-        let filter = filter_of(
-            &[FieldFilter {
-                field: "doc_id".into(),
-                value: doc_id.into(),
-            }],
-            None,
-        )?
-        .unwrap_or_default();
+    fn delete(&self, f: &Filter) -> Result<()> {
         let shard = self.shard.lock();
         shard
             .update(UpdateOperation::PointOperation(
-                PointOperations::DeletePointsByFilter(filter),
+                PointOperations::DeletePointsByFilter(filter(f)?),
             ))
             .map_err(op_err("delete"))?;
         shard.flush();
@@ -264,132 +387,87 @@ impl Store for EdgeStore {
                 (SPARSE, VectorInternal::from(sparse))
             }
         };
-        let with_payload = match query.payload_keys {
-            None => WithPayloadInterface::Bool(true),
-            Some(keys) => payload_fields(keys, "search")?,
-        };
         let request = QueryRequest {
             prefetches: vec![],
             query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
                 query: vector,
                 using: Some(using.into()),
             }))),
-            filter: query_filter(query.filters, query.exclude)?,
+            filter: restricted(query.filter, query.access)?,
             score_threshold: None,
             limit: query.limit,
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
-            with_payload,
+            with_payload: payload_fields(query.payload_keys)?,
         };
         let points = self.shard.lock().query(request).map_err(op_err("search"))?;
         Ok(points
             .into_iter()
-            .filter_map(|p| match p.id {
-                PointId::NumId(id) => Some(StoreHit {
-                    id,
+            .filter_map(|p| {
+                Some(StoreHit {
+                    id: num_id(p.id)?,
                     score: p.score,
-                    payload: serde_json::Value::Object(
-                        p.payload.map(|pl| pl.0).unwrap_or_default(),
-                    ),
-                }),
-                PointId::Uuid(_) => None, // never written by this crate
+                    payload: p.payload.map(|pl| pl.0).unwrap_or_default(),
+                })
             })
             .collect())
     }
 
-    fn get(&self, id: u64) -> Result<Option<serde_json::Value>> {
-        let records = self
-            .shard
-            .lock()
-            .retrieve(&[PointId::NumId(id)], None, None)
-            .map_err(op_err("get"))?;
-        Ok(records
-            .into_iter()
-            .next()
-            .map(|r| serde_json::Value::Object(r.payload.map(|p| p.0).unwrap_or_default())))
-    }
-
-    fn get_many(&self, ids: &[u64]) -> Result<HashMap<u64, serde_json::Value>> {
+    fn get_many(&self, ids: &[u64], access: &AccessFilter) -> Result<HashMap<u64, Payload>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
         let point_ids: Vec<PointId> = ids.iter().map(|&id| PointId::NumId(id)).collect();
-        let records = self
-            .shard
-            .lock()
-            .retrieve(&point_ids, None, None)
-            .map_err(op_err("get"))?;
-        Ok(records
-            .into_iter()
-            .filter_map(|r| match r.id {
-                PointId::NumId(id) => Some((
-                    id,
-                    serde_json::Value::Object(r.payload.map(|p| p.0).unwrap_or_default()),
-                )),
-                PointId::Uuid(_) => None,
-            })
-            .collect())
+        let records = match access.filter() {
+            // Unrestricted: a plain lookup by id.
+            None => self
+                .shard
+                .lock()
+                .retrieve(&point_ids, None, None)
+                .map_err(op_err("get"))?
+                .into_iter()
+                .filter_map(|r| Some((num_id(r.id)?, r.payload.map(|p| p.0).unwrap_or_default())))
+                .collect(),
+            // Restricted: the ids as one more condition of a filtered scroll, so hidden chunks never
+            // leave the store.
+            Some(_) => {
+                let has_id: HasIdCondition = point_ids.into_iter().collect();
+                let by_id = qdrant_edge::Condition::HasId(has_id);
+                let mut f = restricted(&Filter::all(), access)?.unwrap_or_default();
+                f.must.get_or_insert_with(Vec::new).push(by_id);
+                self.scroll(Some(f), None, false)?
+                    .into_iter()
+                    .map(|p| (p.id, p.payload))
+                    .collect()
+            }
+        };
+        Ok(records)
     }
 
     fn scan(
         &self,
-        filters: &[FieldFilter],
-        payload_keys: &[&str],
+        f: &Filter,
+        access: &AccessFilter,
+        payload_keys: Option<&[&str]>,
         with_dense: bool,
     ) -> Result<Vec<StoredPoint>> {
-        let filter = filter_of(filters, None)?;
-        let with_payload = payload_fields(payload_keys, "scan")?;
-        let with_vector = if with_dense {
-            WithVector::Selector(vec![DENSE.into()])
-        } else {
-            WithVector::Bool(false)
-        };
-        let mut points = Vec::new();
-        let mut offset = None;
-        loop {
-            let request = qdrant_edge::ScrollRequest {
-                offset,
-                limit: Some(SCAN_PAGE),
-                filter: filter.clone(),
-                with_payload: Some(with_payload.clone()),
-                with_vector: with_vector.clone(),
-                order_by: None,
-            };
-            let (records, next) = self.shard.lock().scroll(request).map_err(op_err("scan"))?;
-            points.extend(records.into_iter().filter_map(|r| match r.id {
-                PointId::NumId(id) => Some(StoredPoint {
-                    id,
-                    payload: serde_json::Value::Object(r.payload.map(|p| p.0).unwrap_or_default()),
-                    dense: dense_of(r.vector),
-                }),
-                PointId::Uuid(_) => None,
-            }));
-            match next {
-                Some(n) => offset = Some(n),
-                None => return Ok(points),
-            }
-        }
+        self.scroll(restricted(f, access)?, payload_keys, with_dense)
     }
 
-    fn count(&self) -> Result<usize> {
+    fn count(&self, f: &Filter, access: &AccessFilter) -> Result<usize> {
         let request = qdrant_edge::CountRequest {
-            filter: None,
+            filter: restricted(f, access)?,
             exact: true,
         };
         self.shard.lock().count(request).map_err(op_err("count"))
     }
 
-    fn count_docs(&self) -> Result<usize> {
-        let key = "chunk".try_into().map_err(|_| StoreError::Operation {
-            operation: "count",
-            message: "bad field name `chunk`".into(),
-        })?;
-        let first_chunks = Condition::Field(FieldCondition::new_match(
-            key,
-            Match::new_value(ValueVariants::Integer(0)),
-        ));
-        let request = qdrant_edge::CountRequest {
-            filter: filter_of(&[], Some(first_chunks))?,
-            exact: true,
-        };
-        self.shard.lock().count(request).map_err(op_err("count"))
+    fn optimize(&self) -> Result<()> {
+        self.shard
+            .lock()
+            .optimize()
+            .map(|_| ())
+            .map_err(op_err("optimize"))
     }
 }

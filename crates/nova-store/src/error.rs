@@ -9,14 +9,27 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Creating or reading the store's folder failed.
+    #[error("store folder {path}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Opening or creating the shard on disk failed.
-    #[error("opening store at {path}: {message}")]
+    #[error("opening store at {path}")]
     Open {
         /// Shard folder.
         path: PathBuf,
-        /// What the shard reported.
-        message: String,
+        /// What the shard reported (boxed: qdrant's error is large and errors travel far).
+        #[source]
+        source: Box<qdrant_edge::OperationError>,
     },
+    /// No store exists for that knowledge base.
+    #[error("no store at {0}")]
+    Missing(PathBuf),
     /// A vector has the wrong number of dimensions.
     #[error("vector has {got} dimensions, the store expects {expected}")]
     Dimension {
@@ -25,13 +38,20 @@ pub enum StoreError {
         /// Received dimension.
         got: usize,
     },
+    /// A payload key cannot be used in a filter or selector.
+    #[error("`{0}` is not a valid payload field name")]
+    FieldName(String),
+    /// A condition mixes keyword and integer values.
+    #[error("filter on `{0}` mixes keyword and integer values")]
+    MixedValues(String),
     /// The underlying shard rejected an operation.
-    #[error("store {operation} failed: {message}")]
+    #[error("store {operation} failed")]
     Operation {
         /// What was attempted (upsert, delete, search …).
         operation: &'static str,
-        /// What the shard reported.
-        message: String,
+        /// What the shard reported (boxed, as above).
+        #[source]
+        source: Box<qdrant_edge::OperationError>,
     },
 }
 
@@ -39,8 +59,11 @@ impl StoreError {
     /// The stable code callers branch on.
     pub fn code(&self) -> Code {
         match self {
-            Self::Dimension { .. } => Code::InvalidInput,
-            Self::Open { .. } | Self::Operation { .. } => Code::Internal,
+            Self::Dimension { .. } | Self::FieldName(_) | Self::MixedValues(_) => {
+                Code::InvalidInput
+            }
+            Self::Folder { .. } => Code::Io,
+            Self::Missing(_) | Self::Open { .. } | Self::Operation { .. } => Code::Internal,
         }
     }
 }

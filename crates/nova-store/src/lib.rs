@@ -1,9 +1,11 @@
 //! KB Nova's storage: chunks with a dense vector, a BM25 sparse vector and a JSON payload, searchable by
-//! either vector and filterable by payload fields.
+//! either vector and filterable by payload fields — every read restricted by the caller's
+//! [`AccessFilter`].
 //!
-//! The [`Store`] trait is the seam for a Qdrant-cluster backend later; [`EdgeStore`] is the embedded
-//! default on `qdrant-edge` (an in-process Qdrant shard on disk with a write-ahead log). This crate knows
-//! nothing of documents, chunking, embeddings or HTTP.
+//! A [`StoreBackend`] creates, opens, lists and drops one [`Store`] per knowledge base; [`EdgeBackend`]
+//! is the embedded default on `qdrant-edge` (an in-process Qdrant shard on disk with a write-ahead log),
+//! and a Qdrant-cluster backend is another implementation of the same two traits. This crate knows
+//! nothing of documents, chunking, embeddings or HTTP: payload keys and their indexes are the caller's.
 
 mod bm25;
 mod edge;
@@ -11,35 +13,58 @@ mod error;
 mod record;
 
 pub use bm25::Bm25Encoder;
-pub use edge::EdgeStore;
+pub use edge::{EdgeBackend, EdgeStore};
 pub use error::{Result, StoreError};
 pub use record::{
-    ChunkRecord, FieldFilter, Retriever, SparseVec, StoreHit, StoreQuery, StoredPoint,
+    ChunkRecord, Retriever, SparseVec, StoreHit, StoreQuery, StoreSchema, StoredPoint,
 };
 
+use nova_core::{AccessFilter, Filter, KbName};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A JSON payload as stored.
+pub type Payload = serde_json::Map<String, serde_json::Value>;
+
 /// A knowledge base's chunk storage. Implementations are durable: once a write returns `Ok`, it survives
-/// a crash (`kill -9`) and a restart.
+/// a crash (`kill -9`) and a restart. Every read takes the caller's [`AccessFilter`] and applies it in
+/// the store's own query.
 pub trait Store: Send + Sync {
+    /// Dense vector dimension.
+    fn dim(&self) -> usize;
     /// Inserts or replaces chunks by id.
     fn upsert(&self, chunks: Vec<ChunkRecord>) -> Result<()>;
-    /// Removes every chunk whose payload `doc_id` equals `doc_id`.
-    fn delete_doc(&self, doc_id: &str) -> Result<()>;
+    /// Removes every chunk matching `filter`.
+    fn delete(&self, filter: &Filter) -> Result<()>;
     /// Top hits of one retriever, best first.
     fn search(&self, query: &StoreQuery<'_>) -> Result<Vec<StoreHit>>;
-    /// Payload of one chunk by id, if it exists.
-    fn get(&self, id: u64) -> Result<Option<serde_json::Value>>;
-    /// Payloads of several chunks by id (absent ids are left out).
-    fn get_many(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, serde_json::Value>>;
-    /// Every chunk matching all `filters`, in id order, with the `payload_keys` of its payload and, when
-    /// `with_dense`, its dense vector (e.g. to train a classifier on stored embeddings).
+    /// Payloads of chunks by id that `access` allows (absent or hidden ids are left out).
+    fn get_many(&self, ids: &[u64], access: &AccessFilter) -> Result<HashMap<u64, Payload>>;
+    /// Every chunk matching `filter` and `access`, in id order, with the `payload_keys` of its payload
+    /// (`None`: all) and, when `with_dense`, its dense vector.
     fn scan(
         &self,
-        filters: &[FieldFilter],
-        payload_keys: &[&str],
+        filter: &Filter,
+        access: &AccessFilter,
+        payload_keys: Option<&[&str]>,
         with_dense: bool,
     ) -> Result<Vec<StoredPoint>>;
-    /// Number of chunks stored.
-    fn count(&self) -> Result<usize>;
-    /// Number of documents stored (chunks whose payload `chunk` is 0).
-    fn count_docs(&self) -> Result<usize>;
+    /// Number of chunks matching `filter` and `access`.
+    fn count(&self, filter: &Filter, access: &AccessFilter) -> Result<usize>;
+    /// Merges segments and builds indexes where that pays; called after bulk writes.
+    fn optimize(&self) -> Result<()>;
+}
+
+/// Where knowledge bases' stores live: one [`Store`] per knowledge base.
+pub trait StoreBackend: Send + Sync {
+    /// Creates an empty store for `kb`.
+    fn create(&self, kb: &KbName, schema: &StoreSchema) -> Result<Arc<dyn Store>>;
+    /// Opens the existing store of `kb`.
+    fn open(&self, kb: &KbName) -> Result<Arc<dyn Store>>;
+    /// True when `kb` has a store.
+    fn exists(&self, kb: &KbName) -> bool;
+    /// Removes `kb`'s store and everything in it. The caller makes sure nobody still uses it.
+    fn drop_kb(&self, kb: &KbName) -> Result<()>;
+    /// Knowledge bases that have a store, sorted.
+    fn list(&self) -> Result<Vec<KbName>>;
 }

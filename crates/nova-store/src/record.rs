@@ -1,5 +1,7 @@
 //! Plain data passed in and out of a [`crate::Store`].
 
+use nova_core::{AccessFilter, Filter};
+
 /// A sparse vector: parallel term ids and weights.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SparseVec {
@@ -12,14 +14,25 @@ pub struct SparseVec {
 /// One chunk to store.
 #[derive(Debug, Clone)]
 pub struct ChunkRecord {
-    /// Stable numeric id (derived from document id and chunk index by the caller).
+    /// Stable numeric id (chosen by the caller).
     pub id: u64,
     /// Dense embedding.
     pub dense: Vec<f32>,
     /// BM25 document vector.
     pub sparse: SparseVec,
-    /// JSON object; must hold a string `doc_id`.
-    pub payload: serde_json::Value,
+    /// A JSON object; its meaning is the caller's.
+    pub payload: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a new knowledge base's store is built for.
+#[derive(Debug, Clone)]
+pub struct StoreSchema {
+    /// Dense vector dimension.
+    pub dim: usize,
+    /// Payload keys given a keyword index (cheap to filter on).
+    pub keyword_fields: Vec<String>,
+    /// Payload keys given an integer index.
+    pub integer_fields: Vec<String>,
 }
 
 /// Which index answers a query.
@@ -31,15 +44,6 @@ pub enum Retriever {
     Bm25,
 }
 
-/// Exact-match condition on a payload field (keyword or array-of-keyword fields).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldFilter {
-    /// Payload key, e.g. `tags` or `kind`.
-    pub field: String,
-    /// Required value.
-    pub value: String,
-}
-
 /// A search against one retriever.
 #[derive(Debug, Clone)]
 pub struct StoreQuery<'a> {
@@ -49,10 +53,10 @@ pub struct StoreQuery<'a> {
     pub dense: &'a [f32],
     /// Sparse query vector (used for [`Retriever::Bm25`]).
     pub sparse: &'a SparseVec,
-    /// All must match.
-    pub filters: &'a [FieldFilter],
-    /// None may match.
-    pub exclude: &'a [FieldFilter],
+    /// What the caller asked to match.
+    pub filter: &'a Filter,
+    /// What the caller may see; applied inside the query, on top of `filter`.
+    pub access: &'a AccessFilter,
     /// How many hits.
     pub limit: usize,
     /// Payload keys to return with each hit; `None` returns the whole payload.
@@ -66,8 +70,8 @@ pub struct StoreHit {
     pub id: u64,
     /// Retriever score (cosine, or BM25).
     pub score: f32,
-    /// Stored payload.
-    pub payload: serde_json::Value,
+    /// The requested payload keys.
+    pub payload: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One stored chunk read back by a scan.
@@ -76,7 +80,7 @@ pub struct StoredPoint {
     /// Chunk id.
     pub id: u64,
     /// The requested payload keys.
-    pub payload: serde_json::Value,
+    pub payload: serde_json::Map<String, serde_json::Value>,
     /// Dense vector, when asked for.
     pub dense: Option<Vec<f32>>,
 }

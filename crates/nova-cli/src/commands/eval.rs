@@ -4,14 +4,14 @@
 use super::progress::bar;
 use super::Outcome;
 use crate::cli::EvalArgs;
-use crate::config::Config;
 use anyhow::{anyhow, Context, Result};
-use nova_embed::SentenceEmbedder;
-use nova_engine::{evaluate_beir, BeirSet, Fusion, KnowledgeBase, Mode, SearchOptions};
+use nova_engine::{
+    BeirSet, Engine, Fusion, IngestOptions, KbName, Mode, RequestCtx, SearchOptions,
+};
 use std::path::Path;
 use std::time::Instant;
 
-pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Result<Outcome> {
+pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
     let modes = args
         .modes
         .iter()
@@ -40,20 +40,27 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "dataset".into());
-    let kb_name = args
-        .kb
-        .clone()
-        .unwrap_or_else(|| format!("eval-{dataset_name}"));
-    let avg = KnowledgeBase::mean_tokens(&set.corpus);
-    let kb = KnowledgeBase::open(&config.data.dir, &kb_name, embedder, Some(avg))?;
+    let kb_name = KbName::parse(
+        &args
+            .kb
+            .clone()
+            .unwrap_or_else(|| format!("eval-{dataset_name}")),
+    )?;
+    let ctx = RequestCtx::local();
 
     let started = Instant::now();
     let progress = bar(set.corpus.len(), "indexing", "docs");
-    let summary = kb.ingest(embedder, &set.corpus, &|p| {
-        progress.set_position(p.docs_done as u64)
-    })?;
+    let on_commit = |p: nova_engine::IngestProgress| progress.set_position(p.docs_done as u64);
+    let summary = engine.ingest(
+        &ctx,
+        &kb_name,
+        &set.corpus,
+        &IngestOptions {
+            create_missing: true,
+            progress: Some(&on_commit),
+        },
+    )?;
     progress.finish_and_clear();
-    kb.optimize()?;
     let index_secs = started.elapsed().as_secs_f64();
     let docs_per_s = if summary.added + summary.updated > 0 {
         set.corpus.len() as f64 / index_secs
@@ -65,7 +72,7 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
         set.corpus.len(),
         summary.added,
         summary.unchanged,
-        kb.chunk_count()?
+        engine.info(&ctx, &kb_name)?.chunks
     );
 
     let progress = bar(set.queries.len() * modes.len(), "querying", "queries");
@@ -77,7 +84,7 @@ pub fn run(config: &Config, embedder: &SentenceEmbedder, args: &EvalArgs) -> Res
         candidates: args.candidates,
         ..SearchOptions::default()
     };
-    let reports = evaluate_beir(&kb, embedder, &set, &modes, &base, &mut |d| {
+    let reports = engine.evaluate_beir(&ctx, &kb_name, &set, &modes, &base, &mut |d| {
         progress.set_position(d as u64)
     })?;
     progress.finish_and_clear();

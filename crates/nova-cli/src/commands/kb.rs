@@ -1,27 +1,18 @@
-//! `nova ingest`, `nova search`, `nova delete`: thin wrappers over the engine's knowledge base.
+//! `nova ingest`, `nova search`, `nova delete`, `nova kbs`: read files, call the engine, print.
 
 use super::progress::bar;
-use super::Outcome;
+use super::{kb_name, Outcome};
 use crate::cli::{DeleteArgs, IngestArgs, SearchArgs};
 use crate::config::Config;
-use anyhow::{anyhow, bail, Context, Result};
-use nova_embed::SentenceEmbedder;
-use nova_engine::{DocHit, KnowledgeBase, Mode, SearchOptions};
+use anyhow::{anyhow, bail, Result};
+use nova_engine::{
+    Condition, DocHit, DocId, Engine, Filter, IngestOptions, KbName, Mode, RequestCtx,
+    SearchOptions,
+};
 use nova_ingest::{FieldMap, ReadOptions};
-use nova_store::FieldFilter;
 use std::time::Instant;
 
-pub(crate) fn open(
-    config: &Config,
-    kb: Option<&str>,
-    embedder: &SentenceEmbedder,
-) -> Result<KnowledgeBase> {
-    let name = kb.unwrap_or(&config.data.default_kb);
-    KnowledgeBase::open(&config.data.dir, name, embedder, None)
-        .with_context(|| format!("opening knowledge base `{name}`"))
-}
-
-pub fn ingest(config: &Config, embedder: &SentenceEmbedder, args: &IngestArgs) -> Result<Outcome> {
+pub fn ingest(config: &Config, engine: &Engine, args: &IngestArgs) -> Result<Outcome> {
     let opts = ReadOptions {
         fields: FieldMap {
             id: args.id_field.clone(),
@@ -41,37 +32,37 @@ pub fn ingest(config: &Config, embedder: &SentenceEmbedder, args: &IngestArgs) -
         docs.extend(read.docs);
         skipped.extend(read.skipped);
     }
-    let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
-    store_docs(config, embedder, name, &docs, &skipped)
+    let name = kb_name(config, args.kb.as_deref())?;
+    store_docs(engine, &name, &docs, &skipped)
 }
 
-/// Ingests `docs` into KB `name` with a progress bar, lists `skipped` and prints the summary line.
+/// Ingests `docs` into KB `name` (created if new) with a progress bar, lists `skipped` and prints the
+/// summary line.
 pub(crate) fn store_docs(
-    config: &Config,
-    embedder: &SentenceEmbedder,
-    name: &str,
+    engine: &Engine,
+    name: &KbName,
     docs: &[nova_ingest::Document],
     skipped: &[nova_ingest::Skip],
 ) -> Result<Outcome> {
-    // A new KB takes its BM25 length normalisation from what it is first given.
-    let is_new = !config.data.dir.join("kbs").join(name).is_dir();
-    let hint = is_new.then(|| KnowledgeBase::mean_tokens(docs));
-    let kb = KnowledgeBase::open(&config.data.dir, name, embedder, hint)
-        .with_context(|| format!("opening knowledge base `{name}`"))?;
     let started = Instant::now();
     let progress = bar(docs.len(), "ingesting", "docs");
-    let summary = kb.ingest(embedder, docs, &|p| {
-        progress.set_position(p.docs_done as u64)
-    })?;
+    let on_commit = |p: nova_engine::IngestProgress| progress.set_position(p.docs_done as u64);
+    let summary = engine.ingest(
+        &RequestCtx::local(),
+        name,
+        docs,
+        &IngestOptions {
+            create_missing: true,
+            progress: Some(&on_commit),
+        },
+    )?;
     progress.finish_and_clear();
-    kb.optimize()?;
     let secs = started.elapsed().as_secs_f64();
     for skip in skipped {
         eprintln!("skipped {skip}");
     }
     println!(
-        "{}: {} added, {} updated, {} unchanged, {} skipped; {} chunks written in {secs:.1}s ({:.1} docs/s)",
-        kb.name(),
+        "{name}: {} added, {} updated, {} unchanged, {} skipped; {} chunks written in {secs:.1}s ({:.1} docs/s)",
         summary.added,
         summary.updated,
         summary.unchanged,
@@ -87,55 +78,50 @@ pub(crate) fn store_docs(
 }
 
 /// `nova kbs`: every knowledge base under the data folder with its size.
-pub fn list(config: &Config, embedder: &SentenceEmbedder) -> Result<Outcome> {
-    let names = KnowledgeBase::list(&config.data.dir)?;
-    if names.is_empty() {
+pub fn list(config: &Config, engine: &Engine) -> Result<Outcome> {
+    let kbs = engine.list(&RequestCtx::local())?;
+    if kbs.is_empty() {
         println!(
             "no knowledge bases in {} (create one with `nova ingest PATH`)",
             config.data.dir.display()
         );
     }
-    for name in names {
-        let kb = open(config, Some(&name), embedder)?;
+    for kb in kbs {
         println!(
-            "{name}\t{} documents\t{} chunks\tmodel {}",
-            kb.doc_count()?,
-            kb.chunk_count()?,
-            kb.model()
+            "{}\t{} documents\t{} chunks\tmodel {}",
+            kb.name, kb.documents, kb.chunks, kb.model
         );
     }
     Ok(Outcome::Done)
 }
 
-pub(crate) fn parse_filter(spec: &str) -> Result<FieldFilter> {
-    let (field, value) = spec
-        .split_once('=')
-        .ok_or_else(|| anyhow!("filter `{spec}` is not FIELD=VALUE"))?;
-    Ok(FieldFilter {
-        field: field.trim().to_owned(),
-        value: value.trim().to_owned(),
-    })
+/// `--filter FIELD=VALUE` flags as one filter: every one must match.
+pub(crate) fn parse_filters(specs: &[String]) -> Result<Filter> {
+    let mut filter = Filter::all();
+    for spec in specs {
+        let (field, value) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow!("filter `{spec}` is not FIELD=VALUE"))?;
+        filter = filter.and(Condition::eq(field.trim(), value.trim()));
+    }
+    Ok(filter)
 }
 
-pub fn search(config: &Config, embedder: &SentenceEmbedder, args: &SearchArgs) -> Result<Outcome> {
+pub fn search(config: &Config, engine: &Engine, args: &SearchArgs) -> Result<Outcome> {
     let mode: Mode = args.mode.parse().map_err(|e: String| anyhow!(e))?;
-    let filters = args
-        .filters
-        .iter()
-        .map(|f| parse_filter(f))
-        .collect::<Result<Vec<_>>>()?;
-    let kb = open(config, args.kb.as_deref(), embedder)?;
+    let filter = parse_filters(&args.filters)?;
+    let name = kb_name(config, args.kb.as_deref())?;
     let opts = SearchOptions {
         mode,
         k: args.k,
-        filters,
+        filter,
         ..SearchOptions::default()
     };
-    let hits = kb.search(embedder, &args.query, &opts)?;
+    let hits = engine.search(&RequestCtx::local(), &name, &args.query, &opts)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
-        println!("no results in `{}`", kb.name());
+        println!("no results in `{name}`");
     } else {
         for (i, hit) in hits.iter().enumerate() {
             print!("{}", render(i + 1, hit, &args.query));
@@ -218,17 +204,14 @@ fn snippet(text: &str, query: &str, words: usize) -> String {
     )
 }
 
-pub fn delete(config: &Config, embedder: &SentenceEmbedder, args: &DeleteArgs) -> Result<Outcome> {
-    let kb = open(config, args.kb.as_deref(), embedder)?;
-    if kb.delete(&args.doc_id)? {
-        println!("deleted `{}` from `{}`", args.doc_id, kb.name());
+pub fn delete(config: &Config, engine: &Engine, args: &DeleteArgs) -> Result<Outcome> {
+    let name = kb_name(config, args.kb.as_deref())?;
+    let id = DocId::parse(&args.doc_id)?;
+    if engine.delete_document(&RequestCtx::local(), &name, &id)? {
+        println!("deleted `{id}` from `{name}`");
         Ok(Outcome::Done)
     } else {
-        bail!(
-            "document `{}` is not in knowledge base `{}`",
-            args.doc_id,
-            kb.name()
-        )
+        bail!("document `{id}` is not in knowledge base `{name}`")
     }
 }
 
@@ -262,12 +245,9 @@ mod tests {
     #[test]
     fn filters_must_be_field_equals_value() {
         assert_eq!(
-            parse_filter("kind=ticket").unwrap(),
-            FieldFilter {
-                field: "kind".into(),
-                value: "ticket".into()
-            }
+            parse_filters(&["kind=ticket".into()]).unwrap(),
+            Filter::must([Condition::eq("kind", "ticket")])
         );
-        assert!(parse_filter("kind").is_err());
+        assert!(parse_filters(&["kind".into()]).is_err());
     }
 }

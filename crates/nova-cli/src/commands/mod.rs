@@ -14,8 +14,10 @@ mod troubleshoot;
 use crate::cli::{BenchCommand, Cli, Command, TicketsCommand};
 use crate::config::Config;
 use anyhow::{Context, Result};
-use nova_embed::SentenceEmbedder;
+use nova_embed::{Embedder, SentenceEmbedder};
+use nova_engine::{EmbedderLoader, Engine, EngineOptions, KbName};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// How a command ended when it did not fail outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,23 +51,23 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Embed(args) => embed::run(&load_embedder(&config)?, &args),
         Command::Similar(args) => similar::run(&load_embedder(&config)?, &args),
-        Command::Ingest(args) => kb::ingest(&config, &load_embedder(&config)?, &args),
-        Command::Search(args) => kb::search(&config, &load_embedder(&config)?, &args),
-        Command::Troubleshoot(args) => troubleshoot::run(&config, &load_embedder(&config)?, &args),
+        Command::Ingest(args) => kb::ingest(&config, &engine(&config)?, &args),
+        Command::Search(args) => kb::search(&config, &engine(&config)?, &args),
+        Command::Troubleshoot(args) => troubleshoot::run(&config, &engine(&config)?, &args),
         Command::Tickets(cmd) => {
-            let embedder = load_embedder(&config)?;
+            let engine = engine(&config)?;
             match cmd {
-                TicketsCommand::Import(args) => tickets::import(&config, &embedder, &args),
-                TicketsCommand::Train(args) => tickets::train(&config, &embedder, &args),
-                TicketsCommand::Eval(args) => tickets::eval(&config, &embedder, &args),
-                TicketsCommand::Classify(args) => tickets::classify(&config, embedder, &args),
-                TicketsCommand::Suggest(args) => tickets::suggest(&config, embedder, &args),
+                TicketsCommand::Import(args) => tickets::import(&config, &engine, &args),
+                TicketsCommand::Train(args) => tickets::train(&config, &engine, &args),
+                TicketsCommand::Eval(args) => tickets::eval(&config, &engine, &args),
+                TicketsCommand::Classify(args) => tickets::classify(&config, &engine, &args),
+                TicketsCommand::Suggest(args) => tickets::suggest(&config, &engine, &args),
             }
         }
-        Command::Delete(args) => kb::delete(&config, &load_embedder(&config)?, &args),
+        Command::Delete(args) => kb::delete(&config, &engine(&config)?, &args),
         Command::Serve(args) => serve::run(&config, &args),
-        Command::Kbs => kb::list(&config, &load_embedder(&config)?),
-        Command::Eval(args) => eval::run(&config, &load_embedder(&config)?, &args),
+        Command::Kbs => kb::list(&config, &engine(&config)?),
+        Command::Eval(args) => eval::run(&engine(&config)?, &args),
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => {
             bench_embed::run(&load_embedder(&config)?, &args)
@@ -86,6 +88,25 @@ pub(crate) fn load_embedder(config: &Config) -> Result<SentenceEmbedder> {
     tracing::info!(%source, "loading embedding model");
     SentenceEmbedder::load(&source, config.model.batch())
         .with_context(|| format!("loading model {source}"))
+}
+
+/// The engine over the configured data folder. The model is loaded only when a command first needs
+/// it, so `nova kbs`, `nova delete` and evaluating a saved router work without a model folder.
+pub(crate) fn engine(config: &Config) -> Result<Engine> {
+    let model = config.model.clone();
+    let loader: EmbedderLoader = Box::new(move || {
+        let source = model.source();
+        tracing::info!(%source, "loading embedding model");
+        let embedder: Arc<dyn Embedder> = Arc::new(SentenceEmbedder::load(&source, model.batch())?);
+        Ok(embedder)
+    });
+    Engine::lazy(&config.data.dir, loader, EngineOptions::single_caller())
+        .with_context(|| format!("opening data folder {}", config.data.dir.display()))
+}
+
+/// `--kb`, or the configured default.
+pub(crate) fn kb_name(config: &Config, kb: Option<&str>) -> Result<KbName> {
+    Ok(KbName::parse(kb.unwrap_or(&config.data.default_kb))?)
 }
 
 fn toml_of(config: &Config) -> Result<String> {

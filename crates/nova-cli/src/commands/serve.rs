@@ -54,11 +54,12 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
 }
 
 fn load_engine(config: &Config, state: &AppState) -> Result<()> {
-    let embedder = Arc::new(super::load_embedder(config)?);
+    let embedder: Arc<dyn nova_embed::Embedder> = Arc::new(super::load_embedder(config)?);
     let opts = state.engine_options(EngineOptions {
         cache_entries: config.server.query_cache,
         batching: BatchingOptions {
             max_wait: Duration::from_millis(config.server.batch_wait_ms),
+            queue: config.server.batch_queue,
             ..BatchingOptions::default()
         },
     });

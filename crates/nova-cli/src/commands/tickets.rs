@@ -3,17 +3,15 @@
 //! and nova-engine (stored embeddings, versions, suggestions); this module parses and prints.
 
 use super::progress::bar;
-use super::Outcome;
+use super::{kb_name, Outcome};
 use crate::cli::{TicketEvalArgs, TicketImportArgs, TicketQueryArgs, TicketTrainArgs};
 use crate::config::Config;
-use anyhow::{anyhow, bail, Context, Result};
-use nova_classify::{Algorithm, MethodReport, Report, RouterModel, TrainOptions};
-use nova_embed::SentenceEmbedder;
-use nova_engine::{ticket_vector, Engine, EngineOptions, Suggestion};
+use anyhow::{anyhow, bail, Result};
+use nova_classify::{Algorithm, MethodReport, Report, TrainOptions};
+use nova_engine::{Engine, LabelField, RequestCtx, Suggestion, TicketQuery};
 use nova_ingest::{read_tickets, TicketFormat, TicketRead};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 fn parse_map(entries: &[String]) -> Result<BTreeMap<String, String>> {
     entries
@@ -47,11 +45,7 @@ fn read_export(path: &Path, format: Option<&str>, map: &[String]) -> Result<Tick
     ))
 }
 
-pub fn import(
-    config: &Config,
-    embedder: &SentenceEmbedder,
-    args: &TicketImportArgs,
-) -> Result<Outcome> {
+pub fn import(config: &Config, engine: &Engine, args: &TicketImportArgs) -> Result<Outcome> {
     let read = read_export(&args.file, args.format.as_deref(), &args.map)?;
     if read.outcome.docs.is_empty() {
         for skip in &read.outcome.skipped {
@@ -68,14 +62,8 @@ pub fn import(
     for line in &read.unlabelled {
         eprintln!("no category: {line} (imported for search, left out of router training)");
     }
-    let name = args.kb.as_deref().unwrap_or(&config.data.default_kb);
-    super::kb::store_docs(
-        config,
-        embedder,
-        name,
-        &read.outcome.docs,
-        &read.outcome.skipped,
-    )
+    let name = kb_name(config, args.kb.as_deref())?;
+    super::kb::store_docs(engine, &name, &read.outcome.docs, &read.outcome.skipped)
 }
 
 fn method_table(cv: &[MethodReport], chosen: Option<Algorithm>) -> String {
@@ -101,12 +89,9 @@ fn method_table(cv: &[MethodReport], chosen: Option<Algorithm>) -> String {
     out
 }
 
-pub fn train(
-    config: &Config,
-    embedder: &SentenceEmbedder,
-    args: &TicketTrainArgs,
-) -> Result<Outcome> {
-    let kb = super::kb::open(config, args.kb.as_deref(), embedder)?;
+pub fn train(config: &Config, engine: &Engine, args: &TicketTrainArgs) -> Result<Outcome> {
+    let name = kb_name(config, args.kb.as_deref())?;
+    let label = LabelField::parse(&args.label)?;
     let opts = TrainOptions {
         algorithm: match args.algorithm.as_str() {
             "knn" => Some(Algorithm::Knn),
@@ -122,10 +107,11 @@ pub fn train(
         ..TrainOptions::default()
     };
     let progress = bar(args.folds, "cross-validating", "folds");
-    let (model, path, unlabelled) = kb.train_router(&args.label, &opts, &|done, _| {
+    let trained = engine.train_router(&RequestCtx::local(), &name, &label, &opts, &|done, _| {
         progress.set_position(done as u64)
     })?;
     progress.finish_and_clear();
+    let (model, path, unlabelled) = (trained.model, trained.path, trained.unlabelled);
     let m = &model.meta;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&m.cv)?);
@@ -161,13 +147,11 @@ fn print_report(report: &Report, title: &str) {
     print!("{}", report.coverage_table());
 }
 
-pub fn eval(
-    config: &Config,
-    embedder: &SentenceEmbedder,
-    args: &TicketEvalArgs,
-) -> Result<Outcome> {
-    let kb = super::kb::open(config, args.kb.as_deref(), embedder)?;
-    let model = kb.router(&args.label)?;
+pub fn eval(config: &Config, engine: &Engine, args: &TicketEvalArgs) -> Result<Outcome> {
+    let name = kb_name(config, args.kb.as_deref())?;
+    let label = LabelField::parse(&args.label)?;
+    let ctx = RequestCtx::local();
+    let model = engine.router(&ctx, &name, &label)?;
     let (report, title) = match &args.test {
         None => {
             let method = model.meta.algorithm.method();
@@ -192,7 +176,7 @@ pub fn eval(
             )
         }
         Some(test) => (
-            test_report(&model, embedder, test, args)?,
+            test_report(engine, (&ctx, &name, &label), test, args)?,
             format!("router v{} on {}", model.meta.version, test.display()),
         ),
     };
@@ -208,11 +192,10 @@ pub fn eval(
     Ok(Outcome::Done)
 }
 
-/// Embeds the labelled tickets of a test export and scores the router on them. Labels the router has
-/// never seen count as errors.
+/// Scores the router on the labelled tickets of a test export (the engine embeds them).
 fn test_report(
-    model: &RouterModel,
-    embedder: &SentenceEmbedder,
+    engine: &Engine,
+    (ctx, name, label): (&RequestCtx, &nova_engine::KbName, &LabelField),
     test: &Path,
     args: &TicketEvalArgs,
 ) -> Result<Report> {
@@ -220,68 +203,36 @@ fn test_report(
     for skip in &read.outcome.skipped {
         eprintln!("skipped {skip}");
     }
-    let label = &model.meta.label;
-    let tickets: Vec<_> = read
+    let labelled = read
         .outcome
         .docs
         .iter()
-        .filter_map(|d| d.fields.get(label).map(|l| (d, l.clone())))
-        .collect();
-    if tickets.is_empty() {
+        .filter(|d| d.fields.contains_key(label.as_str()))
+        .count();
+    if labelled == 0 {
         bail!("{}: no tickets with a `{label}` field", test.display());
     }
-    let mut classes = model.meta.classes.clone();
-    let mut truth = Vec::with_capacity(tickets.len());
-    let mut vectors = Vec::with_capacity(tickets.len() * model.meta.dim);
-    let mut texts = Vec::with_capacity(tickets.len());
-    let progress = bar(tickets.len(), "embedding", "tickets");
-    for (doc, l) in &tickets {
-        vectors.extend(ticket_vector(embedder, &doc.title, &doc.text)?);
-        texts.push(nova_engine::ticket_text(&doc.title, &doc.text));
-        let class = match classes.iter().position(|c| c == l) {
-            Some(i) => i,
-            None => {
-                classes.push(l.clone());
-                classes.len() - 1
-            }
-        };
-        truth.push(class);
-        progress.inc(1);
-    }
+    let progress = bar(labelled, "embedding", "tickets");
+    let report = engine.evaluate_router(ctx, name, label, &read.outcome.docs, &|done| {
+        progress.set_position(done as u64)
+    })?;
     progress.finish_and_clear();
-    let x = ndarray::Array2::from_shape_vec((tickets.len(), model.meta.dim), vectors)?;
-    let known = model.probabilities(x.view(), &texts)?;
-    // Unseen labels get a zero-probability column so the confusion matrix can show them.
-    let mut probs = ndarray::Array2::zeros((tickets.len(), classes.len()));
-    probs
-        .slice_mut(ndarray::s![.., ..known.ncols()])
-        .assign(&known);
-    Ok(Report::new(&probs, &truth, &classes))
+    Ok(report)
 }
 
-fn engine(config: &Config, embedder: SentenceEmbedder) -> Result<Engine> {
-    Engine::new(
-        &config.data.dir,
-        Arc::new(embedder),
-        EngineOptions::default(),
-    )
-    .context("opening the data folder")
+fn ticket_query(args: &TicketQueryArgs) -> Result<TicketQuery> {
+    Ok(TicketQuery {
+        label: LabelField::parse(&args.label)?,
+        subject: args.subject.clone(),
+        body: args.body.clone(),
+        threshold: args.threshold,
+        top: 3,
+    })
 }
 
-pub fn classify(
-    config: &Config,
-    embedder: SentenceEmbedder,
-    args: &TicketQueryArgs,
-) -> Result<Outcome> {
-    let kb = args.kb.as_deref().unwrap_or(&config.data.default_kb);
-    let c = engine(config, embedder)?.classify(
-        kb,
-        &args.label,
-        &args.subject,
-        &args.body,
-        args.threshold,
-        3,
-    )?;
+pub fn classify(config: &Config, engine: &Engine, args: &TicketQueryArgs) -> Result<Outcome> {
+    let name = kb_name(config, args.kb.as_deref())?;
+    let c = engine.classify(&RequestCtx::local(), &name, &ticket_query(args)?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&c)?);
         return Ok(Outcome::Done);
@@ -301,17 +252,12 @@ pub fn classify(
     Ok(Outcome::Done)
 }
 
-pub fn suggest(
-    config: &Config,
-    embedder: SentenceEmbedder,
-    args: &TicketQueryArgs,
-) -> Result<Outcome> {
-    let kb = args.kb.as_deref().unwrap_or(&config.data.default_kb);
-    let s = engine(config, embedder)?.suggest(
-        kb,
-        &args.label,
-        &args.subject,
-        &args.body,
+pub fn suggest(config: &Config, engine: &Engine, args: &TicketQueryArgs) -> Result<Outcome> {
+    let name = kb_name(config, args.kb.as_deref())?;
+    let s = engine.suggest(
+        &RequestCtx::local(),
+        &name,
+        &ticket_query(args)?,
         &nova_engine::SuggestOptions::default(),
     )?;
     if args.json {

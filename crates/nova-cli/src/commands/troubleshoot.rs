@@ -1,36 +1,21 @@
 //! `nova troubleshoot`: suggested steps (each citing its source), the best passages and similar tickets
 //! for a problem, from the engine's extractive troubleshooter.
 
-use super::Outcome;
+use super::{kb_name, Outcome};
 use crate::cli::TroubleshootArgs;
 use crate::config::Config;
 use anyhow::Result;
-use nova_embed::{Embedder, SentenceEmbedder};
-use nova_engine::{TroubleshootOptions, TroubleshootReport};
+use nova_engine::{Engine, RequestCtx, TroubleshootOptions, TroubleshootReport};
 
-pub fn run(
-    config: &Config,
-    embedder: &SentenceEmbedder,
-    args: &TroubleshootArgs,
-) -> Result<Outcome> {
-    let kb = super::kb::open(config, args.kb.as_deref(), embedder)?;
-    let filters = args
-        .filters
-        .iter()
-        .map(|f| super::kb::parse_filter(f))
-        .collect::<Result<Vec<_>>>()?;
+pub fn run(config: &Config, engine: &Engine, args: &TroubleshootArgs) -> Result<Outcome> {
+    let name = kb_name(config, args.kb.as_deref())?;
     let opts = TroubleshootOptions {
         passages: args.passages,
         tickets: args.tickets,
-        filters,
+        filter: super::kb::parse_filters(&args.filters)?,
         ..TroubleshootOptions::default()
     };
-    let dense = embedder
-        .embed(&[args.problem.as_str()])?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let report = kb.troubleshoot(&args.problem, &dense, &opts)?;
+    let report = engine.troubleshoot(&RequestCtx::local(), &name, &args.problem, &opts)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

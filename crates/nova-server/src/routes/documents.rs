@@ -3,7 +3,7 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Ready};
+use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::state::AppState;
 use crate::validate::non_empty;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -11,7 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use nova_core::Code;
-use nova_engine::StoredDocument;
+use nova_engine::{DocId, IngestOptions, StoredDocument};
 use nova_ingest::{read_bytes, Document, ReadOptions, Skip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,15 +87,14 @@ pub struct IngestResponse {
     pub skipped: Vec<Skipped>,
 }
 
-const MAX_ID_LEN: usize = 512;
-
 impl DocumentIn {
     fn into_document(self, i: usize) -> Result<Document, ApiError> {
         let at = |field: &str| format!("documents[{i}].{field}");
-        if self.id.trim().is_empty() || self.id.len() > MAX_ID_LEN {
+        if DocId::parse(&self.id).is_err() {
             return Err(ApiError::invalid(format!(
-                "`{}` must be 1–{MAX_ID_LEN} characters",
-                at("id")
+                "`{}` must be 1–{} characters without control characters",
+                at("id"),
+                DocId::MAX_LEN
             )));
         }
         non_empty(&at("text"), &self.text)?;
@@ -121,9 +120,11 @@ impl DocumentIn {
 pub async fn add_documents(
     State(state): State<AppState>,
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
     request: Request,
 ) -> Result<Json<IngestResponse>, ApiError> {
+    let kb = kb_name(&kb)?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -134,7 +135,11 @@ pub async fn add_documents(
         let multipart = Multipart::from_request(request, &state)
             .await
             .map_err(|e| ApiError::invalid(format!("multipart body: {}", e.body_text())))?;
-        read_files(multipart).await?
+        let files = receive_files(multipart).await?;
+        // Parsing PDF and HTML is CPU work: off the async runtime.
+        tokio::task::spawn_blocking(move || parse_files(files))
+            .await
+            .map_err(|e| ApiError::new(Code::Internal, format!("parser thread failed: {e}")))?
     } else {
         let ApiJson(body) = ApiJson::<DocumentsIn>::from_request(request, &state).await?;
         if body.documents.is_empty() {
@@ -155,7 +160,8 @@ pub async fn add_documents(
             reasons.join("; ")
         )));
     }
-    let summary = blocking(move || engine.ingest(&kb, &docs)).await?;
+    let summary =
+        blocking(move || engine.ingest(&ctx, &kb, &docs, &IngestOptions::default())).await?;
     Ok(Json(IngestResponse {
         added: summary.added,
         updated: summary.updated,
@@ -171,8 +177,9 @@ pub async fn add_documents(
     }))
 }
 
-async fn read_files(mut multipart: Multipart) -> Result<(Vec<Document>, Vec<Skip>), ApiError> {
-    let (mut docs, mut skipped) = (Vec::new(), Vec::new());
+/// The uploaded files as (name, bytes); form fields without a file are not documents.
+async fn receive_files(mut multipart: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let mut files = Vec::new();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
@@ -196,11 +203,20 @@ async fn read_files(mut multipart: Multipart) -> Result<(Vec<Document>, Vec<Skip
         let bytes = field.bytes().await.map_err(|e| {
             ApiError::invalid(format!("reading upload `{name}`: {}", e.body_text()))
         })?;
-        let read = read_bytes(&name, bytes.to_vec(), &ReadOptions::default());
+        files.push((name, bytes.to_vec()));
+    }
+    Ok(files)
+}
+
+/// Reads each file as `nova ingest` would (its name is its document id).
+fn parse_files(files: Vec<(String, Vec<u8>)>) -> (Vec<Document>, Vec<Skip>) {
+    let (mut docs, mut skipped) = (Vec::new(), Vec::new());
+    for (name, bytes) in files {
+        let read = read_bytes(&name, bytes, &ReadOptions::default());
         docs.extend(read.docs);
         skipped.extend(read.skipped);
     }
-    Ok((docs, skipped))
+    (docs, skipped)
 }
 
 /// A stored document with its chunks.
@@ -210,10 +226,12 @@ async fn read_files(mut multipart: Multipart) -> Result<(Vec<Document>, Vec<Skip
     responses((status = 200, description = "Success", body = StoredDocument), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
 pub async fn get_document(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path((kb, id)): Path<(String, String)>,
 ) -> Result<Json<StoredDocument>, ApiError> {
-    let lookup = id.clone();
-    match blocking(move || engine.document(&kb, &lookup)).await? {
+    let kb = kb_name(&kb)?;
+    let lookup = DocId::parse(&id)?;
+    match blocking(move || engine.document(&ctx, &kb, &lookup)).await? {
         Some(doc) => Ok(Json(doc)),
         None => Err(not_found(&id)),
     }
@@ -226,10 +244,12 @@ pub async fn get_document(
     responses((status = 204, description = "Done, no body"), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
 pub async fn delete_document(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path((kb, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let lookup = id.clone();
-    if blocking(move || engine.delete_document(&kb, &lookup)).await? {
+    let kb = kb_name(&kb)?;
+    let lookup = DocId::parse(&id)?;
+    if blocking(move || engine.delete_document(&ctx, &kb, &lookup)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&id))

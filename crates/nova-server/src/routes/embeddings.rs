@@ -4,13 +4,12 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Ready};
+use crate::extract::{ApiJson, Caller, Ready};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine as _;
-use nova_engine::EngineError;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use utoipa::ToSchema;
@@ -97,6 +96,7 @@ pub struct EmbeddingsResponse {
 pub async fn create_embeddings(
     State(state): State<AppState>,
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     ApiJson(req): ApiJson<EmbeddingsRequest>,
 ) -> Result<Json<EmbeddingsResponse>, ApiError> {
     let texts = match req.input {
@@ -110,13 +110,18 @@ pub async fn create_embeddings(
             texts.len()
         )));
     }
-    let dim = nova_embed::Embedder::dim(engine.embedder());
+    let info = blocking({
+        let engine = engine.clone();
+        move || engine.model_info()
+    })
+    .await?;
+    let dim = info.dim;
     if let Some(d) = req.dimensions.filter(|&d| d != dim) {
         return Err(ApiError::invalid(format!(
             "`dimensions` must be {dim} for this model, got {d}"
         )));
     }
-    let model = engine.embedder().model_id().to_owned();
+    let model = info.id;
     if let Some(asked) = req.model.as_deref().filter(|m| *m != model) {
         tracing::debug!(asked, model, "embeddings: answering with the loaded model");
     }
@@ -124,14 +129,8 @@ pub async fn create_embeddings(
     let started = Instant::now();
     let (vectors, tokens) = blocking(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let tokens: usize = engine
-            .embedder()
-            .token_ids(&refs)
-            .map_err(EngineError::from)?
-            .iter()
-            .map(Vec::len)
-            .sum();
-        Ok((engine.embed(&refs)?, tokens))
+        let tokens: usize = engine.token_counts(&refs)?.iter().sum();
+        Ok((engine.embed(&ctx, &refs)?, tokens))
     })
     .await?;
     state

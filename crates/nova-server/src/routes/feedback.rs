@@ -2,11 +2,11 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Ready};
+use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::state::AppState;
 use crate::validate::non_empty;
 use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use nova_engine::{Feedback, Rating};
@@ -50,27 +50,23 @@ pub struct FeedbackRecorded {
     responses((status = 201, description = "Created", body = FeedbackRecorded), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn record_feedback(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
-    headers: HeaderMap,
     ApiJson(body): ApiJson<FeedbackIn>,
 ) -> Result<(StatusCode, Json<FeedbackRecorded>), ApiError> {
+    let kb = kb_name(&kb)?;
     non_empty("query", &body.query)?;
     non_empty("doc_id", &body.doc_id)?;
-    let request_id = body.search_request_id.or_else(|| {
-        headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    });
+    // Without the search's own id, the engine records this request's.
     let feedback = Feedback {
         query: body.query,
         doc_id: body.doc_id,
         rating: body.rating,
         comment: body.comment,
-        request_id,
+        request_id: body.search_request_id,
         at: 0,
     };
-    blocking(move || engine.feedback(&kb, feedback)).await?;
+    blocking(move || engine.feedback(&ctx, &kb, feedback)).await?;
     Ok((
         StatusCode::CREATED,
         Json(FeedbackRecorded { recorded: true }),

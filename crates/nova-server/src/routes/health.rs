@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use nova_engine::RequestCtx;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -51,7 +52,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     let (store_open, disk_writable) = match state.engine() {
         None => (false, false),
         Some(engine) => blocking(move || {
-            let store = engine.list().is_ok();
+            let store = engine.list(&RequestCtx::internal("readyz")).is_ok();
             let probe = engine.data_dir().join(".readyz-probe");
             let disk = fs_err::write(&probe, b"ok").and_then(|()| fs_err::remove_file(&probe));
             Ok((store, disk.is_ok()))
@@ -82,7 +83,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(engine) = state.engine() {
         let (hits, misses) = engine.cache_stats();
         state.metrics().set_cache(hits, misses);
-        if let Ok(kbs) = blocking(move || engine.list()).await {
+        if let Ok(kbs) = blocking(move || engine.list(&RequestCtx::internal("metrics"))).await {
             for kb in kbs {
                 state.metrics().set_kb(&kb.name, kb.documents, kb.chunks);
             }

@@ -2,7 +2,7 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Ready};
+use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::state::AppState;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -37,8 +37,8 @@ pub struct CreateKb {
 /// List knowledge bases.
 #[utoipa::path(get, path = "/v1/kbs", tag = "knowledge bases",
     responses((status = 200, description = "Success", body = KbList), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
-pub async fn list_kbs(Ready(engine): Ready) -> Result<Json<KbList>, ApiError> {
-    let kbs = blocking(move || engine.list()).await?;
+pub async fn list_kbs(Ready(engine): Ready, Caller(ctx): Caller) -> Result<Json<KbList>, ApiError> {
+    let kbs = blocking(move || engine.list(&ctx)).await?;
     Ok(Json(KbList { kbs }))
 }
 
@@ -47,9 +47,11 @@ pub async fn list_kbs(Ready(engine): Ready) -> Result<Json<KbList>, ApiError> {
     responses((status = 201, description = "Created", body = KbInfo), (status = 409, description = "Already exists", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn create_kb(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     ApiJson(body): ApiJson<CreateKb>,
 ) -> Result<(StatusCode, Json<KbInfo>), ApiError> {
-    let info = blocking(move || engine.create(&body.name)).await?;
+    let kb = kb_name(&body.name)?;
+    let info = blocking(move || engine.create(&ctx, &kb)).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -59,9 +61,11 @@ pub async fn create_kb(
     responses((status = 200, description = "Success", body = KbInfo), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
 pub async fn get_kb(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
 ) -> Result<Json<KbInfo>, ApiError> {
-    Ok(Json(blocking(move || engine.info(&kb)).await?))
+    let kb = kb_name(&kb)?;
+    Ok(Json(blocking(move || engine.info(&ctx, &kb)).await?))
 }
 
 /// Delete a knowledge base and all its documents.
@@ -70,8 +74,10 @@ pub async fn get_kb(
     responses((status = 204, description = "Done, no body"), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody)))]
 pub async fn delete_kb(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    blocking(move || engine.drop_kb(&kb)).await?;
+    let kb = kb_name(&kb)?;
+    blocking(move || engine.drop_kb(&ctx, &kb)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,14 +2,15 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Ready};
+use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::state::{AppState, Limits};
 use crate::validate::{bounded, filters, non_empty};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use nova_engine::{DocHit, Mode, SearchOptions, TroubleshootOptions, TroubleshootReport};
-use nova_store::FieldFilter;
+use nova_engine::{
+    Condition, DocHit, Mode, SearchOptions, TroubleshootOptions, TroubleshootReport,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -56,7 +57,7 @@ impl SearchRequest {
         Ok(SearchOptions {
             mode: self.mode.unwrap_or(Mode::Hybrid),
             k: bounded("k", self.k, 10, limits.max_k)?,
-            filters: filters(&self.filters)?,
+            filter: filters(&self.filters)?,
             ..SearchOptions::default()
         })
     }
@@ -67,17 +68,20 @@ impl SearchRequest {
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body = SearchRequest,
     responses((status = 200, description = "Success", body = SearchResponse), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
-        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody),
+        (status = 429, description = "Overloaded: too many queries wait for the model; retry after `Retry-After` seconds", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
     ApiJson(req): ApiJson<SearchRequest>,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    let kb = kb_name(&kb)?;
     let opts = req.options(state.limits())?;
     let mode = opts.mode;
     let started = Instant::now();
-    let results = blocking(move || engine.search(&kb, &req.query, &opts)).await?;
+    let results = blocking(move || engine.search(&ctx, &kb, &req.query, &opts)).await?;
     let secs = started.elapsed().as_secs_f64();
     state.metrics().search(mode.as_str(), secs, results.len());
     Ok(Json(SearchResponse {
@@ -116,19 +120,15 @@ pub struct TroubleshootRequest {
 impl TroubleshootRequest {
     fn options(&self) -> Result<TroubleshootOptions, ApiError> {
         non_empty("problem", &self.problem)?;
-        let mut filters = filters(&self.filters)?;
+        let mut filter = filters(&self.filters)?;
         for (field, value) in [("product", &self.product), ("version", &self.version)] {
             if let Some(v) = value {
-                filters.push(FieldFilter {
-                    field: field.into(),
-                    value: v.clone(),
-                });
+                filter = filter.and(Condition::eq(field, v.as_str()));
             }
         }
-        filters.extend(self.tags.iter().map(|t| FieldFilter {
-            field: "tags".into(),
-            value: t.clone(),
-        }));
+        for t in &self.tags {
+            filter = filter.and(Condition::eq("tags", t.as_str()));
+        }
         let tickets = match self.tickets {
             Some(0) => 0,
             other => bounded("tickets", other, 3, 20)?,
@@ -136,7 +136,7 @@ impl TroubleshootRequest {
         Ok(TroubleshootOptions {
             passages: bounded("passages", self.passages, 5, 20)?,
             tickets,
-            filters,
+            filter,
             ..TroubleshootOptions::default()
         })
     }
@@ -147,16 +147,19 @@ impl TroubleshootRequest {
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body = TroubleshootRequest,
     responses((status = 200, description = "Success", body = TroubleshootReport), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
-        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody),
+        (status = 429, description = "Overloaded: too many queries wait for the model; retry after `Retry-After` seconds", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
 pub async fn troubleshoot(
     State(state): State<AppState>,
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
     ApiJson(req): ApiJson<TroubleshootRequest>,
 ) -> Result<Json<TroubleshootReport>, ApiError> {
+    let kb = kb_name(&kb)?;
     let opts = req.options()?;
     let started = Instant::now();
-    let report = blocking(move || engine.troubleshoot(&kb, &req.problem, &opts)).await?;
+    let report = blocking(move || engine.troubleshoot(&ctx, &kb, &req.problem, &opts)).await?;
     state.metrics().search(
         "troubleshoot",
         started.elapsed().as_secs_f64(),

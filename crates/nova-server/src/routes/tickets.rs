@@ -3,12 +3,12 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Ready};
+use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::validate::{bounded, filters};
 use axum::extract::Path;
 use axum::routing::post;
 use axum::{Json, Router};
-use nova_engine::{Classification, SuggestOptions, Suggestion};
+use nova_engine::{Classification, LabelField, SuggestOptions, Suggestion, TicketQuery};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -74,8 +74,8 @@ fn ticket_text_present(subject: &str, body: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn label_of(label: Option<String>) -> String {
-    label.unwrap_or_else(|| "category".into())
+fn label_of(label: Option<&str>) -> Result<LabelField, ApiError> {
+    Ok(LabelField::parse(label.unwrap_or("category"))?)
 }
 
 /// Route a new ticket: top labels with calibrated probabilities and whether it needs a human.
@@ -87,20 +87,25 @@ fn label_of(label: Option<String>) -> String {
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
 pub async fn classify(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
     ApiJson(req): ApiJson<ClassifyRequest>,
 ) -> Result<Json<Classification>, ApiError> {
+    let kb = kb_name(&kb)?;
     ticket_text_present(&req.subject, &req.body)?;
     if let Some(t) = req.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
         return Err(ApiError::invalid(format!(
             "`threshold` must be between 0 and 1, got {t}"
         )));
     }
-    let top = bounded("top", req.top, 3, 20)?;
-    let label = label_of(req.label);
-    let c =
-        blocking(move || engine.classify(&kb, &label, &req.subject, &req.body, req.threshold, top))
-            .await?;
+    let ticket = TicketQuery {
+        label: label_of(req.label.as_deref())?,
+        top: bounded("top", req.top, 3, 20)?,
+        threshold: req.threshold,
+        subject: req.subject,
+        body: req.body,
+    };
+    let c = blocking(move || engine.classify(&ctx, &kb, &ticket)).await?;
     Ok(Json(c))
 }
 
@@ -110,20 +115,29 @@ pub async fn classify(
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body = SuggestRequest,
     responses((status = 200, description = "Success", body = Suggestion), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
-        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody),
+        (status = 429, description = "Overloaded: too many queries wait for the model; retry after `Retry-After` seconds", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
 pub async fn suggest(
     Ready(engine): Ready,
+    Caller(ctx): Caller,
     Path(kb): Path<String>,
     ApiJson(req): ApiJson<SuggestRequest>,
 ) -> Result<Json<Suggestion>, ApiError> {
+    let kb = kb_name(&kb)?;
     ticket_text_present(&req.subject, &req.body)?;
     let opts = SuggestOptions {
         tickets: bounded("tickets", req.tickets, 3, 20)?,
         passages: bounded("passages", req.passages, 3, 20)?,
-        filters: filters(&req.filters)?,
+        filter: filters(&req.filters)?,
         ..SuggestOptions::default()
     };
-    let label = label_of(req.label);
-    let s = blocking(move || engine.suggest(&kb, &label, &req.subject, &req.body, &opts)).await?;
+    let ticket = TicketQuery {
+        label: label_of(req.label.as_deref())?,
+        subject: req.subject,
+        body: req.body,
+        threshold: None,
+        top: 3,
+    };
+    let s = blocking(move || engine.suggest(&ctx, &kb, &ticket, &opts)).await?;
     Ok(Json(s))
 }

@@ -1,0 +1,61 @@
+//! Where everything of a data folder lives, computed in this one place (paths only, no I/O):
+//!
+//! ```text
+//! <data>/kbs/<kb>/kb.json            knowledge-base metadata (model, BM25 average length)
+//! <data>/kbs/<kb>/store/             the embedded store's shard
+//! <data>/kbs/<kb>/feedback.jsonl     user feedback
+//! <data>/kbs/<kb>/router/<label>/    ticket router versions
+//! ```
+
+use crate::names::{KbName, LabelField};
+use std::path::{Path, PathBuf};
+
+/// The layout of one data folder.
+#[derive(Debug, Clone)]
+pub struct DataLayout {
+    root: PathBuf,
+}
+
+impl DataLayout {
+    /// The layout under `root`.
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The data folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder holding every knowledge base.
+    pub fn kbs_dir(&self) -> PathBuf {
+        self.root.join("kbs")
+    }
+
+    /// One knowledge base's folder.
+    pub fn kb_dir(&self, kb: &KbName) -> PathBuf {
+        self.kbs_dir().join(kb.as_str())
+    }
+
+    /// Its metadata file; a KB exists when this file does.
+    pub fn meta_file(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("kb.json")
+    }
+
+    /// Its embedded store shard.
+    pub fn store_dir(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("store")
+    }
+
+    /// Its feedback log.
+    pub fn feedback_file(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("feedback.jsonl")
+    }
+
+    /// Its router versions for `label`.
+    pub fn router_dir(&self, kb: &KbName, label: &LabelField) -> PathBuf {
+        self.kb_dir(kb).join("router").join(label.as_str())
+    }
+}

@@ -1,0 +1,274 @@
+//! The ingest pipeline: documents in, durable chunks out. Unchanged documents (same content hash) are
+//! skipped; a changed one is written as a new version beside the old, and the old version is deleted
+//! only once the new one is committed, so a reader always finds one whole version. Chunks are embedded
+//! in batches of whole documents while a writer thread commits the previous batch.
+
+use crate::error::{EngineError, Result};
+use crate::kb::{KnowledgeBase, DEFAULT_AVG_LEN};
+use crate::payload::{chunk_id, indexed_text, keys, ChunkPayload};
+use nova_core::{AccessFilter, Condition, Filter};
+use nova_embed::Embedder;
+use nova_ingest::{chunk, ChunkOptions, Document};
+use nova_store::{Bm25Encoder, ChunkRecord};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+/// Chunks embedded and committed together; each committed batch is durable.
+const COMMIT_CHUNKS: usize = 256;
+/// Documents whose stored versions are looked up in one store query.
+const LOOKUP_DOCS: usize = 256;
+
+/// What an ingest run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    /// New documents.
+    pub added: usize,
+    /// Documents whose content changed (old chunks replaced).
+    pub updated: usize,
+    /// Documents already stored with the same content.
+    pub unchanged: usize,
+    /// Chunks written.
+    pub chunks: usize,
+}
+
+/// How far an ingest run has got; everything counted here is durably committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestProgress {
+    /// Documents (in input order) whose chunks are all committed, or that were unchanged.
+    pub docs_done: usize,
+    /// Chunks committed so far in this run.
+    pub chunks_committed: usize,
+}
+
+/// Mean BM25 token count of the chunks of `docs`, as indexed (title and section included).
+pub(crate) fn mean_tokens(docs: &[Document]) -> f64 {
+    let enc = Bm25Encoder::new(DEFAULT_AVG_LEN);
+    let (mut total, mut n) = (0usize, 0usize);
+    for doc in docs {
+        for c in chunk(doc, ChunkOptions::default()) {
+            total += enc.token_count(&format!("{} {}", doc.title, c.text));
+            n += 1;
+        }
+    }
+    if n == 0 {
+        DEFAULT_AVG_LEN
+    } else {
+        total as f64 / n as f64
+    }
+}
+
+/// Embedded chunks of whole documents, ready to commit, and the old versions they replace.
+struct Batch {
+    records: Vec<ChunkRecord>,
+    /// (doc id, version to keep): every other version of the document is deleted after the commit.
+    retire: Vec<(String, u64)>,
+    docs_done: usize,
+}
+
+/// The newest stored version of a document: (version, content hash), and whether older ones linger.
+#[derive(Debug, Clone)]
+struct Stored {
+    version: u64,
+    hash: String,
+    others: bool,
+}
+
+/// Ingests `docs` into `kb`. The caller holds `kb.writer`.
+pub(crate) fn ingest(
+    kb: &KnowledgeBase,
+    embedder: &dyn Embedder,
+    docs: &[Document],
+    progress: &(dyn Fn(IngestProgress) + Sync),
+) -> Result<IngestSummary> {
+    let mut seen = HashSet::new();
+    if let Some(dup) = docs.iter().find(|d| !seen.insert(d.id.as_str())) {
+        return Err(EngineError::DuplicateDocument(dup.id.clone()));
+    }
+    let mut summary = IngestSummary::default();
+    // One batch in flight: embedding of batch n+1 overlaps the commit of batch n.
+    let (tx, rx) = sync_channel::<Batch>(1);
+    let (produced, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || write_batches(kb, rx, progress));
+        let produced = embed_batches(kb, embedder, docs, &tx, &mut summary);
+        drop(tx);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(EngineError::Internal(
+                "ingest writer thread panicked".into(),
+            ))
+        });
+        (produced, written)
+    });
+    // A writer failure also stops the producer (its channel closes); report the root cause.
+    let chunks = written?;
+    produced?;
+    summary.chunks = chunks;
+    progress(IngestProgress {
+        docs_done: docs.len(),
+        chunks_committed: chunks,
+    });
+    Ok(summary)
+}
+
+/// The newest stored version of each of `docs` that has one.
+fn stored_versions(kb: &KnowledgeBase, docs: &[Document]) -> Result<HashMap<String, Stored>> {
+    let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+    let filter = Filter::must([
+        Condition::any_of(keys::DOC_ID, ids),
+        Condition::eq(keys::CHUNK, 0),
+    ]);
+    // Change detection must see every version whoever asks: it decides what is overwritten.
+    let points = kb.store().scan(
+        &filter,
+        &AccessFilter::system(),
+        Some(&[keys::DOC_ID, keys::HASH, keys::VERSION]),
+        false,
+    )?;
+    let mut out: HashMap<String, Stored> = HashMap::new();
+    for p in points {
+        let p = ChunkPayload::from_map(p.payload)?;
+        match out.get_mut(&p.doc_id) {
+            Some(s) => {
+                s.others = true;
+                if p.version > s.version {
+                    s.version = p.version;
+                    s.hash = p.hash;
+                }
+            }
+            None => {
+                out.insert(
+                    p.doc_id,
+                    Stored {
+                        version: p.version,
+                        hash: p.hash,
+                        others: false,
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn embed_batches(
+    kb: &KnowledgeBase,
+    embedder: &dyn Embedder,
+    docs: &[Document],
+    tx: &SyncSender<Batch>,
+    summary: &mut IngestSummary,
+) -> Result<()> {
+    let mut pending: Vec<(String, ChunkPayload, u64)> = Vec::new(); // (indexed text, payload, id)
+    let mut retire = Vec::new();
+    for (group_start, group) in docs.chunks(LOOKUP_DOCS).enumerate() {
+        let stored = stored_versions(kb, group)?;
+        for (i, doc) in group.iter().enumerate() {
+            let done = group_start * LOOKUP_DOCS + i + 1;
+            let hash = doc.hash();
+            let version = match stored.get(&doc.id) {
+                Some(s) if s.hash == hash => {
+                    summary.unchanged += 1;
+                    if s.others {
+                        // An interrupted replacement left an older version behind: finish it.
+                        retire.push((doc.id.clone(), s.version));
+                    }
+                    None
+                }
+                Some(s) => {
+                    summary.updated += 1;
+                    retire.push((doc.id.clone(), s.version + 1));
+                    Some(s.version + 1)
+                }
+                None => {
+                    summary.added += 1;
+                    Some(1)
+                }
+            };
+            if let Some(version) = version {
+                let chunks = chunk(doc, ChunkOptions::default());
+                for c in &chunks {
+                    let payload = ChunkPayload::of(doc, &hash, version, chunks.len(), c);
+                    let id = chunk_id(&doc.id, version, c.index as u64);
+                    pending.push((indexed_text(doc, c), payload, id));
+                }
+            }
+            let last = done == docs.len();
+            if pending.len() >= COMMIT_CHUNKS
+                || (last && !(pending.is_empty() && retire.is_empty()))
+            {
+                let batch = Batch {
+                    records: embed(kb, embedder, std::mem::take(&mut pending))?,
+                    retire: std::mem::take(&mut retire),
+                    docs_done: done,
+                };
+                if tx.send(batch).is_err() {
+                    return Ok(()); // the writer stopped on an error, which ingest reports
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_batches(
+    kb: &KnowledgeBase,
+    rx: Receiver<Batch>,
+    progress: &(dyn Fn(IngestProgress) + Sync),
+) -> Result<usize> {
+    let mut written = 0;
+    for batch in rx {
+        written += batch.records.len();
+        if !batch.records.is_empty() {
+            kb.store().upsert(batch.records)?;
+        }
+        // Only now that the new versions are durable do the old ones go.
+        if !batch.retire.is_empty() {
+            let stale = batch
+                .retire
+                .into_iter()
+                .map(|(doc_id, keep)| {
+                    Condition::Filter(Box::new(
+                        Filter::must([Condition::eq(keys::DOC_ID, doc_id)])
+                            .and_not(Condition::eq(keys::VERSION, keep as i64)),
+                    ))
+                })
+                .collect();
+            kb.store().delete(&Filter {
+                should: stale,
+                ..Filter::default()
+            })?;
+        }
+        tracing::info!(
+            kb = %kb.name(),
+            docs = batch.docs_done,
+            chunks = written,
+            "batch committed"
+        );
+        progress(IngestProgress {
+            docs_done: batch.docs_done,
+            chunks_committed: written,
+        });
+    }
+    Ok(written)
+}
+
+fn embed(
+    kb: &KnowledgeBase,
+    embedder: &dyn Embedder,
+    pending: Vec<(String, ChunkPayload, u64)>,
+) -> Result<Vec<ChunkRecord>> {
+    let texts: Vec<&str> = pending.iter().map(|(t, _, _)| t.as_str()).collect();
+    let vectors = embedder.embed(&texts)?;
+    let bm25 = kb.bm25();
+    pending
+        .into_iter()
+        .zip(vectors)
+        .map(|((text, payload, id), dense)| {
+            Ok(ChunkRecord {
+                id,
+                sparse: bm25.document(&text),
+                dense,
+                payload: payload.into_map()?,
+            })
+        })
+        .collect()
+}

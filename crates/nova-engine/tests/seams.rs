@@ -1,0 +1,474 @@
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step should fail the test loudly
+//! The engine's seams with a tiny deterministic embedder (the real model adds nothing to what these
+//! check) and the real on-disk store: document permissions on every read path, reserved filter fields,
+//! a document replaced while searches run, BM25 length normalisation whichever door a KB is built
+//! through, and commands that never load the model.
+
+use nova_core::{Embedding, Principal};
+use nova_embed::Embedder;
+use nova_engine::{
+    Condition, DocId, Engine, EngineError, EngineOptions, Filter, IngestOptions, KbName, Mode,
+    RequestCtx, SearchOptions, SuggestOptions, TicketQuery, TroubleshootOptions,
+};
+use nova_ingest::Document;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// Bag of hashed words in 64 dimensions, unit length: texts sharing words are close.
+struct BagOfWords;
+
+const DIM: usize = 64;
+
+fn bag(text: &str) -> Embedding {
+    let mut v = vec![0f32; DIM];
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+    {
+        let h = w
+            .to_lowercase()
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        v[(h % DIM as u64) as usize] += 1.0;
+    }
+    nova_core::l2_normalize(&mut v);
+    v
+}
+
+impl Embedder for BagOfWords {
+    fn model_id(&self) -> &str {
+        "bag-of-words"
+    }
+    fn dim(&self) -> usize {
+        DIM
+    }
+    fn embed(&self, texts: &[&str]) -> nova_embed::Result<Vec<Embedding>> {
+        Ok(texts.iter().map(|t| bag(t)).collect())
+    }
+    fn token_counts(&self, texts: &[&str]) -> nova_embed::Result<Vec<usize>> {
+        Ok(texts.iter().map(|t| t.split_whitespace().count()).collect())
+    }
+}
+
+fn engine(dir: &TempDir) -> Engine {
+    Engine::new(
+        dir.path(),
+        Arc::new(BagOfWords),
+        EngineOptions::single_caller(),
+    )
+    .unwrap()
+}
+
+fn kb(name: &str) -> KbName {
+    KbName::parse(name).unwrap()
+}
+
+fn doc(id: &str, title: &str, text: &str, acl: &[&str], kind: &str) -> Document {
+    let mut d = Document::new(id, title, id, text);
+    d.acl = acl.iter().map(|a| (*a).to_owned()).collect();
+    d.kind = kind.into();
+    d
+}
+
+/// Three VPN documents (one open, one for hr, one for eng) and two tickets (one for hr).
+fn vpn_kb(engine: &Engine, name: &KbName) {
+    let docs = [
+        doc(
+            "open.md",
+            "VPN drops",
+            "# VPN drops\n\n## Fix\n\n1. Restart the VPN client.\n2. Disable wifi power saving.",
+            &[],
+            "article",
+        ),
+        doc(
+            "hr.md",
+            "VPN for payroll",
+            "# VPN for payroll\n\n## Fix\n\n1. Use the payroll VPN profile.\n2. Ask hr for the token.",
+            &["hr"],
+            "article",
+        ),
+        doc(
+            "eng.md",
+            "VPN for builds",
+            "# VPN for builds\n\n## Fix\n\n1. Use the build VPN profile.",
+            &["eng"],
+            "article",
+        ),
+        {
+            let mut t = doc("T-1", "VPN drops at home", "The VPN drops every hour", &[], "ticket");
+            t.fields.insert("answer".into(), "Disabled wifi power saving".into());
+            t
+        },
+        {
+            let mut t = doc("T-2", "Payroll VPN drops", "The payroll VPN drops", &["hr"], "ticket");
+            t.fields.insert("answer".into(), "Reissued the payroll VPN token".into());
+            t
+        },
+    ];
+    let ctx = RequestCtx::local();
+    let opts = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine.ingest(&ctx, name, &docs, &opts).unwrap();
+}
+
+fn ids(hits: &[nova_engine::DocHit]) -> Vec<String> {
+    hits.iter().map(|h| h.doc_id.clone()).collect()
+}
+
+#[test]
+fn a_caller_outside_a_documents_groups_never_reads_it_through_any_path() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let name = kb("acl");
+    vpn_kb(&engine, &name);
+    let eng = RequestCtx::new(Principal::member("erin", &["eng"]), "t");
+    let admin = RequestCtx::local();
+    let query = "vpn drops payroll profile token";
+
+    for mode in [Mode::Hybrid, Mode::Dense, Mode::Bm25] {
+        let opts = SearchOptions {
+            mode,
+            k: 10,
+            ..SearchOptions::default()
+        };
+        let seen = ids(&engine.search(&eng, &name, query, &opts).unwrap());
+        assert!(
+            seen.contains(&"eng.md".to_owned()) && seen.contains(&"open.md".to_owned()),
+            "{mode:?}: {seen:?}"
+        );
+        assert!(
+            !seen.iter().any(|d| d == "hr.md" || d == "T-2"),
+            "{mode:?}: {seen:?}"
+        );
+        let all = ids(&engine.search(&admin, &name, query, &opts).unwrap());
+        assert!(
+            all.contains(&"hr.md".to_owned()) && all.contains(&"T-2".to_owned()),
+            "{mode:?}: {all:?}"
+        );
+    }
+
+    let report = engine
+        .troubleshoot(&eng, &name, query, &TroubleshootOptions::default())
+        .unwrap();
+    let shown: Vec<&str> = report
+        .passages
+        .iter()
+        .chain(&report.similar_tickets)
+        .map(|h| h.doc_id.as_str())
+        .chain(report.steps.iter().map(|s| s.doc_id.as_str()))
+        .collect();
+    assert!(!shown.is_empty());
+    assert!(
+        !shown.iter().any(|d| *d == "hr.md" || *d == "T-2"),
+        "{shown:?}"
+    );
+    assert!(
+        !report.steps.iter().any(|s| s.text.contains("payroll")),
+        "{:?}",
+        report.steps
+    );
+
+    let ticket = TicketQuery {
+        label: nova_core::LabelField::parse("category").unwrap(),
+        subject: "Payroll VPN drops".into(),
+        body: "The payroll VPN keeps dropping".into(),
+        threshold: None,
+        top: 3,
+    };
+    let s = engine
+        .suggest(&eng, &name, &ticket, &SuggestOptions::default())
+        .unwrap();
+    let suggested: Vec<&str> = s
+        .similar_tickets
+        .iter()
+        .chain(&s.passages)
+        .map(|h| h.doc_id.as_str())
+        .collect();
+    assert!(suggested.contains(&"T-1"), "{suggested:?}");
+    assert!(
+        !suggested.iter().any(|d| *d == "hr.md" || *d == "T-2"),
+        "{suggested:?}"
+    );
+    let admin_s = engine
+        .suggest(&admin, &name, &ticket, &SuggestOptions::default())
+        .unwrap();
+    assert_eq!(admin_s.similar_tickets[0].doc_id, "T-2");
+
+    let hr = DocId::parse("hr.md").unwrap();
+    assert!(engine.document(&eng, &name, &hr).unwrap().is_none());
+    assert!(engine.document(&admin, &name, &hr).unwrap().is_some());
+    assert!(
+        !engine.delete_document(&eng, &name, &hr).unwrap(),
+        "cannot delete what it cannot see"
+    );
+    assert_eq!(engine.info(&eng, &name).unwrap().documents, 3);
+    assert_eq!(engine.info(&admin, &name).unwrap().documents, 5);
+    // No groups at all: only the open documents.
+    let nobody = RequestCtx::new(Principal::member("nobody", &[]), "t");
+    let seen = ids(&engine
+        .search(&nobody, &name, query, &SearchOptions::default())
+        .unwrap());
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
+
+#[test]
+fn client_filters_may_not_name_the_acl_field() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let name = kb("acl");
+    vpn_kb(&engine, &name);
+    let ctx = RequestCtx::local();
+    let nested = Filter::all().and(Condition::Filter(Box::new(Filter {
+        should: vec![Condition::eq("acl", "hr")],
+        ..Filter::default()
+    })));
+    for filter in [Filter::must([Condition::eq("acl", "hr")]), nested] {
+        let opts = SearchOptions {
+            filter: filter.clone(),
+            ..SearchOptions::default()
+        };
+        let err = engine.search(&ctx, &name, "vpn", &opts).unwrap_err();
+        assert!(matches!(err, EngineError::ReservedFilterField(_)), "{err}");
+        assert_eq!(err.code(), nova_core::Code::InvalidInput);
+        let t = TroubleshootOptions {
+            filter,
+            ..TroubleshootOptions::default()
+        };
+        assert!(engine.troubleshoot(&ctx, &name, "vpn", &t).is_err());
+    }
+    // Other fields filter as before.
+    let opts = SearchOptions {
+        filter: Filter::must([Condition::eq("kind", "ticket")]),
+        ..SearchOptions::default()
+    };
+    let mut got = ids(&engine.search(&ctx, &name, "vpn drops", &opts).unwrap());
+    got.sort();
+    assert_eq!(got, ["T-1", "T-2"]);
+}
+
+#[test]
+fn a_document_replaced_while_searches_run_is_always_found_whole() {
+    let dir = TempDir::new().unwrap();
+    let engine = Arc::new(engine(&dir));
+    let name = kb("swap");
+    let ctx = RequestCtx::local();
+    let create = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    // Two versions with different chunk counts, both about the printer.
+    let version = |n: usize| {
+        let body: String = (0..n)
+            .map(|i| {
+                format!(
+                    "## Step {i}\n\nPrinter queue step {i}: restart the spooler, version {n}.\n\n"
+                )
+            })
+            .collect();
+        doc(
+            "printer.md",
+            "Printer offline",
+            &format!("# Printer offline\n\n{body}"),
+            &[],
+            "article",
+        )
+    };
+    let others: Vec<Document> = (0..20)
+        .map(|i| {
+            doc(
+                &format!("d{i}.md"),
+                "Disk",
+                &format!("Disk {i} is full, free space"),
+                &[],
+                "article",
+            )
+        })
+        .collect();
+    engine.ingest(&ctx, &name, &others, &create).unwrap();
+    engine.ingest(&ctx, &name, &[version(2)], &create).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (engine, name, stop, swaps) =
+            (engine.clone(), name.clone(), stop.clone(), swaps.clone());
+        std::thread::spawn(move || {
+            for round in 0..30 {
+                let n = if round % 2 == 0 { 5 } else { 2 };
+                let s = engine
+                    .ingest(
+                        &RequestCtx::local(),
+                        &name,
+                        &[version(n)],
+                        &IngestOptions::default(),
+                    )
+                    .unwrap();
+                assert_eq!(s.updated, 1);
+                swaps.fetch_add(1, Ordering::SeqCst);
+            }
+            stop.store(true, Ordering::SeqCst);
+        })
+    };
+    let printer = DocId::parse("printer.md").unwrap();
+    let mut searches = 0;
+    while !stop.load(Ordering::SeqCst) || searches < 20 {
+        for mode in [Mode::Hybrid, Mode::Bm25, Mode::Dense] {
+            let opts = SearchOptions {
+                mode,
+                k: 3,
+                ..SearchOptions::default()
+            };
+            let hits = engine
+                .search(&ctx, &name, "printer offline spooler", &opts)
+                .unwrap();
+            assert_eq!(
+                hits.first().map(|h| h.doc_id.as_str()),
+                Some("printer.md"),
+                "{mode:?} during swap {}",
+                swaps.load(Ordering::SeqCst)
+            );
+        }
+        let d = engine
+            .document(&ctx, &name, &printer)
+            .unwrap()
+            .expect("always readable");
+        // One whole version: all its chunks, each of the same version.
+        let n = d.chunks.len();
+        assert!(n == 2 || n == 5, "{n} chunks");
+        assert!(
+            d.chunks
+                .iter()
+                .all(|c| c.text.contains(&format!("version {n}."))),
+            "{:?}",
+            d.chunks
+        );
+        searches += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(swaps.load(Ordering::SeqCst), 30);
+    // Old versions are gone: 20 one-chunk documents plus the 2-chunk final version.
+    assert_eq!(engine.info(&ctx, &name).unwrap().chunks, 22);
+}
+
+#[test]
+fn the_first_ingest_fixes_bm25_length_normalisation_through_either_door() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let ctx = RequestCtx::local();
+    let docs: Vec<Document> = (0..5)
+        .map(|i| {
+            doc(
+                &format!("{i}.md"),
+                "Short",
+                &format!("Router {i} reboots"),
+                &[],
+                "article",
+            )
+        })
+        .collect();
+    // The API's path: create the KB empty, then upload.
+    let api = kb("api");
+    engine.create(&ctx, &api).unwrap();
+    engine
+        .ingest(&ctx, &api, &docs, &IngestOptions::default())
+        .unwrap();
+    // The CLI's path: ingest creates it.
+    let cli = kb("cli");
+    engine
+        .ingest(
+            &ctx,
+            &cli,
+            &docs,
+            &IngestOptions {
+                create_missing: true,
+                ..IngestOptions::default()
+            },
+        )
+        .unwrap();
+    let avg = |name: &str| -> f64 {
+        let meta: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("kbs").join(name).join("kb.json")).unwrap(),
+        )
+        .unwrap();
+        meta["bm25_avg_len"].as_f64().unwrap()
+    };
+    assert_eq!(avg("api"), avg("cli"));
+    assert!(
+        avg("api") < 10.0,
+        "measured on the documents, not the 120 default: {}",
+        avg("api")
+    );
+    let opts = SearchOptions {
+        mode: Mode::Bm25,
+        ..SearchOptions::default()
+    };
+    let score =
+        |name: &KbName| engine.search(&ctx, name, "router reboots", &opts).unwrap()[0].score;
+    assert_eq!(score(&api), score(&cli));
+    // Uploading into a KB that does not exist is an error, not a silent create.
+    let err = engine
+        .ingest(&ctx, &kb("nope"), &docs, &IngestOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, EngineError::KbNotFound(_)), "{err}");
+}
+
+#[test]
+fn listing_deleting_and_bm25_search_never_load_the_model() {
+    let dir = TempDir::new().unwrap();
+    vpn_kb(&engine(&dir), &kb("lazy"));
+    let loads = Arc::new(AtomicUsize::new(0));
+    let counter = loads.clone();
+    let lazy = Engine::lazy(
+        dir.path(),
+        Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Err(nova_embed::EmbedError::MissingDir {
+                path: "/no/model".into(),
+            })
+        }),
+        EngineOptions::single_caller(),
+    )
+    .unwrap();
+    let ctx = RequestCtx::local();
+    let name = kb("lazy");
+    assert_eq!(lazy.list(&ctx).unwrap()[0].documents, 5);
+    let bm25 = SearchOptions {
+        mode: Mode::Bm25,
+        ..SearchOptions::default()
+    };
+    assert!(!lazy
+        .search(&ctx, &name, "payroll", &bm25)
+        .unwrap()
+        .is_empty());
+    assert!(lazy
+        .delete_document(&ctx, &name, &DocId::parse("open.md").unwrap())
+        .unwrap());
+    assert_eq!(loads.load(Ordering::SeqCst), 0);
+    // Dense search needs the model: the loader runs and its error reaches the caller.
+    let err = lazy
+        .search(&ctx, &name, "vpn", &SearchOptions::default())
+        .unwrap_err();
+    assert_eq!(err.code(), nova_core::Code::ModelMissing, "{err}");
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_dropped_kb_waits_for_its_users_and_its_name_can_be_reused() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let ctx = RequestCtx::local();
+    let name = kb("gone");
+    vpn_kb(&engine, &name);
+    engine.drop_kb(&ctx, &name).unwrap();
+    assert!(!dir.path().join("kbs/gone").exists());
+    assert!(matches!(
+        engine.search(&ctx, &name, "vpn", &SearchOptions::default()),
+        Err(EngineError::KbNotFound(_))
+    ));
+    assert!(engine.list(&ctx).unwrap().is_empty());
+    vpn_kb(&engine, &name);
+    assert_eq!(engine.info(&ctx, &name).unwrap().documents, 5);
+}
