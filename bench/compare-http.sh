@@ -38,6 +38,11 @@ wait_ready() { # url
   echo "server at $1 never became ready" >&2; return 1
 }
 PORT=18080
+# A reader key for the benchmark client, revoked when the script ends.
+KEY_NAME="bench-http-$$"
+NOVA_KEY="$("$KB_NOVA_BIN" keys create --name "$KEY_NAME" --role reader 2>/dev/null | tail -1)"
+export NOVA_KEY
+trap '"$KB_NOVA_BIN" keys revoke "$KEY_NAME" > /dev/null 2>&1 || true' EXIT
 run_nova() { # label cache_entries
   NOVA_SERVER__QUERY_CACHE="$2" "$KB_NOVA_BIN" serve --addr "127.0.0.1:$PORT" > /dev/null 2>&1 &
   local pid=$!
@@ -51,7 +56,7 @@ run_nova nova-warm 10000
 (cd bench/seed_stack && SEED_MODEL="$ROOT/models/all-MiniLM-L6-v2" "$PY" -m uvicorn app:app --host 127.0.0.1 --port $((PORT + 1)) --log-level warning) &
 SEED=$!
 wait_ready "http://127.0.0.1:$((PORT + 1))/healthz"
-"$KB_NOVA_BIN" bench http --url "http://127.0.0.1:$((PORT + 1))/" --kb "$NAME" --queries "$OUT/queries-$NAME.jsonl" \
+NOVA_KEY= "$KB_NOVA_BIN" bench http --url "http://127.0.0.1:$((PORT + 1))/" --kb "$NAME" --queries "$OUT/queries-$NAME.jsonl" \
   --concurrency "$LEVELS" --duration "$DURATION" --mode dense --label seed --out "$OUT/http-seed.json"
 kill -TERM "$SEED"; wait "$SEED" || true
 

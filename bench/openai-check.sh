@@ -8,6 +8,8 @@ source scripts/env.sh
 PY="$(bash bench/setup-python.sh)"
 cargo build --locked --bin nova
 DATA="$(mktemp -d)"
+NOVA_KEY="$(NOVA_DATA__DIR="$DATA" "$KB_NOVA_BIN" keys create --name openai-check --role reader 2>/dev/null | tail -1)"
+export NOVA_KEY
 NOVA_DATA__DIR="$DATA" "$KB_NOVA_BIN" serve --addr 127.0.0.1:0 > "$DATA/serve.log" 2>&1 &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT

@@ -106,13 +106,26 @@ pub enum Command {
     /// Run the HTTP API (search, troubleshoot, documents, OpenAI-compatible embeddings, metrics).
     ///
     /// The address is printed at start; API docs are served at /docs (no internet needed).
-    /// SIGINT/SIGTERM stop it after in-flight requests finish. Examples:
+    /// Every route but /healthz and /readyz needs an API key (`nova keys create`) unless
+    /// auth.mode = "off". SIGINT/SIGTERM stop it after in-flight requests finish. Examples:
+    ///   nova keys create --name ops-admin --role admin   # prints the key once
     ///   nova serve                               # server.addr, default 127.0.0.1:8080
     ///   nova serve --addr 0.0.0.0:8080
-    ///   curl -s localhost:8080/v1/kbs/default/search -H 'content-type: application/json' \
-    ///        -d '{"query": "vpn keeps dropping", "k": 3}'
+    ///   curl -s localhost:8080/v1/kbs/default/search -H "Authorization: Bearer $NOVA_KEY" \
+    ///        -H 'content-type: application/json' -d '{"query": "vpn keeps dropping", "k": 3}'
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+
+    /// Manage API keys: create (the key is printed once), list, revoke.
+    ///
+    /// Works while `nova serve` runs: a new or revoked key takes effect on its next request.
+    /// Examples:
+    ///   nova keys create --name ops-admin --role admin
+    ///   nova keys create --name support --role reader --kb helpdesk --groups support,l2 --expires-in 90d
+    ///   nova keys list
+    ///   nova keys revoke support
+    #[command(subcommand, verbatim_doc_comment)]
+    Keys(KeysCommand),
 
     /// Evaluate retrieval quality (nDCG@10, Recall@5/@100, MRR@10, latency) on a BEIR-format dataset, or
     /// on a folder of documents with a queries file naming the relevant documents.
@@ -161,6 +174,61 @@ pub struct SimilarArgs {
     /// Two or more texts to compare.
     #[arg(required = true, num_args = 2..)]
     pub texts: Vec<String>,
+}
+
+/// `nova keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (the last line of stdout, or `{"key": …}` with --json).
+    Create(KeyCreateArgs),
+    /// List keys (never their secrets).
+    List(KeyListArgs),
+    /// Revoke a key by name.
+    Revoke(KeyRevokeArgs),
+}
+
+/// `nova keys create`.
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// Unique name (letters, digits, `-`, `_`); it is the caller's subject in logs.
+    #[arg(long)]
+    pub name: String,
+
+    /// reader (search, troubleshoot, read documents, feedback, tickets), editor (+ write documents,
+    /// train routers), admin (+ create/delete KBs, keys) or metrics (only /metrics).
+    #[arg(long)]
+    pub role: String,
+
+    /// Knowledge base the role covers (repeatable) [default: every KB].
+    #[arg(long = "kb", value_name = "KB")]
+    pub kbs: Vec<String>,
+
+    /// Groups for document permissions, comma-separated, e.g. --groups hr,payroll.
+    #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
+    pub groups: Vec<String>,
+
+    /// Lifetime, e.g. 90d, 12h or 30m [default: until revoked].
+    #[arg(long, value_name = "DURATION")]
+    pub expires_in: Option<String>,
+
+    /// Print JSON ({"key", "info"}) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova keys list`.
+#[derive(Debug, Args)]
+pub struct KeyListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova keys revoke`.
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    /// The key's name.
+    pub name: String,
 }
 
 /// `nova tickets …`.
@@ -372,6 +440,11 @@ pub struct BenchHttpArgs {
     /// Knowledge base to search.
     #[arg(long, default_value = "default")]
     pub kb: String,
+
+    /// API key sent as `Authorization: Bearer <key>` (needed unless the server runs with
+    /// auth.mode = "off").
+    #[arg(long, env = "NOVA_KEY", hide_env_values = true, value_name = "KEY")]
+    pub key: Option<String>,
 
     /// JSONL file of queries (a `text` field per line), used round-robin.
     #[arg(long, value_name = "FILE")]

@@ -21,6 +21,20 @@ pub struct Config {
     pub data: DataConfig,
     /// `nova serve`.
     pub server: ServerConfig,
+    /// Who may call `nova serve`.
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`: authentication of HTTP callers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `required` (an API key on every route but the health probes) or `off` (local development).
+    pub mode: nova_auth::AuthMode,
+    /// Serve `/metrics` without a key.
+    pub public_metrics: bool,
+    /// Allow `mode = "off"` on a non-loopback address.
+    pub allow_insecure_public: bool,
 }
 
 /// `[server]`: the HTTP service.

@@ -269,6 +269,23 @@ fn bad_search_mode_and_missing_document_are_one_line_errors() {
     );
 }
 
+/// Creates an API key with the CLI and returns it (the last line of stdout).
+fn create_key(data: &Path, name: &str, role: &str) -> String {
+    let out = nova_in(data, &["keys", "create", "--name", name, "--role", role]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let key = stdout.lines().last().expect("a key line").trim().to_owned();
+    assert!(key.starts_with("nova_"), "{stdout}");
+    let out = nova_in(data, &["keys", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains(name), "{listed}");
+    assert!(
+        !listed.contains(key.rsplit('_').next().expect("secret")),
+        "list never shows a secret"
+    );
+    key
+}
+
 /// `nova` on `data` with a model folder that does not exist.
 fn nova_without_model(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nova"))
@@ -292,6 +309,11 @@ fn kbs_delete_and_bm25_search_run_without_a_model_folder() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    let out = nova_without_model(
+        data.path(),
+        &["keys", "create", "--name", "ops", "--role", "admin"],
+    );
+    assert!(out.status.success(), "keys need no model: {}", stderr(&out));
     let out = nova_without_model(data.path(), &["delete", "disk-full.md"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = nova_without_model(data.path(), &["search", "disk", "--mode", "bm25", "--json"]);
@@ -661,12 +683,19 @@ fn tickets_import_train_eval_classify_from_the_cli() {
     assert_eq!(c["router"]["version"], 1);
 }
 
-/// One HTTP/1.0 request on loopback (so the answer is never chunked); returns status and body.
-fn http(addr: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+/// One HTTP/1.0 request on loopback (so the answer is never chunked) with API key `key`; returns
+/// status and body.
+fn http(
+    addr: &str,
+    key: &str,
+    (method, path): (&str, &str),
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).expect("write head");
@@ -727,6 +756,7 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
         &["ingest", docs.to_str().expect("utf8"), "--kb", "cli"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    let admin = create_key(data.path(), "admin", "admin");
 
     // One request uploads the whole troubleshooting set; a slow host must not time it out.
     let (mut child, addr) =
@@ -734,8 +764,8 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
     wait_ready(&addr);
     let (status, body) = http(
         &addr,
-        "POST",
-        "/v1/kbs",
+        &admin,
+        ("POST", "/v1/kbs"),
         "application/json",
         br#"{"name":"http"}"#,
     );
@@ -756,8 +786,8 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
     upload.extend(format!("--{boundary}--\r\n").as_bytes());
     let (status, body) = http(
         &addr,
-        "POST",
-        "/v1/kbs/http/documents",
+        &admin,
+        ("POST", "/v1/kbs/http/documents"),
         &format!("multipart/form-data; boundary={boundary}"),
         &upload,
     );
@@ -777,8 +807,8 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
         let results = |kb: &str| -> Vec<(String, f64)> {
             let (status, body) = http(
                 &addr,
-                "POST",
-                &format!("/v1/kbs/{kb}/search"),
+                &admin,
+                ("POST", &format!("/v1/kbs/{kb}/search")),
                 "application/json",
                 request.as_bytes(),
             );
@@ -812,6 +842,25 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
         compared += 1;
     }
     assert_eq!(compared, 35);
+
+    // Keys made and revoked from the CLI while the server runs take effect at once.
+    let temp = create_key(data.path(), "temp", "reader");
+    let search = br#"{"query":"dns"}"#;
+    let ask = |key: &str| {
+        http(
+            &addr,
+            key,
+            ("POST", "/v1/kbs/cli/search"),
+            "application/json",
+            search,
+        )
+        .0
+    };
+    assert_eq!(ask(&temp), 200);
+    let out = nova_in(data.path(), &["keys", "revoke", "temp"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ask(&temp), 401);
+    assert_eq!(ask("nova_0_0"), 401);
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -3,48 +3,184 @@
 //! can require one without trusting its caller.
 
 use crate::filter::{Condition, Filter};
-use serde::Serialize;
+use crate::names::KbName;
+use serde::{Deserialize, Serialize};
 
 /// The payload key holding a document's permitted groups; reserved, never a client filter field.
 pub const ACL_FIELD: &str = "acl";
 
-/// An authenticated caller: a subject with roles and group memberships.
+/// What a caller may do. `reader` reads (search, troubleshoot, documents, feedback, ticket routing);
+/// `editor` also writes documents and trains routers; `admin` also creates and deletes knowledge bases
+/// and manages keys, and sees every document of the KBs it administers; `metrics` only scrapes
+/// `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read-only access to knowledge bases.
+    Reader,
+    /// Reader plus document writes and router training.
+    Editor,
+    /// Editor plus knowledge-base lifecycle and key management.
+    Admin,
+    /// Only the Prometheus endpoint.
+    Metrics,
+}
+
+impl Role {
+    /// `reader`, `editor`, `admin` or `metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reader => "reader",
+            Self::Editor => "editor",
+            Self::Admin => "admin",
+            Self::Metrics => "metrics",
+        }
+    }
+
+    /// Whether holding `self` allows what `needed` allows.
+    pub fn allows(self, needed: Role) -> bool {
+        match (self, needed) {
+            (Self::Admin, _) => true,
+            (Self::Metrics, n) => n == Self::Metrics,
+            (Self::Editor, n) => matches!(n, Self::Editor | Self::Reader),
+            (Self::Reader, n) => n == Self::Reader,
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Self::Metrics => 0,
+            Self::Reader => 1,
+            Self::Editor => 2,
+            Self::Admin => 3,
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reader" => Ok(Self::Reader),
+            "editor" => Ok(Self::Editor),
+            "admin" => Ok(Self::Admin),
+            "metrics" => Ok(Self::Metrics),
+            other => Err(format!(
+                "unknown role `{other}` (reader, editor, admin or metrics)"
+            )),
+        }
+    }
+}
+
+/// A role on some knowledge bases (`kbs: None`: on every one, including ones created later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The role.
+    pub role: Role,
+    /// The knowledge bases it covers; `None` = all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kbs: Option<Vec<KbName>>,
+}
+
+impl Grant {
+    fn covers(&self, kb: &KbName) -> bool {
+        self.kbs.as_ref().is_none_or(|kbs| kbs.contains(kb))
+    }
+}
+
+/// A caller that lacks the role or the knowledge-base grant an action needs. The message names what
+/// is missing, never whether anything exists behind it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", match kb {
+    Some(kb) => format!("`{subject}` needs the `{}` role on knowledge base `{kb}`", needed.as_str()),
+    None => format!("`{subject}` needs the `{}` role on every knowledge base", needed.as_str()),
+})]
+pub struct Denied {
+    /// Who asked.
+    pub subject: String,
+    /// The role the action needs.
+    pub needed: Role,
+    /// The knowledge base it was needed on (`None`: a global action such as key management).
+    pub kb: Option<String>,
+}
+
+/// An authenticated caller: a subject with role grants and group memberships.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal {
     /// Stable subject id (a key name, an OIDC `sub`, `local-admin`).
     pub subject: String,
-    /// Roles granted (`reader`, `editor`, `admin`, …).
-    pub roles: Vec<String>,
+    /// Roles on knowledge bases.
+    pub grants: Vec<Grant>,
     /// Groups; a document with a non-empty `acl` is visible only to members of one of them.
     pub groups: Vec<String>,
 }
 
-/// The role that sees every document regardless of its `acl`.
-pub const ADMIN_ROLE: &str = "admin";
-
 impl Principal {
-    /// The operator at the command line (and, until access control is configured, every HTTP caller):
-    /// an administrator who sees everything.
+    /// The operator at the command line (and every HTTP caller when `auth.mode = "off"`): an
+    /// administrator of every knowledge base, who sees everything.
     pub fn local_admin() -> Self {
         Self {
             subject: "local-admin".into(),
-            roles: vec![ADMIN_ROLE.into()],
+            grants: vec![Grant {
+                role: Role::Admin,
+                kbs: None,
+            }],
             groups: Vec::new(),
         }
     }
 
-    /// A caller with `groups` and no administrative role.
+    /// A reader of every knowledge base in `groups`.
     pub fn member(subject: impl Into<String>, groups: &[&str]) -> Self {
         Self {
             subject: subject.into(),
-            roles: vec!["reader".into()],
+            grants: vec![Grant {
+                role: Role::Reader,
+                kbs: None,
+            }],
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
         }
     }
 
-    /// True for administrators.
-    pub fn is_admin(&self) -> bool {
-        self.roles.iter().any(|r| r == ADMIN_ROLE)
+    /// The strongest role this caller holds on `kb` (`metrics` does not count), if any.
+    pub fn role_on(&self, kb: &KbName) -> Option<Role> {
+        self.grants
+            .iter()
+            .filter(|g| g.role != Role::Metrics && g.covers(kb))
+            .map(|g| g.role)
+            .max_by_key(|r| r.rank())
+    }
+
+    /// Allowed to do what `needed` allows on `kb`, or on every knowledge base when `kb` is `None`.
+    pub fn require(&self, needed: Role, kb: Option<&KbName>) -> Result<(), Denied> {
+        let ok = self.grants.iter().any(|g| {
+            g.role.allows(needed)
+                && match kb {
+                    Some(kb) => g.covers(kb),
+                    None => g.kbs.is_none(),
+                }
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(Denied {
+                subject: self.subject.clone(),
+                needed,
+                kb: kb.map(ToString::to_string),
+            })
+        }
+    }
+
+    /// Holds `needed` on at least one knowledge base (for routes that read no KB, like embeddings).
+    pub fn require_somewhere(&self, needed: Role) -> Result<(), Denied> {
+        if self.grants.iter().any(|g| g.role.allows(needed)) {
+            Ok(())
+        } else {
+            Err(Denied {
+                subject: self.subject.clone(),
+                needed,
+                kb: None,
+            })
+        }
     }
 }
 
@@ -80,9 +216,9 @@ impl RequestCtx {
         Self::new(Principal::local_admin(), what)
     }
 
-    /// The filter every store read on this caller's behalf must carry.
-    pub fn access(&self) -> AccessFilter {
-        AccessFilter::for_principal(&self.principal)
+    /// The filter every store read of `kb` on this caller's behalf must carry.
+    pub fn access(&self, kb: &KbName) -> AccessFilter {
+        AccessFilter::for_principal(&self.principal, kb)
     }
 }
 
@@ -93,10 +229,10 @@ impl RequestCtx {
 pub struct AccessFilter(Option<Filter>);
 
 impl AccessFilter {
-    /// Administrators see all; everyone else sees documents whose `acl` is empty or names one of their
-    /// groups.
-    pub fn for_principal(principal: &Principal) -> Self {
-        if principal.is_admin() {
+    /// Administrators of `kb` see all of it; everyone else sees documents whose `acl` is empty or names
+    /// one of their groups.
+    pub fn for_principal(principal: &Principal, kb: &KbName) -> Self {
+        if principal.role_on(kb) == Some(Role::Admin) {
             return Self(None);
         }
         let mut should = vec![Condition::is_empty(ACL_FIELD)];
@@ -133,13 +269,18 @@ impl AccessFilter {
 mod tests {
     use super::*;
 
+    fn kb(n: &str) -> KbName {
+        KbName::parse(n).expect("name")
+    }
+
     #[test]
     fn admins_see_everything_and_members_see_open_or_shared_documents() {
+        let ops = kb("ops");
         assert_eq!(
-            AccessFilter::for_principal(&Principal::local_admin()).filter(),
+            AccessFilter::for_principal(&Principal::local_admin(), &ops).filter(),
             None
         );
-        let f = AccessFilter::for_principal(&Principal::member("ann", &["hr"]));
+        let f = AccessFilter::for_principal(&Principal::member("ann", &["hr"]), &ops);
         let f = f.filter().expect("members are restricted");
         assert_eq!(
             f.should,
@@ -148,11 +289,65 @@ mod tests {
                 Condition::any_of("acl", ["hr".to_owned()])
             ]
         );
-        let none = AccessFilter::for_principal(&Principal::member("bob", &[]));
+        let none = AccessFilter::for_principal(&Principal::member("bob", &[]), &ops);
         assert_eq!(
             none.filter().map(|f| f.should.len()),
             Some(1),
             "only open documents"
         );
+    }
+
+    #[test]
+    fn roles_nest_and_grants_are_scoped_to_their_knowledge_bases() {
+        let p = Principal {
+            subject: "k".into(),
+            grants: vec![
+                Grant {
+                    role: Role::Editor,
+                    kbs: Some(vec![kb("ops")]),
+                },
+                Grant {
+                    role: Role::Reader,
+                    kbs: None,
+                },
+            ],
+            groups: vec![],
+        };
+        assert!(p.require(Role::Editor, Some(&kb("ops"))).is_ok());
+        assert!(p.require(Role::Reader, Some(&kb("hr"))).is_ok());
+        let denied = p
+            .require(Role::Editor, Some(&kb("hr")))
+            .expect_err("reader only");
+        assert_eq!(
+            denied.to_string(),
+            "`k` needs the `editor` role on knowledge base `hr`"
+        );
+        assert!(p.require(Role::Admin, None).is_err());
+        assert_eq!(p.role_on(&kb("ops")), Some(Role::Editor));
+        // A KB-scoped admin administers only its KB, and sees all of that KB's documents.
+        let admin = Principal {
+            subject: "a".into(),
+            grants: vec![Grant {
+                role: Role::Admin,
+                kbs: Some(vec![kb("ops")]),
+            }],
+            groups: vec![],
+        };
+        assert!(AccessFilter::for_principal(&admin, &kb("ops"))
+            .filter()
+            .is_none());
+        assert!(admin.require(Role::Admin, None).is_err());
+        assert_eq!(admin.role_on(&kb("hr")), None);
+        // The metrics role reads no knowledge base.
+        let scraper = Principal {
+            subject: "m".into(),
+            grants: vec![Grant {
+                role: Role::Metrics,
+                kbs: None,
+            }],
+            groups: vec![],
+        };
+        assert!(scraper.require(Role::Reader, Some(&kb("ops"))).is_err());
+        assert!(scraper.require(Role::Metrics, None).is_ok());
     }
 }

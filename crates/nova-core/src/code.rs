@@ -40,6 +40,14 @@ pub enum Code {
     NotReady,
     /// The request took longer than the server allows.
     Timeout,
+    /// An API key by that name already exists.
+    KeyExists,
+    /// No API key by that name.
+    KeyNotFound,
+    /// No valid credentials were presented.
+    Unauthenticated,
+    /// The caller lacks the role or knowledge-base grant the action needs.
+    Forbidden,
     /// The service is at capacity (a full queue); retry after the `Retry-After` delay.
     Overloaded,
     /// Anything unexpected; details go to the log, not the caller.
@@ -67,6 +75,10 @@ impl Code {
             Self::NotReady => "not_ready",
             Self::Timeout => "timeout",
             Self::Overloaded => "overloaded",
+            Self::Unauthenticated => "unauthenticated",
+            Self::KeyExists => "key_exists",
+            Self::KeyNotFound => "key_not_found",
+            Self::Forbidden => "forbidden",
             Self::Internal => "internal",
         }
     }

@@ -5,6 +5,7 @@
 //! <data>/kbs/<kb>/store/             the embedded store's shard
 //! <data>/kbs/<kb>/feedback.jsonl     user feedback
 //! <data>/kbs/<kb>/router/<label>/    ticket router versions
+//! <data>/auth/                       API keys (hashed) and their hashing key
 //! ```
 
 use crate::names::{KbName, LabelField};
@@ -27,6 +28,11 @@ impl DataLayout {
     /// The data folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// API keys and the secret they are hashed with.
+    pub fn auth_dir(&self) -> PathBuf {
+        self.root.join("auth")
     }
 
     /// The folder holding every knowledge base.

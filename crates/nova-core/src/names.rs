@@ -35,8 +35,8 @@ fn is_plain_name(name: &str) -> bool {
 }
 
 /// A knowledge base name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct KbName(String);
 
 impl KbName {
@@ -102,19 +102,6 @@ impl DocId {
     }
 }
 
-impl TryFrom<String> for DocId {
-    type Error = NameError;
-    fn try_from(s: String) -> Result<Self, NameError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<DocId> for String {
-    fn from(id: DocId) -> String {
-        id.0
-    }
-}
-
 macro_rules! display_as_str {
     ($($t:ty),*) => {$(
         impl fmt::Display for $t {
@@ -130,6 +117,24 @@ macro_rules! display_as_str {
     )*};
 }
 display_as_str!(KbName, LabelField, DocId);
+
+/// Serde reads these names as strings, checked by `parse`.
+macro_rules! checked_string {
+    ($($t:ty),*) => {$(
+        impl TryFrom<String> for $t {
+            type Error = NameError;
+            fn try_from(s: String) -> Result<Self, NameError> {
+                Self::parse(&s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(name: $t) -> String {
+                name.0
+            }
+        }
+    )*};
+}
+checked_string!(KbName, DocId);
 
 #[cfg(test)]
 mod tests {

@@ -20,9 +20,10 @@ use crate::tickets::{
     TicketQuery, TrainedRouter,
 };
 use crate::troubleshoot::{TroubleshootOptions, TroubleshootReport};
+use nova_auth::{KeyInfo, KeySpec, KeyStore, NewKey};
 use nova_classify::{Report, RouterModel, TrainOptions};
 use nova_core::{
-    AccessFilter, DataLayout, DocId, Filter, KbName, LabelField, RequestCtx, ACL_FIELD,
+    AccessFilter, DataLayout, DocId, Filter, KbName, LabelField, RequestCtx, Role, ACL_FIELD,
 };
 use nova_embed::{BatchingOptions, Embedder};
 use nova_ingest::Document;
@@ -125,6 +126,8 @@ pub struct Engine {
     feedback_lock: Mutex<()>,
     /// Loaded routers by (kb, label); reloaded when `CURRENT` names another version.
     routers: RwLock<HashMap<(KbName, LabelField), Arc<RouterModel>>>,
+    /// The data folder's API keys.
+    keys: KeyStore,
 }
 
 /// A caller's filter may not name the fields the engine enforces itself.
@@ -154,6 +157,7 @@ impl Engine {
         let kbs = layout.kbs_dir();
         fs_err::create_dir_all(&kbs).map_err(|source| EngineError::Io { path: kbs, source })?;
         Ok(Self {
+            keys: KeyStore::open(&layout.auth_dir()),
             backend: Arc::new(EdgeBackend::new(layout.clone())),
             layout,
             opts,
@@ -292,6 +296,7 @@ impl Engine {
 
     /// Creates an empty knowledge base; an error if it exists.
     pub fn create(&self, ctx: &RequestCtx, name: &KbName) -> Result<KbInfo> {
+        ctx.principal.require(Role::Admin, Some(name))?;
         {
             let _guard = self.lifecycle.lock();
             self.create_locked(name)?;
@@ -300,7 +305,8 @@ impl Engine {
     }
 
     /// Deletes a knowledge base and its files, once the requests still using it have finished.
-    pub fn drop_kb(&self, _ctx: &RequestCtx, name: &KbName) -> Result<()> {
+    pub fn drop_kb(&self, ctx: &RequestCtx, name: &KbName) -> Result<()> {
+        ctx.principal.require(Role::Admin, Some(name))?;
         let kb = {
             let _guard = self.lifecycle.lock();
             let kb = self.kb_locked(name)?;
@@ -339,8 +345,9 @@ impl Engine {
 
     /// Size of one knowledge base, counting what the caller can see.
     pub fn info(&self, ctx: &RequestCtx, name: &KbName) -> Result<KbInfo> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         let kb = self.kb(name)?;
-        let access = ctx.access();
+        let access = ctx.access(name);
         Ok(KbInfo {
             name: name.to_string(),
             documents: kb.doc_count(&access)?,
@@ -353,6 +360,10 @@ impl Engine {
     pub fn list(&self, ctx: &RequestCtx) -> Result<Vec<KbInfo>> {
         let mut out = Vec::new();
         for name in self.backend.list()? {
+            // Only the KBs the caller holds a role on: the others are not its to know about.
+            if ctx.principal.role_on(&name).is_none() {
+                continue;
+            }
             match self.info(ctx, &name) {
                 Ok(info) => out.push(info),
                 // Dropped (or never finished creating) since the listing: not a KB any more.
@@ -368,17 +379,19 @@ impl Engine {
     /// wrote chunks — whichever door the documents came through.
     pub fn ingest(
         &self,
-        _ctx: &RequestCtx,
+        ctx: &RequestCtx,
         name: &KbName,
         docs: &[Document],
         opts: &IngestOptions<'_>,
     ) -> Result<IngestSummary> {
+        ctx.principal.require(Role::Editor, Some(name))?;
         for d in docs {
             DocId::parse(&d.id)?;
         }
         let model = self.model()?;
         let kb = match self.kb(name) {
             Err(EngineError::KbNotFound(_)) if opts.create_missing => {
+                ctx.principal.require(Role::Admin, Some(name))?;
                 let _guard = self.lifecycle.lock();
                 match self.kb_locked(name) {
                     Err(EngineError::KbNotFound(_)) => self.create_locked(name)?,
@@ -412,6 +425,7 @@ impl Engine {
         query: &str,
         opts: &SearchOptions,
     ) -> Result<Vec<DocHit>> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         check_client_filter(&opts.filter)?;
         let kb = self.kb(name)?;
         let dense = match opts.mode {
@@ -420,7 +434,7 @@ impl Engine {
         };
         crate::search::search(
             &kb,
-            &ctx.access(),
+            &ctx.access(name),
             query,
             dense.as_deref().map(Vec::as_slice),
             opts,
@@ -435,10 +449,11 @@ impl Engine {
         problem: &str,
         opts: &TroubleshootOptions,
     ) -> Result<TroubleshootReport> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         check_client_filter(&opts.filter)?;
         let kb = self.kb(name)?;
         let dense = self.model()?.queries.encode(problem)?;
-        crate::troubleshoot::troubleshoot(&kb, &ctx.access(), problem, &dense, opts)
+        crate::troubleshoot::troubleshoot(&kb, &ctx.access(name), problem, &dense, opts)
     }
 
     /// A stored document, or `None` (also when the caller may not see it).
@@ -448,16 +463,19 @@ impl Engine {
         name: &KbName,
         id: &DocId,
     ) -> Result<Option<StoredDocument>> {
-        self.kb(name)?.document(id, &ctx.access())
+        ctx.principal.require(Role::Reader, Some(name))?;
+        self.kb(name)?.document(id, &ctx.access(name))
     }
 
     /// Removes a document; `false` if it was not there (or the caller may not see it).
     pub fn delete_document(&self, ctx: &RequestCtx, name: &KbName, id: &DocId) -> Result<bool> {
-        self.kb(name)?.delete(id, &ctx.access())
+        ctx.principal.require(Role::Editor, Some(name))?;
+        self.kb(name)?.delete(id, &ctx.access(name))
     }
 
     /// Embeddings of arbitrary texts (the OpenAI-compatible endpoint), in order.
-    pub fn embed(&self, _ctx: &RequestCtx, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    pub fn embed(&self, ctx: &RequestCtx, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        ctx.principal.require_somewhere(Role::Reader)?;
         Ok(self.model()?.embedder.embed(texts)?)
     }
 
@@ -468,6 +486,7 @@ impl Engine {
 
     /// Appends feedback to the knowledge base's `feedback.jsonl`, synced to disk before returning.
     pub fn feedback(&self, ctx: &RequestCtx, name: &KbName, mut feedback: Feedback) -> Result<()> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         self.kb(name)?;
         feedback.at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -502,10 +521,11 @@ impl Engine {
     /// The current router for `label` (no model is loaded).
     pub fn router(
         &self,
-        _ctx: &RequestCtx,
+        ctx: &RequestCtx,
         name: &KbName,
         label: &LabelField,
     ) -> Result<Arc<RouterModel>> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         let kb = self.kb(name)?;
         self.current_router(&kb, label)
     }
@@ -513,10 +533,11 @@ impl Engine {
     /// Routes a new ticket with the KB's current router for its label.
     pub fn classify(
         &self,
-        _ctx: &RequestCtx,
+        ctx: &RequestCtx,
         name: &KbName,
         ticket: &TicketQuery,
     ) -> Result<Classification> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         let kb = self.kb(name)?;
         let model = self.current_router(&kb, &ticket.label)?;
         let vector = ticket_vector(
@@ -545,6 +566,7 @@ impl Engine {
         ticket: &TicketQuery,
         opts: &SuggestOptions,
     ) -> Result<Suggestion> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         check_client_filter(&opts.filter)?;
         let kb = self.kb(name)?;
         let classification = match self.classify(ctx, name, ticket) {
@@ -555,7 +577,7 @@ impl Engine {
         let text = ticket_text(&ticket.subject, &ticket.body);
         let dense = self.model()?.queries.encode(&text)?;
         let (similar_tickets, passages, steps) =
-            crate::tickets::suggest(&kb, &ctx.access(), &text, &dense, opts)?;
+            crate::tickets::suggest(&kb, &ctx.access(name), &text, &dense, opts)?;
         Ok(Suggestion {
             classification,
             similar_tickets,
@@ -574,8 +596,9 @@ impl Engine {
         opts: &TrainOptions,
         progress: &dyn Fn(usize, usize),
     ) -> Result<TrainedRouter> {
+        ctx.principal.require(Role::Editor, Some(name))?;
         let kb = self.kb(name)?;
-        crate::tickets::train_router(&kb, &ctx.access(), label, opts, progress)
+        crate::tickets::train_router(&kb, &ctx.access(name), label, opts, progress)
     }
 
     /// Scores the current router for `label` on labelled `tickets` (embedded as ingest would); labels
@@ -588,6 +611,7 @@ impl Engine {
         tickets: &[Document],
         progress: &dyn Fn(usize),
     ) -> Result<Report> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         let model = self.router(ctx, name, label)?;
         let embedder = self.model()?.embedder.as_ref();
         let labelled: Vec<(&Document, &String)> = tickets
@@ -640,10 +664,11 @@ impl Engine {
         base: &SearchOptions,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<ModeReport>> {
+        ctx.principal.require(Role::Reader, Some(name))?;
         check_client_filter(&base.filter)?;
         let kb = self.kb(name)?;
         let embedder = self.model()?.embedder.as_ref();
-        let access = ctx.access();
+        let access = ctx.access(name);
         let search = |query: &str, opts: &SearchOptions| {
             let dense = match opts.mode {
                 Mode::Bm25 => None,
@@ -652,5 +677,23 @@ impl Engine {
             crate::search::search(&kb, &access, query, dense.as_deref(), opts)
         };
         evaluate(set, modes, base, &search, progress)
+    }
+
+    /// Creates an API key (administrators of every KB only); the secret is in the answer alone.
+    pub fn create_key(&self, ctx: &RequestCtx, spec: &KeySpec) -> Result<NewKey> {
+        ctx.principal.require(Role::Admin, None)?;
+        Ok(self.keys.create(spec)?)
+    }
+
+    /// Every API key, without secrets.
+    pub fn list_keys(&self, ctx: &RequestCtx) -> Result<Vec<KeyInfo>> {
+        ctx.principal.require(Role::Admin, None)?;
+        Ok(self.keys.list()?)
+    }
+
+    /// Revokes the key called `name`; a running server refuses it from its next request on.
+    pub fn revoke_key(&self, ctx: &RequestCtx, name: &str) -> Result<KeyInfo> {
+        ctx.principal.require(Role::Admin, None)?;
+        Ok(self.keys.revoke(name)?)
     }
 }

@@ -22,6 +22,12 @@ pub enum EngineError {
     /// A knowledge base name, document id or label field is malformed.
     #[error(transparent)]
     Name(#[from] nova_core::NameError),
+    /// A credential was refused or the key store failed.
+    #[error(transparent)]
+    Auth(#[from] nova_auth::AuthError),
+    /// The caller lacks the role or knowledge-base grant the action needs.
+    #[error(transparent)]
+    Forbidden(#[from] nova_core::Denied),
     /// No router has been trained for this knowledge base and label.
     #[error("no ticket router for `{label}` in knowledge base `{kb}`; train one with `nova tickets train --kb {kb} --label {label}`")]
     RouterNotFound {
@@ -89,6 +95,8 @@ impl EngineError {
             Self::Store(e) => e.code(),
             Self::Classify(e) => e.code(),
             Self::Name(e) => e.code(),
+            Self::Forbidden(_) => Code::Forbidden,
+            Self::Auth(e) => e.code(),
             Self::DuplicateDocument(_) | Self::ReservedFilterField(_) | Self::Dataset { .. } => {
                 Code::InvalidInput
             }

@@ -29,8 +29,9 @@ pub use feedback::{Feedback, Rating};
 pub use fusion::{fuse, rrf, Fusion, RRF_K};
 pub use ingest::{IngestProgress, IngestSummary};
 pub use kb::{StoredChunk, StoredDocument};
+pub use nova_auth::{KeyInfo, KeySpec, NewKey};
 pub use nova_core::{
-    AccessFilter, Condition, DocId, Filter, KbName, LabelField, Principal, RequestCtx,
+    AccessFilter, Condition, DocId, Filter, Grant, KbName, LabelField, Principal, RequestCtx, Role,
 };
 pub use payload::{ChunkPayload, TICKET_KIND};
 pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};

@@ -200,10 +200,27 @@ fn a_caller_outside_a_documents_groups_never_reads_it_through_any_path() {
     let hr = DocId::parse("hr.md").unwrap();
     assert!(engine.document(&eng, &name, &hr).unwrap().is_none());
     assert!(engine.document(&admin, &name, &hr).unwrap().is_some());
+    // A reader may not delete at all; an editor outside the groups cannot delete what it cannot see.
+    assert!(matches!(
+        engine.delete_document(&eng, &name, &hr),
+        Err(EngineError::Forbidden(_))
+    ));
+    let eng_editor = RequestCtx::new(
+        Principal {
+            subject: "ed".into(),
+            grants: vec![nova_core::Grant {
+                role: nova_core::Role::Editor,
+                kbs: None,
+            }],
+            groups: vec!["eng".into()],
+        },
+        "t",
+    );
     assert!(
-        !engine.delete_document(&eng, &name, &hr).unwrap(),
+        !engine.delete_document(&eng_editor, &name, &hr).unwrap(),
         "cannot delete what it cannot see"
     );
+    assert!(engine.document(&admin, &name, &hr).unwrap().is_some());
     assert_eq!(engine.info(&eng, &name).unwrap().documents, 3);
     assert_eq!(engine.info(&admin, &name).unwrap().documents, 5);
     // No groups at all: only the open documents.
@@ -471,4 +488,82 @@ fn a_dropped_kb_waits_for_its_users_and_its_name_can_be_reused() {
     assert!(engine.list(&ctx).unwrap().is_empty());
     vpn_kb(&engine, &name);
     assert_eq!(engine.info(&ctx, &name).unwrap().documents, 5);
+}
+
+#[test]
+fn roles_gate_every_call_and_a_kb_grant_limits_what_is_listed() {
+    use nova_core::{Grant, Role};
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let (ops, hr) = (kb("ops"), kb("hr"));
+    vpn_kb(&engine, &ops);
+    vpn_kb(&engine, &hr);
+    let caller = |role: Role, kbs: Option<Vec<KbName>>| {
+        RequestCtx::new(
+            Principal {
+                subject: "k".into(),
+                grants: vec![Grant { role, kbs }],
+                groups: vec![],
+            },
+            "t",
+        )
+    };
+    let docs = [doc("n.md", "New", "A new note about disks", &[], "article")];
+    let reader = caller(Role::Reader, None);
+    let forbidden = |r: nova_engine::Result<nova_engine::IngestSummary>| {
+        matches!(r, Err(EngineError::Forbidden(_)))
+    };
+    assert!(forbidden(engine.ingest(
+        &reader,
+        &ops,
+        &docs,
+        &IngestOptions::default()
+    )));
+    assert!(matches!(
+        engine.create(&reader, &kb("x")),
+        Err(EngineError::Forbidden(_))
+    ));
+    let editor = caller(Role::Editor, Some(vec![ops.clone()]));
+    assert!(engine
+        .ingest(&editor, &ops, &docs, &IngestOptions::default())
+        .is_ok());
+    assert!(forbidden(engine.ingest(
+        &editor,
+        &hr,
+        &docs,
+        &IngestOptions::default()
+    )));
+    // An editor may fill a KB but not create one on the way.
+    let create = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    assert!(forbidden(engine.ingest(
+        &editor,
+        &kb("fresh"),
+        &docs,
+        &create
+    )));
+    let listed: Vec<String> = engine
+        .list(&editor)
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(listed, ["ops"]);
+    let err = engine
+        .search(&editor, &hr, "vpn", &SearchOptions::default())
+        .unwrap_err();
+    assert_eq!(err.code(), nova_core::Code::Forbidden);
+    assert_eq!(
+        err.to_string(),
+        "`k` needs the `reader` role on knowledge base `hr`"
+    );
+    // Forbidden before existence is checked: a KB outside the grant is not probed.
+    let err = engine
+        .search(&editor, &kb("ghost"), "vpn", &SearchOptions::default())
+        .unwrap_err();
+    assert_eq!(err.code(), nova_core::Code::Forbidden);
+    assert!(engine.list_keys(&editor).is_err());
+    assert!(engine.list_keys(&RequestCtx::local()).unwrap().is_empty());
 }

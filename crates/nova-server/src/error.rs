@@ -65,7 +65,10 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::KbNotFound | Code::DocumentNotFound | Code::RouterNotFound | Code::NotFound => {
             StatusCode::NOT_FOUND
         }
-        Code::KbExists => StatusCode::CONFLICT,
+        Code::KbExists | Code::KeyExists => StatusCode::CONFLICT,
+        Code::KeyNotFound => StatusCode::NOT_FOUND,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::Forbidden => StatusCode::FORBIDDEN,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -142,6 +145,11 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     }
     if let Some(allow) = response.headers().get("allow") {
         rendered.headers_mut().insert("allow", allow.clone());
+    }
+    if code == Code::Unauthenticated {
+        rendered
+            .headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static("Bearer"));
     }
     if code == Code::Overloaded {
         // The queue drains in milliseconds; a second is a polite, coarse retry hint.

@@ -68,9 +68,8 @@ impl FromRequestParts<AppState> for Ready {
     }
 }
 
-/// Who is calling, for the engine: the verified principal and the request id. Until access control is
-/// configured every caller is the local administrator; the principal will come from verified
-/// credentials, never from a client-supplied header.
+/// Who is calling, for the engine: the principal the authentication layer verified (never anything
+/// the client merely claims) and the request id.
 pub struct Caller(pub RequestCtx);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -82,7 +81,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        Ok(Self(RequestCtx::new(Principal::local_admin(), request_id)))
+        // Set by `auth::authenticate` on every route that needs a caller.
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(crate::auth::unauthenticated)?;
+        Ok(Self(RequestCtx::new(principal, request_id)))
     }
 }
 

@@ -2,6 +2,7 @@
 //! on a blocking thread → map); every error leaves as `{"error":{"code","message","request_id"}}`.
 //! This crate holds no search logic.
 
+mod auth;
 mod error;
 mod extract;
 mod metrics;
@@ -12,7 +13,7 @@ mod validate;
 
 pub use error::{status_of, ApiError, ErrorBody};
 pub use metrics::Metrics;
-pub use state::{AppState, Limits};
+pub use state::{AppState, Limits, Security};
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
@@ -41,11 +42,16 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::feedback::routes())
         .merge(routes::embeddings::routes())
         .merge(routes::health::routes())
+        .merge(routes::keys::routes())
         .route("/openapi.json", get(openapi_json))
         .fallback(error::not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(Code::MethodNotAllowed, "method not allowed on this route")
         })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

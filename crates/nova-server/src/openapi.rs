@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the offline Swagger UI.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{documents, embeddings, feedback, health, kbs, search, tickets};
+use crate::routes::{documents, embeddings, feedback, health, kbs, keys, search, tickets};
 use utoipa::OpenApi;
 
 /// KB Nova's HTTP API.
@@ -16,7 +16,10 @@ use utoipa::OpenApi;
         feedback::record_feedback,
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
+        keys::create_key, keys::list_keys, keys::revoke_key,
     ),
+    modifiers(&BearerKey),
+    security(("api_key" = [])),
     components(schemas(ErrorBody, ErrorDetail)),
     tags(
         (name = "knowledge bases", description = "Create, list and delete knowledge bases"),
@@ -26,9 +29,26 @@ use utoipa::OpenApi;
         (name = "feedback", description = "Was a result helpful?"),
         (name = "embeddings", description = "OpenAI-compatible embeddings"),
         (name = "operations", description = "Health, readiness, metrics"),
+        (name = "keys", description = "API keys (administrators)"),
     )
 )]
 pub struct ApiDoc;
+
+/// Every route but the probes takes `Authorization: Bearer <API key>`.
+struct BearerKey;
+
+impl utoipa::Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
 
 impl ApiDoc {
     /// The document.

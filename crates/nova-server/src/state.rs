@@ -1,6 +1,7 @@
 //! Shared state: the engine (set once the model has loaded), metrics and limits.
 
 use crate::metrics::Metrics;
+use nova_auth::Authenticator;
 use nova_engine::Engine;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -39,18 +40,33 @@ struct Shared {
     engine: OnceLock<Arc<Engine>>,
     metrics: Arc<Metrics>,
     limits: Limits,
+    security: Security,
+}
+
+/// Who may call: the authenticator (API keys) and whether `/metrics` is open to scrapers without one.
+pub struct Security {
+    /// Turns `Authorization` headers into principals.
+    pub authenticator: Authenticator,
+    /// `/metrics` without a key (`auth.public_metrics`).
+    pub public_metrics: bool,
 }
 
 impl AppState {
     /// State without an engine yet: the server answers `/healthz` and reports not ready.
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: Limits, security: Security) -> Self {
         Self {
             inner: Arc::new(Shared {
                 engine: OnceLock::new(),
                 metrics: Arc::new(Metrics::new()),
                 limits,
+                security,
             }),
         }
+    }
+
+    /// Authentication settings.
+    pub fn security(&self) -> &Security {
+        &self.inner.security
     }
 
     /// Makes the service ready. A second call is ignored.

@@ -3,7 +3,7 @@
 
 use nova_embed::{BatchOptions, ModelSource, SentenceEmbedder};
 use nova_engine::{Engine, EngineOptions};
-use nova_server::{AppState, Limits};
+use nova_server::{AppState, Limits, Security};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,10 @@ fn embedder() -> Arc<dyn nova_embed::Embedder> {
 
 struct TestApp {
     base: String,
+    /// Sends the administrator's key on every request.
     client: Client,
+    /// The data folder's keys, to make callers with other roles.
+    keys: nova_auth::KeyStore,
     state: AppState,
     data: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -43,16 +46,30 @@ impl TestApp {
     async fn unready(limits: Limits) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(limits);
+        let data = TempDir::new().unwrap();
+        let auth_dir = data.path().join("auth");
+        let keys = nova_auth::KeyStore::open(&auth_dir);
+        let admin = keys
+            .create(&key_spec("test-admin", nova_engine::Role::Admin, &[], &[]))
+            .unwrap();
+        let security = Security {
+            authenticator: nova_auth::Authenticator::new(
+                nova_auth::AuthMode::Required,
+                nova_auth::KeyStore::open(&auth_dir),
+            ),
+            public_metrics: false,
+        };
+        let state = AppState::new(limits, security);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(nova_server::serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         Self {
             base,
-            client: Client::new(),
+            client: client_with(Some(&admin.secret)),
+            keys,
             state,
-            data: TempDir::new().unwrap(),
+            data,
             stop: Some(stop),
             server,
         }
@@ -125,6 +142,36 @@ impl TestApp {
             .post(&format!("/v1/kbs/{name}/documents"), tickets)
             .await;
         assert_eq!(r.status(), StatusCode::OK);
+    }
+}
+
+/// A client that sends `key` (none: anonymous) on every request.
+fn client_with(key: Option<&str>) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().unwrap(),
+        );
+    }
+    Client::builder().default_headers(headers).build().unwrap()
+}
+
+fn key_spec(
+    name: &str,
+    role: nova_engine::Role,
+    kbs: &[&str],
+    groups: &[&str],
+) -> nova_engine::KeySpec {
+    nova_engine::KeySpec {
+        name: name.into(),
+        role,
+        kbs: kbs
+            .iter()
+            .map(|k| nova_engine::KbName::parse(k).unwrap())
+            .collect(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        expires_in: None,
     }
 }
 
@@ -898,5 +945,191 @@ async fn tickets_are_routed_with_confidence_and_suggested_answers() {
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::NOT_FOUND, "kb_not_found")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_each_kind_of_caller_with_the_right_status() {
+    use nova_engine::Role;
+    let app = TestApp::ready().await;
+    app.sample_kb("ops").await;
+    assert_eq!(
+        app.post("/v1/kbs", json!({ "name": "hr" })).await.status(),
+        StatusCode::CREATED
+    );
+    let make = |name: &str, role: Role, kbs: &[&str]| {
+        app.keys
+            .create(&key_spec(name, role, kbs, &[]))
+            .unwrap()
+            .secret
+    };
+    let reader = make("reader", Role::Reader, &[]);
+    let editor = make("editor", Role::Editor, &[]);
+    let other = make("hr-reader", Role::Reader, &["hr"]);
+    let scraper = make("scraper", Role::Metrics, &[]);
+    let revoked = make("revoked", Role::Admin, &[]);
+    app.keys.revoke("revoked").unwrap();
+    let mut short = key_spec("expired", Role::Admin, &[], &[]);
+    short.expires_in = Some(std::time::Duration::ZERO);
+    let expired = app.keys.create(&short).unwrap().secret;
+    let callers: Vec<(&str, Client)> = vec![
+        ("anonymous", client_with(None)),
+        ("garbage", client_with(Some("nova_0000_ffff"))),
+        ("revoked", client_with(Some(&revoked))),
+        ("expired", client_with(Some(&expired))),
+        ("reader", client_with(Some(&reader))),
+        ("editor", client_with(Some(&editor))),
+        ("admin", app.client.clone()),
+        ("other-kb", client_with(Some(&other))),
+        ("metrics", client_with(Some(&scraper))),
+    ];
+    let doc =
+        json!({ "documents": [{ "id": "new.md", "text": "Disk full on /var: rotate logs." }] });
+    // Expected status per caller, in the order above.
+    let (u, f) = (401, 403);
+    let cases: Vec<(&str, &str, Option<Value>, [u16; 9])> = vec![
+        ("GET", "/healthz", None, [200; 9]),
+        ("GET", "/readyz", None, [200; 9]),
+        (
+            "GET",
+            "/v1/kbs",
+            None,
+            [u, u, u, u, 200, 200, 200, 200, 200],
+        ),
+        (
+            "POST",
+            "/v1/kbs/ops/search",
+            Some(json!({ "query": "disk full" })),
+            [u, u, u, u, 200, 200, 200, f, f],
+        ),
+        (
+            "POST",
+            "/v1/kbs/ops/troubleshoot",
+            Some(json!({ "problem": "disk full" })),
+            [u, u, u, u, 200, 200, 200, f, f],
+        ),
+        (
+            "GET",
+            "/v1/kbs/ops/documents/disk-full.md",
+            None,
+            [u, u, u, u, 200, 200, 200, f, f],
+        ),
+        (
+            "POST",
+            "/v1/kbs/ops/feedback",
+            Some(json!({ "query": "q", "doc_id": "disk-full.md", "rating": "helpful" })),
+            [u, u, u, u, 201, 201, 201, f, f],
+        ),
+        (
+            "POST",
+            "/v1/kbs/ops/documents",
+            Some(doc),
+            [u, u, u, u, f, 200, 200, f, f],
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            Some(json!({ "input": "disk" })),
+            [u, u, u, u, 200, 200, 200, 200, f],
+        ),
+        ("GET", "/v1/keys", None, [u, u, u, u, f, f, 200, f, f]),
+        ("GET", "/metrics", None, [u, u, u, u, f, f, 200, f, 200]),
+        (
+            "POST",
+            "/v1/kbs",
+            Some(json!({ "name": "made-by-admin" })),
+            [u, u, u, u, f, f, 201, f, f],
+        ),
+        ("DELETE", "/v1/kbs/hr", None, [u, u, u, u, f, f, 204, f, f]),
+    ];
+    for (method, path, body, expected) in cases {
+        for ((who, client), want) in callers.iter().zip(expected) {
+            let mut req = client.request(method.parse().unwrap(), app.url(path));
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            if status == 401 {
+                assert_eq!(r.headers()["www-authenticate"], "Bearer", "{who} {path}");
+            }
+            let text = r.text().await.unwrap();
+            assert_eq!(status, want, "{who} {method} {path}: {text}");
+            if status == 403 {
+                assert!(text.contains("needs the"), "{who} {path}: {text}");
+            }
+        }
+    }
+    // A key for another KB lists only that KB; unknown KBs answer it 403, not 404 (no probing).
+    let kbs: Value = client_with(Some(&other))
+        .get(app.url("/v1/kbs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = kbs["kbs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(names.is_empty(), "hr was deleted above: {names:?}");
+    let r = client_with(Some(&other))
+        .post(app.url("/v1/kbs/no-such-kb/search"))
+        .json(&json!({ "query": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_created_listed_and_revoked_over_the_api_and_revocation_is_immediate() {
+    let app = TestApp::ready().await;
+    let r = app
+        .post(
+            "/v1/keys",
+            json!({ "name": "bot", "role": "reader", "groups": ["support"] }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("nova_"), "{created}");
+    let bot = client_with(Some(&key));
+    assert_eq!(
+        bot.get(app.url("/v1/kbs")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let listed = app.get("/v1/keys").await.text().await.unwrap();
+    assert!(listed.contains("\"bot\"") && !listed.contains(key.rsplit('_').next().unwrap()));
+    for (body, needle) in [
+        (json!({ "name": "bot", "role": "reader" }), "already exists"),
+        (json!({ "name": "x", "role": "owner" }), "unknown role"),
+        (
+            json!({ "name": "../x", "role": "reader" }),
+            "invalid key name",
+        ),
+    ] {
+        let (status, _, err) = error_of(app.post("/v1/keys", body).await).await;
+        assert!(status.is_client_error(), "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(needle),
+            "{err}"
+        );
+    }
+    let r = app
+        .client
+        .delete(app.url("/v1/keys/bot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        bot.get(app.url("/v1/kbs")).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "refused from the next request on"
     );
 }

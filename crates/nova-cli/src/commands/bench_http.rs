@@ -97,8 +97,17 @@ async fn load(
     duration: Duration,
     args: &BenchHttpArgs,
 ) -> Result<Level> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = &args.key {
+        let mut value: reqwest::header::HeaderValue = format!("Bearer {key}")
+            .parse()
+            .context("--key is not a valid header value")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
+        .default_headers(headers)
         .build()
         .context("building the HTTP client")?;
     let next = Arc::new(AtomicUsize::new(0));

@@ -5,13 +5,14 @@ mod bench_http;
 mod embed;
 mod eval;
 mod kb;
+mod keys;
 mod progress;
 mod serve;
 mod similar;
 mod tickets;
 mod troubleshoot;
 
-use crate::cli::{BenchCommand, Cli, Command, TicketsCommand};
+use crate::cli::{BenchCommand, Cli, Command, KeysCommand, TicketsCommand};
 use crate::config::Config;
 use anyhow::{Context, Result};
 use nova_embed::{Embedder, SentenceEmbedder};
@@ -66,6 +67,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Delete(args) => kb::delete(&config, &engine(&config)?, &args),
         Command::Serve(args) => serve::run(&config, &args),
+        Command::Keys(cmd) => {
+            let engine = engine(&config)?;
+            match cmd {
+                KeysCommand::Create(args) => keys::create(&engine, &args),
+                KeysCommand::List(args) => keys::list(&engine, &args),
+                KeysCommand::Revoke(args) => keys::revoke(&engine, &args),
+            }
+        }
         Command::Kbs => kb::list(&config, &engine(&config)?),
         Command::Eval(args) => eval::run(&engine(&config)?, &args),
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(&args),

@@ -6,9 +6,10 @@ use super::Outcome;
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use anyhow::{Context, Result};
+use nova_auth::{AuthMode, Authenticator, KeyStore};
 use nova_embed::BatchingOptions;
 use nova_engine::{Engine, EngineOptions};
-use nova_server::{AppState, Limits};
+use nova_server::{AppState, Limits, Security};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let security = security(config, &addr)?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -35,7 +37,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             ..Limits::default()
         };
-        let state = AppState::new(limits);
+        let state = AppState::new(limits, security);
         let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
         let loader_state = state.clone();
         let loader_config = config.clone();
@@ -50,6 +52,30 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
             Ok(e) = failed_rx => return Err(e),
         }
         Ok(Outcome::Done)
+    })
+}
+
+/// The authentication settings; refuses `auth.mode = "off"` on a non-loopback address unless
+/// `auth.allow_insecure_public`.
+fn security(config: &Config, addr: &str) -> Result<Security> {
+    let mode = config.auth.mode;
+    if mode == AuthMode::Off {
+        let loopback = addr
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().is_loopback())
+            .unwrap_or(false);
+        if !loopback && !config.auth.allow_insecure_public {
+            anyhow::bail!(
+                "auth.mode = \"off\" would let anyone on the network read and delete every knowledge base \
+                 at {addr}; listen on 127.0.0.1, turn auth on, or set auth.allow_insecure_public = true"
+            );
+        }
+        tracing::warn!(%addr, "auth.mode = \"off\": every caller is an administrator (local development only)");
+    }
+    let keys = KeyStore::open(&nova_core::DataLayout::new(&config.data.dir).auth_dir());
+    Ok(Security {
+        authenticator: Authenticator::new(mode, keys),
+        public_metrics: config.auth.public_metrics,
     })
 }
 

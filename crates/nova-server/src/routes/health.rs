@@ -40,13 +40,13 @@ pub struct Readiness {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Success", body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "Success", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// Ready to serve: model loaded, stores open, disk writable (503 otherwise).
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, description = "Success", body = Readiness), (status = 503, description = "Not ready: the model is loading", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let (store_open, disk_writable) = match state.engine() {

@@ -6,6 +6,7 @@ pub mod embeddings;
 pub mod feedback;
 pub mod health;
 pub mod kbs;
+pub mod keys;
 pub mod search;
 pub mod tickets;
 

@@ -1,0 +1,17 @@
+//! Authentication: who a credential belongs to. API keys are high-entropy random secrets with a
+//! visible id (`nova_<id>_<secret>`); only an HMAC-SHA256 of the secret under a per-data-folder key is
+//! stored, and checking one costs a hash and a constant-time compare (argon2 is for low-entropy
+//! passwords and would cost milliseconds per request). The key file is shared by the CLI and a running
+//! server: writes take a file lock and replace the file atomically, and every check notices a changed
+//! file, so a key created or revoked from the CLI takes effect at once.
+//!
+//! This crate turns credentials into a [`nova_core::Principal`]; what a principal may do is decided by
+//! the engine. It knows nothing of HTTP.
+
+mod authenticator;
+mod error;
+mod keys;
+
+pub use authenticator::{AuthMode, Authenticator};
+pub use error::{AuthError, Result};
+pub use keys::{KeyInfo, KeySpec, KeyStore, NewKey};
