@@ -548,6 +548,11 @@ pub struct IngestArgs {
     /// Kind given to records without a `kind` field: article or ticket [default: article].
     #[arg(long, value_name = "KIND")]
     pub kind: Option<String>,
+
+    /// Groups allowed to see documents that set no `acl` themselves, comma-separated, e.g.
+    /// --acl hr,payroll [default: everyone with access to the KB].
+    #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
+    pub acl: Vec<String>,
 }
 
 /// `nova search`.

@@ -757,6 +757,11 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let admin = create_key(data.path(), "admin", "admin");
+    let out = nova_in(
+        data.path(),
+        &["ingest", "examples/kb", "--kb", "private", "--acl", "hr"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 
     // One request uploads the whole troubleshooting set; a slow host must not time it out.
     let (mut child, addr) =
@@ -842,6 +847,35 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
         compared += 1;
     }
     assert_eq!(compared, 35);
+
+    // Documents ingested with --acl hr are seen by an hr key and by no other reader.
+    let out = nova_in(
+        data.path(),
+        &[
+            "keys", "create", "--name", "hr", "--role", "reader", "--groups", "hr",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hr = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .expect("key")
+        .to_owned();
+    let outsider = create_key(data.path(), "outsider", "reader");
+    let found = |key: &str| -> usize {
+        let (status, body) = http(
+            &addr,
+            key,
+            ("POST", "/v1/kbs/private/search"),
+            "application/json",
+            br#"{"query":"disk full no space left"}"#,
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let v: Value = serde_json::from_slice(&body).expect("json");
+        v["results"].as_array().expect("results").len()
+    };
+    assert_eq!(found(&hr), 7);
+    assert_eq!(found(&outsider), 0);
 
     // Keys made and revoked from the CLI while the server runs take effect at once.
     let temp = create_key(data.path(), "temp", "reader");

@@ -567,3 +567,117 @@ fn roles_gate_every_call_and_a_kb_grant_limits_what_is_listed() {
     assert!(engine.list_keys(&editor).is_err());
     assert!(engine.list_keys(&RequestCtx::local()).unwrap().is_empty());
 }
+
+/// xorshift64*: a fixed-seed generator for the randomized test (no dependency for twenty lines).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn groups(&mut self, max: usize) -> Vec<String> {
+        let mut g: Vec<String> = (0..self.below(max + 1))
+            .map(|_| format!("g{}", self.below(10)))
+            .collect();
+        g.sort();
+        g.dedup();
+        g
+    }
+}
+
+#[test]
+fn randomized_documents_and_callers_never_leak_and_fill_k_when_they_can() {
+    const WORDS: [&str; 24] = [
+        "printer", "router", "laptop", "vpn", "disk", "memory", "kernel", "docker", "ticket",
+        "badge", "wifi", "token", "backup", "mailbox", "server", "cluster", "monitor", "license",
+        "invoice", "payroll", "firewall", "camera", "keyboard", "battery",
+    ];
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let name = kb("random");
+    let mut rng = Rng(0x5eed_1234_abcd_0042);
+    let mut docs = Vec::new();
+    for i in 0..1000 {
+        let words: Vec<&str> = (0..6).map(|_| WORDS[rng.below(WORDS.len())]).collect();
+        let mut d = doc(&format!("d{i}"), "", &words.join(" "), &[], "article");
+        d.acl = rng.groups(3);
+        docs.push(d);
+    }
+    let create = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine
+        .ingest(&RequestCtx::local(), &name, &docs, &create)
+        .unwrap();
+    let visible = |groups: &[String], d: &Document| {
+        d.acl.is_empty() || d.acl.iter().any(|a| groups.contains(a))
+    };
+    let by_id: std::collections::HashMap<&str, &Document> =
+        docs.iter().map(|d| (d.id.as_str(), d)).collect();
+    let k = 10;
+    for caller in 0..1000 {
+        let groups = rng.groups(3);
+        let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let ctx = RequestCtx::new(Principal::member(format!("c{caller}"), &refs), "t");
+        let query = format!(
+            "{} {}",
+            WORDS[rng.below(WORDS.len())],
+            WORDS[rng.below(WORDS.len())]
+        );
+        let mode = [Mode::Hybrid, Mode::Dense, Mode::Bm25][caller % 3];
+        let opts = SearchOptions {
+            mode,
+            k,
+            ..SearchOptions::default()
+        };
+        let hits = engine.search(&ctx, &name, &query, &opts).unwrap();
+        for h in &hits {
+            assert!(
+                visible(&groups, by_id[h.doc_id.as_str()]),
+                "caller {caller} {groups:?} saw {} (acl {:?})",
+                h.doc_id,
+                by_id[h.doc_id.as_str()].acl
+            );
+        }
+        // The oracle: permitted documents that can match (any for dense, a query word for BM25).
+        let terms: Vec<&str> = query.split(' ').collect();
+        let permitted = docs
+            .iter()
+            .filter(|d| visible(&groups, d))
+            .filter(|d| mode != Mode::Bm25 || terms.iter().any(|t| d.text.contains(t)))
+            .count();
+        assert_eq!(
+            hits.len(),
+            permitted.min(k),
+            "caller {caller} {groups:?} {mode:?} `{query}`: k must be full when it can be"
+        );
+        if caller % 10 == 0 {
+            let open = docs.iter().filter(|d| visible(&groups, d)).count();
+            assert_eq!(engine.info(&ctx, &name).unwrap().documents, open);
+            let d = &docs[rng.below(docs.len())];
+            let id = DocId::parse(&d.id).unwrap();
+            assert_eq!(
+                engine.document(&ctx, &name, &id).unwrap().is_some(),
+                visible(&groups, d)
+            );
+            let report = engine
+                .troubleshoot(&ctx, &name, &query, &TroubleshootOptions::default())
+                .unwrap();
+            for id in report
+                .passages
+                .iter()
+                .map(|p| p.doc_id.as_str())
+                .chain(report.steps.iter().map(|s| s.doc_id.as_str()))
+            {
+                assert!(visible(&groups, by_id[id]), "troubleshoot leaked {id}");
+            }
+        }
+    }
+}

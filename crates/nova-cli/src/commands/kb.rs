@@ -32,6 +32,15 @@ pub fn ingest(config: &Config, engine: &Engine, args: &IngestArgs) -> Result<Out
         docs.extend(read.docs);
         skipped.extend(read.skipped);
     }
+    let acl: Vec<String> = args
+        .acl
+        .iter()
+        .map(|g| g.trim().to_owned())
+        .filter(|g| !g.is_empty())
+        .collect();
+    for doc in docs.iter_mut().filter(|d| d.acl.is_empty()) {
+        doc.acl.clone_from(&acl);
+    }
     let name = kb_name(config, args.kb.as_deref())?;
     store_docs(engine, &name, &docs, &skipped)
 }
