@@ -2,8 +2,10 @@
 
 use crate::error::{AuthError, Result};
 use crate::keys::KeyStore;
-use nova_core::Principal;
+use crate::limits::Rate;
+use nova_core::{Principal, Role};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// Whether the service asks for credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,16 +17,41 @@ pub enum AuthMode {
     Off,
 }
 
+/// A verified caller and the limits that apply to it.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Who it is and what it may do.
+    pub principal: Principal,
+    /// Its request rate, if limited.
+    pub rate: Option<Rate>,
+    /// Its requests per UTC day, if limited.
+    pub daily_quota: Option<u64>,
+}
+
+/// Defaults for keys that set no limits of their own, by role.
+#[derive(Debug, Clone, Default)]
+pub struct RoleLimits {
+    /// Request rate per role.
+    pub rates: HashMap<Role, Rate>,
+    /// Requests per UTC day per role.
+    pub daily_quotas: HashMap<Role, u64>,
+}
+
 /// Checks credentials against the key store.
 pub struct Authenticator {
     mode: AuthMode,
     keys: KeyStore,
+    defaults: RoleLimits,
 }
 
 impl Authenticator {
-    /// An authenticator in `mode` over `keys`.
-    pub fn new(mode: AuthMode, keys: KeyStore) -> Self {
-        Self { mode, keys }
+    /// An authenticator in `mode` over `keys`, with per-role default limits.
+    pub fn new(mode: AuthMode, keys: KeyStore, defaults: RoleLimits) -> Self {
+        Self {
+            mode,
+            keys,
+            defaults,
+        }
     }
 
     /// The mode.
@@ -33,9 +60,13 @@ impl Authenticator {
     }
 
     /// The caller behind an `Authorization` header value (`Bearer <key>`), if any.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal> {
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Authenticated> {
         if self.mode == AuthMode::Off {
-            return Ok(Principal::local_admin());
+            return Ok(Authenticated {
+                principal: Principal::local_admin(),
+                rate: None,
+                daily_quota: None,
+            });
         }
         let header = authorization.ok_or(AuthError::Unauthenticated("no credentials"))?;
         let token = header
@@ -43,6 +74,15 @@ impl Authenticator {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or(AuthError::Unauthenticated("not a bearer credential"))?;
-        Ok(self.keys.verify(token)?.principal())
+        let key = self.keys.verify(token)?;
+        Ok(Authenticated {
+            principal: key.principal(),
+            rate: key
+                .rate
+                .or_else(|| self.defaults.rates.get(&key.role).copied()),
+            daily_quota: key
+                .daily_quota
+                .or_else(|| self.defaults.daily_quotas.get(&key.role).copied()),
+        })
     }
 }

@@ -40,6 +40,12 @@ pub struct KeyInfo {
     /// Unix seconds it was revoked at.
     #[serde(default)]
     pub revoked_at: Option<u64>,
+    /// Its own request rate (else the role's default).
+    #[serde(default)]
+    pub rate: Option<crate::limits::Rate>,
+    /// Its own daily request quota (else the role's default).
+    #[serde(default)]
+    pub daily_quota: Option<u64>,
 }
 
 impl KeyInfo {
@@ -69,6 +75,10 @@ pub struct KeySpec {
     pub groups: Vec<String>,
     /// Lifetime; `None` = until revoked.
     pub expires_in: Option<Duration>,
+    /// Request rate; `None` = the role's default.
+    pub rate: Option<crate::limits::Rate>,
+    /// Requests per UTC day; `None` = the role's default.
+    pub daily_quota: Option<u64>,
 }
 
 /// A key just created: the only time its secret is known.
@@ -139,7 +149,7 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 /// Writes `bytes` to `path` via a synced temporary file and a rename, owner-only.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use fs_err::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     let mut file = fs_err::OpenOptions::new()
@@ -276,6 +286,8 @@ impl KeyStore {
             created_at,
             expires_at: spec.expires_in.map(|d| created_at + d.as_secs()),
             revoked_at: None,
+            rate: spec.rate,
+            daily_quota: spec.daily_quota,
         };
         let hash = hex::encode(hmac::sign(&key, secret.as_bytes()).as_ref());
         let record = KeyRecord {
@@ -355,6 +367,8 @@ mod tests {
             kbs: vec![],
             groups: vec!["hr".into()],
             expires_in: None,
+            rate: None,
+            daily_quota: None,
         }
     }
 

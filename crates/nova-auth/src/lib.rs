@@ -11,7 +11,9 @@
 mod authenticator;
 mod error;
 mod keys;
+mod limits;
 
-pub use authenticator::{AuthMode, Authenticator};
+pub use authenticator::{AuthMode, Authenticated, Authenticator, RoleLimits};
 pub use error::{AuthError, Result};
 pub use keys::{KeyInfo, KeySpec, KeyStore, NewKey};
+pub use limits::{Limiter, Rate, Verdict};

@@ -211,6 +211,16 @@ pub struct KeyCreateArgs {
     #[arg(long, value_name = "DURATION")]
     pub expires_in: Option<String>,
 
+    /// Request rate, e.g. 600/min, 10/s or 5000/h [default: auth.role_rates for its role, else
+    /// unlimited]. Over it: 429 rate_limited with Retry-After.
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
+
+    /// Requests per UTC day [default: auth.role_daily_quotas for its role, else unlimited]. Over it:
+    /// 429 quota_exceeded.
+    #[arg(long, value_name = "N")]
+    pub daily_quota: Option<u64>,
+
     /// Print JSON ({"key", "info"}) instead of text.
     #[arg(long)]
     pub json: bool,

@@ -35,6 +35,31 @@ pub struct AuthConfig {
     pub public_metrics: bool,
     /// Allow `mode = "off"` on a non-loopback address.
     pub allow_insecure_public: bool,
+    /// Request rate per role for keys without their own (`600/min`); absent = unlimited.
+    #[serde(default)]
+    pub role_rates: std::collections::BTreeMap<nova_core::Role, String>,
+    /// Requests per UTC day per role for keys without their own; absent = unlimited.
+    #[serde(default)]
+    pub role_daily_quotas: std::collections::BTreeMap<nova_core::Role, u64>,
+}
+
+impl AuthConfig {
+    /// The per-role default limits, rates parsed (an error names the key).
+    pub fn role_limits(&self) -> Result<nova_auth::RoleLimits> {
+        let mut limits = nova_auth::RoleLimits::default();
+        for (role, rate) in &self.role_rates {
+            let parsed: nova_auth::Rate = rate
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("auth.role_rates.{}: {e}", role.as_str()))?;
+            limits.rates.insert(*role, parsed);
+        }
+        limits.daily_quotas = self
+            .role_daily_quotas
+            .iter()
+            .map(|(r, q)| (*r, *q))
+            .collect();
+        Ok(limits)
+    }
 }
 
 /// `[server]`: the HTTP service.
@@ -122,6 +147,7 @@ impl Config {
         if self.server.body_limit_mb == 0 || self.server.request_timeout_secs == 0 {
             bail!("server.body_limit_mb and server.request_timeout_secs must be at least 1");
         }
+        self.auth.role_limits()?;
         if self.model.path.trim().is_empty() {
             bail!("model.path must not be empty");
         }

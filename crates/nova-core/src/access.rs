@@ -13,7 +13,7 @@ pub const ACL_FIELD: &str = "acl";
 /// `editor` also writes documents and trains routers; `admin` also creates and deletes knowledge bases
 /// and manages keys, and sees every document of the KBs it administers; `metrics` only scrapes
 /// `/metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read-only access to knowledge bases.

@@ -48,6 +48,10 @@ pub enum Code {
     Unauthenticated,
     /// The caller lacks the role or knowledge-base grant the action needs.
     Forbidden,
+    /// The caller sent more requests than its rate allows; retry after `Retry-After`.
+    RateLimited,
+    /// The caller's daily request quota is used up.
+    QuotaExceeded,
     /// The service is at capacity (a full queue); retry after the `Retry-After` delay.
     Overloaded,
     /// Anything unexpected; details go to the log, not the caller.
@@ -75,6 +79,8 @@ impl Code {
             Self::NotReady => "not_ready",
             Self::Timeout => "timeout",
             Self::Overloaded => "overloaded",
+            Self::RateLimited => "rate_limited",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::Unauthenticated => "unauthenticated",
             Self::KeyExists => "key_exists",
             Self::KeyNotFound => "key_not_found",

@@ -9,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use nova_auth::Verdict;
 use nova_core::{Code, Role};
 
 /// Routes anyone may call: liveness and readiness probes and the API's own description.
@@ -38,18 +39,74 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let principal = match security.authenticator.authenticate(header) {
-        Ok(p) => p,
+    let caller = match security.authenticator.authenticate(header) {
+        Ok(c) => c,
         Err(e) => {
             tracing::info!(reason = %e, "credential refused");
             return unauthenticated().into_response();
         }
     };
     if path == "/metrics" {
-        if let Err(denied) = principal.require(Role::Metrics, None) {
+        if let Err(denied) = caller.principal.require(Role::Metrics, None) {
             return ApiError::new(Code::Forbidden, denied.to_string()).into_response();
         }
     }
-    req.extensions_mut().insert(principal);
-    next.run(req).await
+    // Limits before any work: a refused request costs no embedding.
+    let verdict =
+        security
+            .limiter
+            .check(&caller.principal.subject, caller.rate, caller.daily_quota);
+    let rate = match verdict {
+        Verdict::Allowed { rate } => rate,
+        Verdict::RateLimited { limit, retry_after } => {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let mut response = ApiError::new(
+                Code::RateLimited,
+                format!("more than {limit} requests in this key's window; retry in {secs} s"),
+            )
+            .into_response();
+            set_headers(
+                &mut response,
+                &[
+                    ("retry-after", secs),
+                    ("ratelimit-limit", u64::from(limit)),
+                    ("ratelimit-remaining", 0),
+                    ("ratelimit-reset", secs),
+                ],
+            );
+            return response;
+        }
+        Verdict::QuotaExceeded { quota, reset_secs } => {
+            let mut response = ApiError::new(
+                Code::QuotaExceeded,
+                format!(
+                    "this key's daily quota of {quota} requests is used up; it resets at 00:00 UTC"
+                ),
+            )
+            .into_response();
+            set_headers(&mut response, &[("retry-after", reset_secs)]);
+            return response;
+        }
+    };
+    req.extensions_mut().insert(caller.principal);
+    let mut response = next.run(req).await;
+    if let Some((limit, remaining, reset)) = rate {
+        set_headers(
+            &mut response,
+            &[
+                ("ratelimit-limit", u64::from(limit)),
+                ("ratelimit-remaining", u64::from(remaining)),
+                ("ratelimit-reset", reset),
+            ],
+        );
+    }
+    response
+}
+
+fn set_headers(response: &mut Response, values: &[(&'static str, u64)]) {
+    for (name, value) in values {
+        response
+            .headers_mut()
+            .insert(*name, axum::http::HeaderValue::from(*value));
+    }
 }

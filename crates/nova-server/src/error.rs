@@ -74,7 +74,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
-        Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+        Code::Overloaded | Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         Code::ModelMissing | Code::ModelCorrupt | Code::Io | Code::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -143,8 +143,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         rendered.headers_mut().insert("x-request-id", v);
     }
-    if let Some(allow) = response.headers().get("allow") {
-        rendered.headers_mut().insert("allow", allow.clone());
+    // Headers the error's producer set (`allow`, `retry-after`, rate-limit state) stay; the body's own
+    // headers are the rendered ones.
+    for (name, value) in response.headers() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name.clone(), value.clone());
+        }
     }
     if code == Code::Unauthenticated {
         rendered

@@ -1,7 +1,7 @@
 //! Shared state: the engine (set once the model has loaded), metrics and limits.
 
 use crate::metrics::Metrics;
-use nova_auth::Authenticator;
+use nova_auth::{Authenticator, Limiter};
 use nova_engine::Engine;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -49,6 +49,8 @@ pub struct Security {
     pub authenticator: Authenticator,
     /// `/metrics` without a key (`auth.public_metrics`).
     pub public_metrics: bool,
+    /// Rate limits and daily quotas per caller.
+    pub limiter: Arc<Limiter>,
 }
 
 impl AppState {

@@ -56,8 +56,10 @@ impl TestApp {
             authenticator: nova_auth::Authenticator::new(
                 nova_auth::AuthMode::Required,
                 nova_auth::KeyStore::open(&auth_dir),
+                nova_auth::RoleLimits::default(),
             ),
             public_metrics: false,
+            limiter: nova_auth::Limiter::open(&auth_dir).unwrap(),
         };
         let state = AppState::new(limits, security);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -172,6 +174,8 @@ fn key_spec(
             .collect(),
         groups: groups.iter().map(|g| (*g).to_owned()).collect(),
         expires_in: None,
+        rate: None,
+        daily_quota: None,
     }
 }
 
@@ -1132,4 +1136,61 @@ async fn keys_are_created_listed_and_revoked_over_the_api_and_revocation_is_imme
         StatusCode::UNAUTHORIZED,
         "refused from the next request on"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_over_a_keys_rate_and_its_daily_quota_get_429s_before_any_work() {
+    let app = TestApp::ready().await;
+    let mut spec = key_spec("bursty", nova_engine::Role::Reader, &[], &[]);
+    spec.rate = Some("3/min".parse().unwrap());
+    let bursty = client_with(Some(&app.keys.create(&spec).unwrap().secret));
+    for remaining in ["2", "1", "0"] {
+        let r = bursty.get(app.url("/v1/kbs")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["ratelimit-limit"], "3");
+        assert_eq!(r.headers()["ratelimit-remaining"], remaining);
+    }
+    let r = bursty.get(app.url("/v1/kbs")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    assert_eq!(r.headers()["ratelimit-remaining"], "0");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // A limited search is refused before its query is embedded.
+    let (hits, misses) = app.state.engine().unwrap().cache_stats();
+    let r = bursty
+        .post(app.url("/v1/kbs/any/search"))
+        .json(&json!({ "query": "never embedded" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.state.engine().unwrap().cache_stats(), (hits, misses));
+
+    let mut spec = key_spec("daily", nova_engine::Role::Reader, &[], &[]);
+    spec.daily_quota = Some(2);
+    let daily = client_with(Some(&app.keys.create(&spec).unwrap().secret));
+    for _ in 0..2 {
+        assert_eq!(
+            daily.get(app.url("/v1/kbs")).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let r = daily.get(app.url("/v1/kbs")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    // The counts reach the disk, so a restarted server keeps refusing.
+    app.state.security().limiter.flush().unwrap();
+    let restarted = nova_auth::Limiter::open(&app.data.path().join("auth")).unwrap();
+    assert!(matches!(
+        restarted.check("key:daily", None, Some(2)),
+        nova_auth::Verdict::QuotaExceeded { .. }
+    ));
 }

@@ -64,6 +64,12 @@ pub fn create(engine: &Engine, args: &KeyCreateArgs) -> Result<Outcome> {
             .collect::<Result<_, _>>()?,
         groups: args.groups.clone(),
         expires_in: args.expires_in.as_deref().map(parse_duration).transpose()?,
+        rate: args
+            .rate
+            .as_deref()
+            .map(|r| r.parse::<nova_auth::Rate>().map_err(|e| anyhow!(e)))
+            .transpose()?,
+        daily_quota: args.daily_quota,
     };
     let new = engine.create_key(&RequestCtx::local(), &spec)?;
     if args.json {

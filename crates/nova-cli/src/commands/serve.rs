@@ -6,7 +6,7 @@ use super::Outcome;
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use anyhow::{Context, Result};
-use nova_auth::{AuthMode, Authenticator, KeyStore};
+use nova_auth::{AuthMode, Authenticator, KeyStore, Limiter};
 use nova_embed::BatchingOptions;
 use nova_engine::{Engine, EngineOptions};
 use nova_server::{AppState, Limits, Security};
@@ -24,6 +24,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let security = security(config, &addr)?;
+    let limiter = security.limiter.clone();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -51,6 +52,8 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
             served = server => served.context("serving HTTP")?,
             Ok(e) = failed_rx => return Err(e),
         }
+        // Today's request counts, so daily quotas hold across the restart.
+        limiter.flush().context("writing request counts")?;
         Ok(Outcome::Done)
     })
 }
@@ -72,10 +75,11 @@ fn security(config: &Config, addr: &str) -> Result<Security> {
         }
         tracing::warn!(%addr, "auth.mode = \"off\": every caller is an administrator (local development only)");
     }
-    let keys = KeyStore::open(&nova_core::DataLayout::new(&config.data.dir).auth_dir());
+    let dir = nova_core::DataLayout::new(&config.data.dir).auth_dir();
     Ok(Security {
-        authenticator: Authenticator::new(mode, keys),
+        authenticator: Authenticator::new(mode, KeyStore::open(&dir), config.auth.role_limits()?),
         public_metrics: config.auth.public_metrics,
+        limiter: Limiter::open(&dir).context("reading request counts")?,
     })
 }
 

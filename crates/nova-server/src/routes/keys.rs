@@ -38,6 +38,12 @@ pub struct CreateKey {
     /// Days until the key expires [default: never].
     #[serde(default)]
     pub expires_in_days: Option<u64>,
+    /// Request rate, e.g. `600/min` [default: the role's, else unlimited].
+    #[serde(default)]
+    pub rate: Option<String>,
+    /// Requests per UTC day [default: the role's, else unlimited].
+    #[serde(default)]
+    pub daily_quota: Option<u64>,
 }
 
 /// A key without its secret.
@@ -108,6 +114,13 @@ impl CreateKey {
             expires_in: self
                 .expires_in_days
                 .map(|d| Duration::from_secs(d.saturating_mul(86_400))),
+            rate: self
+                .rate
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| ApiError::invalid(format!("`rate`: {e}")))?,
+            daily_quota: self.daily_quota,
         })
     }
 }
