@@ -587,6 +587,20 @@ pub struct SearchArgs {
     #[arg(long = "filter", value_name = "FIELD=VALUE")]
     pub filters: Vec<String>,
 
+    /// Search as a reader in these groups (comma-separated) sees it: documents whose `acl` names none of
+    /// them are left out, exactly as for an API key with those groups.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "GROUPS",
+        conflicts_with = "as_key"
+    )]
+    pub as_groups: Option<Vec<String>>,
+
+    /// Search as the API key with this name sees it (its role, KB grants and groups).
+    #[arg(long, value_name = "NAME")]
+    pub as_key: Option<String>,
+
     /// Print JSON instead of a readable list.
     #[arg(long)]
     pub json: bool,

@@ -901,4 +901,25 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
         .expect("kill");
     assert!(killed.success());
     assert_eq!(child.wait().expect("exits").code(), Some(0));
+
+    // The same views from the CLI: as groups, and as a named key.
+    let seen = |who: &[&str]| -> usize {
+        let mut args = vec![
+            "search",
+            "disk full no space left",
+            "--kb",
+            "private",
+            "--json",
+        ];
+        args.extend_from_slice(who);
+        let out = nova_in(data.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let hits: Value = serde_json::from_slice(&out.stdout).expect("json");
+        hits.as_array().expect("array").len()
+    };
+    assert_eq!(seen(&[]), 7, "the local admin sees everything");
+    assert_eq!(seen(&["--as-groups", "hr,ops"]), 7);
+    assert_eq!(seen(&["--as-groups", "eng"]), 0);
+    assert_eq!(seen(&["--as-key", "hr"]), 7);
+    assert_eq!(seen(&["--as-key", "outsider"]), 0);
 }

@@ -23,7 +23,8 @@ use crate::troubleshoot::{TroubleshootOptions, TroubleshootReport};
 use nova_auth::{KeyInfo, KeySpec, KeyStore, NewKey};
 use nova_classify::{Report, RouterModel, TrainOptions};
 use nova_core::{
-    AccessFilter, DataLayout, DocId, Filter, KbName, LabelField, RequestCtx, Role, ACL_FIELD,
+    AccessFilter, DataLayout, DocId, Filter, KbName, LabelField, Principal, RequestCtx, Role,
+    ACL_FIELD,
 };
 use nova_embed::{BatchingOptions, Embedder};
 use nova_ingest::Document;
@@ -695,5 +696,16 @@ impl Engine {
     pub fn revoke_key(&self, ctx: &RequestCtx, name: &str) -> Result<KeyInfo> {
         ctx.principal.require(Role::Admin, None)?;
         Ok(self.keys.revoke(name)?)
+    }
+
+    /// The caller the key called `name` authenticates as (to show a user's view; admins only).
+    pub fn key_principal(&self, ctx: &RequestCtx, name: &str) -> Result<Principal> {
+        ctx.principal.require(Role::Admin, None)?;
+        self.keys
+            .list()?
+            .into_iter()
+            .find(|k| k.name == name)
+            .map(|k| k.principal())
+            .ok_or_else(|| EngineError::Auth(nova_auth::AuthError::KeyNotFound(name.to_owned())))
     }
 }

@@ -6,7 +6,7 @@ use crate::cli::{DeleteArgs, IngestArgs, SearchArgs};
 use crate::config::Config;
 use anyhow::{anyhow, bail, Result};
 use nova_engine::{
-    Condition, DocHit, DocId, Engine, Filter, IngestOptions, KbName, Mode, RequestCtx,
+    Condition, DocHit, DocId, Engine, Filter, IngestOptions, KbName, Mode, Principal, RequestCtx,
     SearchOptions,
 };
 use nova_ingest::{FieldMap, ReadOptions};
@@ -126,7 +126,17 @@ pub fn search(config: &Config, engine: &Engine, args: &SearchArgs) -> Result<Out
         filter,
         ..SearchOptions::default()
     };
-    let hits = engine.search(&RequestCtx::local(), &name, &args.query, &opts)?;
+    let ctx = match (&args.as_groups, &args.as_key) {
+        (Some(groups), _) => {
+            let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+            RequestCtx::new(Principal::member("cli:as-groups", &groups), "cli")
+        }
+        (None, Some(key)) => {
+            RequestCtx::new(engine.key_principal(&RequestCtx::local(), key)?, "cli")
+        }
+        (None, None) => RequestCtx::local(),
+    };
+    let hits = engine.search(&ctx, &name, &args.query, &opts)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
