@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The cost of access control on warm hybrid search: the same server, data and queries with
+# auth.mode = "off" and with an API key on every request, alternated (off, key, off, key, …; ROUNDS,
+# default 3) in one run so the host's drift hits both alike; the table averages the rounds. 127.0.0.1 only. Results: bench/results/auth-*.json and a table.
+#   bash bench/compare-auth.sh [BEIR_DIR]        # default ../shared/datasets/scifact (indexed by nova eval)
+#   DURATION=20 LEVELS=1,8 bash bench/compare-auth.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/env.sh
+DATASET="$(cd "${1:-../shared/datasets/scifact}" && pwd)"
+NAME="$(basename "$DATASET")"
+DURATION="${DURATION:-15}"
+LEVELS="${LEVELS:-1,8}"
+ROUNDS="${ROUNDS:-3}"
+OUT=bench/results
+mkdir -p "$OUT"
+cargo build --locked --bin nova
+python3 - "$DATASET" "$OUT/queries-$NAME.jsonl" <<'PY'
+import json, sys
+d, out = sys.argv[1], sys.argv[2]
+test = {l.split("\t")[0] for l in open(f"{d}/qrels/test.tsv") if l.strip() and not l.startswith("query")}
+with open(out, "w") as f:
+    for l in open(f"{d}/queries.jsonl"):
+        q = json.loads(l)
+        if str(q["_id"]) in test:
+            f.write(json.dumps({"text": q["text"]}) + "\n")
+PY
+"$KB_NOVA_BIN" eval --dataset "$DATASET" --modes bm25 > /dev/null   # index once (idempotent)
+KEY_NAME="bench-auth-$$"
+KEY="$("$KB_NOVA_BIN" keys create --name "$KEY_NAME" --role reader 2>/dev/null | tail -1)"
+trap '"$KB_NOVA_BIN" keys revoke "$KEY_NAME" > /dev/null 2>&1 || true' EXIT
+PORT=18280
+run() { # label auth-mode key round
+  NOVA_AUTH__MODE="$2" "$KB_NOVA_BIN" serve --addr "127.0.0.1:$PORT" > /dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break; sleep 0.2; done
+  NOVA_KEY="$3" "$KB_NOVA_BIN" bench http --url "http://127.0.0.1:$PORT/" --kb "eval-$NAME" \
+    --queries "$OUT/queries-$NAME.jsonl" --concurrency "$LEVELS" --duration "$DURATION" \
+    --label "$1" --out "$OUT/auth-$1-$4.json" > /dev/null
+  kill -TERM "$pid"; wait "$pid" || true
+}
+for round in $(seq 1 "$ROUNDS"); do
+  run off off "" "$round"
+  run key required "$KEY" "$round"
+done
+python3 - "$OUT" "$ROUNDS" <<'PY'
+import json, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+def rps(label):
+    runs = [json.load(open(f"{out}/auth-{label}-{r}.json"))["levels"] for r in range(1, rounds + 1)]
+    return {l["concurrency"]: sum(run[i]["rps"] for run in runs) / rounds for i, l in enumerate(runs[0])}
+off, key = rps("off"), rps("key")
+print(f"{'c':>3} | {'auth off rps':>12} | {'API key rps':>11} | key/off")
+for c in sorted(off):
+    print(f"{c:>3} | {off[c]:>12.1f} | {key[c]:>11.1f} | {key[c] / off[c]:.3f}")
+PY
