@@ -42,6 +42,7 @@ pub struct Authenticator {
     mode: AuthMode,
     keys: KeyStore,
     defaults: RoleLimits,
+    jwt: Option<crate::jwt::JwtVerifier>,
 }
 
 impl Authenticator {
@@ -51,7 +52,14 @@ impl Authenticator {
             mode,
             keys,
             defaults,
+            jwt: None,
         }
+    }
+
+    /// Also accepts JWT bearer tokens checked by `jwt`.
+    pub fn with_jwt(mut self, jwt: crate::jwt::JwtVerifier) -> Self {
+        self.jwt = Some(jwt);
+        self
     }
 
     /// The mode.
@@ -74,6 +82,11 @@ impl Authenticator {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or(AuthError::Unauthenticated("not a bearer credential"))?;
+        if !token.starts_with("nova_") {
+            if let Some(jwt) = &self.jwt {
+                return jwt.verify(token);
+            }
+        }
         let key = self.keys.verify(token)?;
         Ok(Authenticated {
             principal: key.principal(),

@@ -10,10 +10,12 @@
 
 mod authenticator;
 mod error;
+mod jwt;
 mod keys;
 mod limits;
 
 pub use authenticator::{AuthMode, Authenticated, Authenticator, RoleLimits};
 pub use error::{AuthError, Result};
+pub use jwt::{JwtSettings, JwtVerifier};
 pub use keys::{KeyInfo, KeySpec, KeyStore, NewKey};
 pub use limits::{Limiter, Rate, Verdict};

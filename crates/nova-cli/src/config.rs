@@ -41,6 +41,78 @@ pub struct AuthConfig {
     /// Requests per UTC day per role for keys without their own; absent = unlimited.
     #[serde(default)]
     pub role_daily_quotas: std::collections::BTreeMap<nova_core::Role, u64>,
+    /// OIDC / JWT bearer tokens, when configured.
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
+}
+
+/// `[auth.jwt]`: accept JWT bearer tokens from one OIDC provider.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// Expected `iss`, e.g. `https://login.microsoftonline.com/<tenant>/v2.0`.
+    pub issuer: String,
+    /// Expected `aud` (the application / client id).
+    pub audience: String,
+    /// The provider's JSON Web Key Set, saved to a file.
+    pub jwks_file: std::path::PathBuf,
+    /// Claim with the caller's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Claim with the caller's roles.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+    /// Role-claim value → `reader`, `editor`, `admin` or `metrics`, optionally `:kb1,kb2`.
+    #[serde(default)]
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// Clock skew allowed on `exp` / `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+
+impl JwtConfig {
+    /// The verifier's settings; a bad role-map entry is an error naming it.
+    pub fn settings(&self) -> Result<nova_auth::JwtSettings> {
+        let mut role_map = std::collections::HashMap::new();
+        for (claim, grant) in &self.role_map {
+            let (role, kbs) = grant
+                .split_once(':')
+                .map_or((grant.as_str(), None), |(r, k)| (r, Some(k)));
+            let role: nova_core::Role = role
+                .trim()
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("auth.jwt.role_map.{claim}: {e}"))?;
+            let kbs = kbs
+                .map(|k| {
+                    k.split(',')
+                        .map(|n| nova_core::KbName::parse(n.trim()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .with_context(|| format!("auth.jwt.role_map.{claim}"))?;
+            role_map.insert(claim.clone(), nova_core::Grant { role, kbs });
+        }
+        Ok(nova_auth::JwtSettings {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            groups_claim: self.groups_claim.clone(),
+            roles_claim: self.roles_claim.clone(),
+            role_map,
+            leeway_secs: self.leeway_secs,
+        })
+    }
 }
 
 impl AuthConfig {
@@ -148,6 +220,9 @@ impl Config {
             bail!("server.body_limit_mb and server.request_timeout_secs must be at least 1");
         }
         self.auth.role_limits()?;
+        if let Some(jwt) = &self.auth.jwt {
+            jwt.settings()?;
+        }
         if self.model.path.trim().is_empty() {
             bail!("model.path must not be empty");
         }
@@ -200,5 +275,34 @@ mod tests {
         config.model.max_batch = 0;
         let err = config.validate().expect_err("must fail");
         assert!(err.to_string().contains("model.max_batch"));
+    }
+
+    #[test]
+    fn jwt_role_maps_read_roles_with_optional_kb_grants_and_name_bad_entries() {
+        let config: Config = Figment::from(Toml::string(EXAMPLE))
+            .merge(Toml::string(
+                "[auth.jwt]\nissuer = \"https://idp\"\naudience = \"kb\"\njwks_file = \"j.json\"\n\
+                 [auth.jwt.role_map]\n\"KB.Readers\" = \"reader\"\n\"Ops\" = \"editor:ops,hr\"\n",
+            ))
+            .extract()
+            .expect("parses");
+        let settings = config
+            .auth
+            .jwt
+            .as_ref()
+            .expect("jwt")
+            .settings()
+            .expect("valid");
+        assert_eq!(settings.groups_claim, "groups");
+        let ops = &settings.role_map["Ops"];
+        assert_eq!(ops.role, nova_core::Role::Editor);
+        assert_eq!(ops.kbs.as_ref().map(Vec::len), Some(2));
+        assert_eq!(settings.role_map["KB.Readers"].kbs, None);
+        let mut bad = config.clone();
+        if let Some(jwt) = bad.auth.jwt.as_mut() {
+            jwt.role_map.insert("X".into(), "owner".into());
+        }
+        let err = bad.validate().expect_err("unknown role");
+        assert!(err.to_string().contains("auth.jwt.role_map.X"), "{err}");
     }
 }

@@ -6,7 +6,7 @@ use super::Outcome;
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use anyhow::{Context, Result};
-use nova_auth::{AuthMode, Authenticator, KeyStore, Limiter};
+use nova_auth::{AuthMode, Authenticator, JwtVerifier, KeyStore, Limiter};
 use nova_embed::BatchingOptions;
 use nova_engine::{Engine, EngineOptions};
 use nova_server::{AppState, Limits, Security};
@@ -76,8 +76,15 @@ fn security(config: &Config, addr: &str) -> Result<Security> {
         tracing::warn!(%addr, "auth.mode = \"off\": every caller is an administrator (local development only)");
     }
     let dir = nova_core::DataLayout::new(&config.data.dir).auth_dir();
+    let mut authenticator =
+        Authenticator::new(mode, KeyStore::open(&dir), config.auth.role_limits()?);
+    if let Some(jwt) = &config.auth.jwt {
+        let verifier = JwtVerifier::from_jwks_file(jwt.settings()?, &jwt.jwks_file)
+            .with_context(|| format!("reading auth.jwt.jwks_file {}", jwt.jwks_file.display()))?;
+        authenticator = authenticator.with_jwt(verifier);
+    }
     Ok(Security {
-        authenticator: Authenticator::new(mode, KeyStore::open(&dir), config.auth.role_limits()?),
+        authenticator,
         public_metrics: config.auth.public_metrics,
         limiter: Limiter::open(&dir).context("reading request counts")?,
     })
