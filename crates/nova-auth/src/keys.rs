@@ -273,7 +273,6 @@ impl KeyStore {
                 spec.name
             ))
         })?;
-        let key = self.hmac_key(true)?.ok_or(AuthError::Random)?;
         let id = random_hex(ID_BYTES)?;
         let secret = random_hex(SECRET_BYTES)?;
         let created_at = now();
@@ -289,16 +288,18 @@ impl KeyStore {
             rate: spec.rate,
             daily_quota: spec.daily_quota,
         };
-        let hash = hex::encode(hmac::sign(&key, secret.as_bytes()).as_ref());
-        let record = KeyRecord {
-            info: info.clone(),
-            hash,
-        };
+        let record_info = info.clone();
         self.modify(|file| {
             if file.keys.iter().any(|k| k.info.name == spec.name) {
                 return Err(AuthError::KeyExists(spec.name.clone()));
             }
-            file.keys.push(record);
+            // The hashing key is read or made under the same lock, so two first creates (CLI and
+            // server) cannot each make one and leave keys hashed with the loser's.
+            let key = self.hmac_key(true)?.ok_or(AuthError::Random)?;
+            file.keys.push(KeyRecord {
+                info: record_info,
+                hash: hex::encode(hmac::sign(&key, secret.as_bytes()).as_ref()),
+            });
             Ok(())
         })?;
         Ok(NewKey {
