@@ -1,6 +1,6 @@
 //! Rate limits and daily quotas per caller, checked before any work is spent on a request. Rates are
 //! GCRA token buckets (`governor`), one per subject with that subject's own rate. Daily request counts
-//! (UTC days) are kept in memory and written to `<data>/auth/usage.json` by a background thread at most
+//! (UTC days) of callers that have a quota are kept in memory and written to `<data>/auth/usage.json` by a background thread at most
 //! a second after they change and when the server stops, so a restart does not reset a quota (a crash
 //! can forget at most the last second's requests).
 
@@ -217,15 +217,19 @@ impl Limiter {
                 }
             }
         };
-        let mut usage = self.usage.lock();
-        if usage.day != day {
-            *usage = Usage {
-                day,
-                ..Usage::default()
-            };
+        // Only callers with a quota are counted: without one, nothing reads the count, and every
+        // request would otherwise dirty the usage file for the flusher to rewrite each second.
+        if daily_quota.is_some() {
+            let mut usage = self.usage.lock();
+            if usage.day != day {
+                *usage = Usage {
+                    day,
+                    ..Usage::default()
+                };
+            }
+            *usage.counts.entry(subject.to_owned()).or_insert(0) += 1;
+            usage.dirty = true;
         }
-        *usage.counts.entry(subject.to_owned()).or_insert(0) += 1;
-        usage.dirty = true;
         Verdict::Allowed { rate: state }
     }
 
