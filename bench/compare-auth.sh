@@ -16,16 +16,7 @@ ROUNDS="${ROUNDS:-3}"
 OUT=bench/results
 mkdir -p "$OUT"
 cargo build --locked --bin nova
-python3 - "$DATASET" "$OUT/queries-$NAME.jsonl" <<'PY'
-import json, sys
-d, out = sys.argv[1], sys.argv[2]
-test = {l.split("\t")[0] for l in open(f"{d}/qrels/test.tsv") if l.strip() and not l.startswith("query")}
-with open(out, "w") as f:
-    for l in open(f"{d}/queries.jsonl"):
-        q = json.loads(l)
-        if str(q["_id"]) in test:
-            f.write(json.dumps({"text": q["text"]}) + "\n")
-PY
+python3 bench/judged_queries.py "$DATASET" "$OUT/queries-$NAME.jsonl"
 "$KB_NOVA_BIN" eval --dataset "$DATASET" --modes bm25 > /dev/null   # index once (idempotent)
 KEY_NAME="bench-auth-$$"
 KEY="$("$KB_NOVA_BIN" keys create --name "$KEY_NAME" --role reader 2>/dev/null | tail -1)"

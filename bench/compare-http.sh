@@ -19,16 +19,7 @@ mkdir -p "$OUT"
 cargo build --locked --bin nova
 
 # The judged test queries only, as in nova eval.
-"$PY" - "$DATASET" "$OUT/queries-$NAME.jsonl" <<'PY'
-import json, sys
-d, out = sys.argv[1], sys.argv[2]
-test = {l.split("\t")[0] for l in open(f"{d}/qrels/test.tsv") if l.strip() and not l.startswith("query")}
-with open(out, "w") as f:
-    for l in open(f"{d}/queries.jsonl"):
-        q = json.loads(l)
-        if str(q["_id"]) in test:
-            f.write(json.dumps({"text": q["text"]}) + "\n")
-PY
+"$PY" bench/judged_queries.py "$DATASET" "$OUT/queries-$NAME.jsonl"
 echo "indexing (idempotent): nova KB eval-$NAME, seed collection $NAME" >&2
 "$KB_NOVA_BIN" eval --dataset "$DATASET" --modes bm25 > /dev/null
 (cd bench/seed_stack && SEED_MODEL="$ROOT/models/all-MiniLM-L6-v2" "$PY" app.py index --corpus "$DATASET/corpus.jsonl" --kb "$NAME")
