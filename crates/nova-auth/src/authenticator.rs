@@ -62,6 +62,30 @@ impl Authenticator {
         self
     }
 
+    /// Fetches the JWT provider's keys again (rate-limited; blocks, so run it off async executors).
+    /// Called after [`AuthError::KeysStale`](crate::AuthError::KeysStale).
+    pub fn refresh_jwt_keys(&self) {
+        if let Some(jwt) = &self.jwt {
+            jwt.refresh();
+        }
+    }
+
+    /// [`Self::authenticate`] for callers that may block: refreshes stale JWT keys in place.
+    pub fn authenticate_blocking(&self, authorization: Option<&str>) -> Result<Authenticated> {
+        match self.authenticate(authorization) {
+            Err(crate::AuthError::KeysStale) => {
+                self.refresh_jwt_keys();
+                self.authenticate(authorization).map_err(|e| match e {
+                    crate::AuthError::KeysStale => {
+                        crate::AuthError::Unauthenticated("unknown key id")
+                    }
+                    e => e,
+                })
+            }
+            other => other,
+        }
+    }
+
     /// The mode.
     pub fn mode(&self) -> AuthMode {
         self.mode
@@ -84,7 +108,13 @@ impl Authenticator {
             .ok_or(AuthError::Unauthenticated("not a bearer credential"))?;
         if !token.starts_with("nova_") {
             if let Some(jwt) = &self.jwt {
-                return jwt.verify(token);
+                let mut who = jwt.verify(token)?;
+                // A token carries no limits of its own: its subject gets its strongest role's defaults.
+                if let Some(role) = who.principal.strongest_role() {
+                    who.rate = self.defaults.rates.get(&role).copied();
+                    who.daily_quota = self.defaults.daily_quotas.get(&role).copied();
+                }
+                return Ok(who);
             }
         }
         let key = self.keys.verify(token)?;

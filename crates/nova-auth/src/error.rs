@@ -13,6 +13,13 @@ pub enum AuthError {
     /// log; callers get the same answer for all of them.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// The token's key is not in the cached key set (or the set is old) and a re-fetch is allowed:
+    /// refresh the keys and verify again.
+    #[error("the identity provider's keys should be fetched again")]
+    KeysStale,
+    /// The identity provider's discovery document or key set could not be fetched or used.
+    #[error("identity provider: {0}")]
+    Provider(String),
     /// A key by that name already exists.
     #[error("a key named `{0}` already exists")]
     KeyExists(String),
@@ -49,7 +56,8 @@ impl AuthError {
     /// The stable code callers branch on.
     pub fn code(&self) -> Code {
         match self {
-            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::Unauthenticated(_) | Self::KeysStale => Code::Unauthenticated,
+            Self::Provider(_) => Code::Io,
             Self::KeyExists(_) => Code::KeyExists,
             Self::KeyNotFound(_) => Code::KeyNotFound,
             Self::InvalidKey(_) => Code::InvalidInput,

@@ -49,6 +49,17 @@ pub struct KeyInfo {
 }
 
 impl KeyInfo {
+    /// Why this key is refused now (`revoked key`, `expired key`), if it is.
+    pub fn refusal(&self) -> Option<&'static str> {
+        if self.revoked_at.is_some() {
+            Some("revoked key")
+        } else if self.expires_at.is_some_and(|t| now() >= t) {
+            Some("expired key")
+        } else {
+            None
+        }
+    }
+
     /// The caller this key authenticates.
     pub fn principal(&self) -> Principal {
         Principal {
@@ -347,11 +358,8 @@ impl KeyStore {
         hmac::verify(&key, secret.as_bytes(), &tag)
             .map_err(|_| AuthError::Unauthenticated("wrong secret"))?;
         let info = &record.info;
-        if info.revoked_at.is_some() {
-            return Err(AuthError::Unauthenticated("revoked key"));
-        }
-        if info.expires_at.is_some_and(|t| now() >= t) {
-            return Err(AuthError::Unauthenticated("expired key"));
+        if let Some(why) = info.refusal() {
+            return Err(AuthError::Unauthenticated(why));
         }
         Ok(info.clone())
     }

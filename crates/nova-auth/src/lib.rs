@@ -10,12 +10,14 @@
 
 mod authenticator;
 mod error;
+mod issuer;
 mod jwt;
 mod keys;
 mod limits;
 
 pub use authenticator::{AuthMode, Authenticated, Authenticator, RoleLimits};
 pub use error::{AuthError, Result};
-pub use jwt::{JwtSettings, JwtVerifier};
+pub use issuer::LocalIssuer;
+pub use jwt::{JwksSource, JwtSettings, JwtVerifier, RefreshPolicy};
 pub use keys::{KeyInfo, KeySpec, KeyStore, NewKey};
 pub use limits::{Limiter, Rate, Verdict};

@@ -54,8 +54,19 @@ pub struct JwtConfig {
     pub issuer: String,
     /// Expected `aud` (the application / client id).
     pub audience: String,
-    /// The provider's JSON Web Key Set, saved to a file.
-    pub jwks_file: std::path::PathBuf,
+    /// The provider's JSON Web Key Set, saved to a file (instead of `jwks_url`).
+    #[serde(default)]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// The provider's JWKS URL; with neither this nor `jwks_file`, it is read from the issuer's
+    /// `/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Least seconds between two fetches of the key set (a token with an unknown `kid` asks for one).
+    #[serde(default = "default_jwks_min_refresh")]
+    pub jwks_min_refresh_secs: u64,
+    /// Keys older than this many seconds are fetched again.
+    #[serde(default = "default_jwks_max_age")]
+    pub jwks_max_age_secs: u64,
     /// Claim with the caller's groups.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
@@ -82,7 +93,36 @@ fn default_leeway() -> u64 {
     60
 }
 
+fn default_jwks_min_refresh() -> u64 {
+    60
+}
+
+fn default_jwks_max_age() -> u64 {
+    3600
+}
+
 impl JwtConfig {
+    /// Where the keys come from; both `jwks_file` and `jwks_url` is an error.
+    pub fn source(&self) -> Result<nova_auth::JwksSource> {
+        Ok(match (&self.jwks_file, &self.jwks_url) {
+            (Some(_), Some(_)) => {
+                bail!("auth.jwt: set jwks_file or jwks_url, not both")
+            }
+            (Some(file), None) => nova_auth::JwksSource::File(file.clone()),
+            (None, Some(url)) => nova_auth::JwksSource::Url(url.clone()),
+            (None, None) => nova_auth::JwksSource::Discovery,
+        })
+    }
+
+    /// How often the key set is fetched again.
+    pub fn refresh(&self) -> nova_auth::RefreshPolicy {
+        nova_auth::RefreshPolicy {
+            min_interval: std::time::Duration::from_secs(self.jwks_min_refresh_secs),
+            max_age: std::time::Duration::from_secs(self.jwks_max_age_secs),
+            ..nova_auth::RefreshPolicy::default()
+        }
+    }
+
     /// The verifier's settings; a bad role-map entry is an error naming it.
     pub fn settings(&self) -> Result<nova_auth::JwtSettings> {
         let mut role_map = std::collections::HashMap::new();
@@ -298,6 +338,20 @@ mod tests {
         assert_eq!(ops.role, nova_core::Role::Editor);
         assert_eq!(ops.kbs.as_ref().map(Vec::len), Some(2));
         assert_eq!(settings.role_map["KB.Readers"].kbs, None);
+        let jwt = config.auth.jwt.as_ref().expect("jwt");
+        assert_eq!(
+            jwt.source().expect("one source"),
+            nova_auth::JwksSource::File("j.json".into())
+        );
+        assert_eq!(jwt.refresh().min_interval.as_secs(), 60);
+        let mut both = jwt.clone();
+        both.jwks_url = Some("https://idp/keys".into());
+        assert!(both.source().is_err());
+        both.jwks_file = None;
+        assert_eq!(
+            both.source().expect("url"),
+            nova_auth::JwksSource::Url("https://idp/keys".into())
+        );
         let mut bad = config.clone();
         if let Some(jwt) = bad.auth.jwt.as_mut() {
             jwt.role_map.insert("X".into(), "owner".into());

@@ -150,6 +150,11 @@ impl Principal {
             .max_by_key(|r| r.rank())
     }
 
+    /// The strongest role this caller holds anywhere, if any (for per-role defaults such as rate limits).
+    pub fn strongest_role(&self) -> Option<Role> {
+        self.grants.iter().map(|g| g.role).max_by_key(|r| r.rank())
+    }
+
     /// Allowed to do what `needed` allows on `kb`, or on every knowledge base when `kb` is `None`.
     pub fn require(&self, needed: Role, kb: Option<&KbName>) -> Result<(), Denied> {
         let ok = self.grants.iter().any(|g| {
@@ -180,6 +185,67 @@ impl Principal {
                 needed,
                 kb: None,
             })
+        }
+    }
+}
+
+/// Whether a caller may read one document, and why: the rule [`AccessFilter`] puts into every store
+/// query, decided in memory (for an administrator asking who can see a document).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// An administrator of the knowledge base: sees every document in it.
+    KbAdmin,
+    /// The document has no `acl`: every reader of the knowledge base sees it.
+    OpenDocument,
+    /// The caller is in a group the document's `acl` names.
+    SharedGroup(String),
+    /// The caller reads the knowledge base but is in none of the document's groups.
+    NotInGroups,
+    /// The caller holds no reading role on the knowledge base.
+    NoRoleOnKb,
+}
+
+impl Visibility {
+    /// Whether the caller sees the document.
+    pub fn can_read(&self) -> bool {
+        matches!(
+            self,
+            Self::KbAdmin | Self::OpenDocument | Self::SharedGroup(_)
+        )
+    }
+
+    /// The reason in a sentence.
+    pub fn explain(&self, kb: &KbName, acl: &[String]) -> String {
+        match self {
+            Self::KbAdmin => format!("administrator of `{kb}`: sees every document in it"),
+            Self::OpenDocument => {
+                format!("reads `{kb}` and the document has no acl (open to every reader)")
+            }
+            Self::SharedGroup(g) => format!("member of `{g}`, which the document's acl names"),
+            Self::NotInGroups => format!(
+                "reads `{kb}` but is in none of the document's groups ({})",
+                acl.join(", ")
+            ),
+            Self::NoRoleOnKb => format!("holds no reader, editor or admin role on `{kb}`"),
+        }
+    }
+}
+
+impl Principal {
+    /// Whether this caller may read a document of `kb` whose acl is `acl`, and why.
+    pub fn visibility(&self, kb: &KbName, acl: &[String]) -> Visibility {
+        match self.role_on(kb) {
+            None => Visibility::NoRoleOnKb,
+            Some(Role::Admin) => Visibility::KbAdmin,
+            Some(_) if acl.is_empty() => Visibility::OpenDocument,
+            Some(_) => self
+                .groups
+                .iter()
+                .find(|g| acl.contains(g))
+                .map_or(Visibility::NotInGroups, |g| {
+                    Visibility::SharedGroup(g.clone())
+                }),
         }
     }
 }
@@ -294,6 +360,43 @@ mod tests {
             none.filter().map(|f| f.should.len()),
             Some(1),
             "only open documents"
+        );
+    }
+
+    #[test]
+    fn visibility_in_words_follows_the_access_filter() {
+        let ops = kb("ops");
+        let acl = vec!["hr".to_owned(), "legal".to_owned()];
+        let cases = [
+            (Principal::local_admin(), Visibility::KbAdmin),
+            (
+                Principal::member("ann", &["eng", "legal"]),
+                Visibility::SharedGroup("legal".into()),
+            ),
+            (Principal::member("bob", &["eng"]), Visibility::NotInGroups),
+            (
+                Principal {
+                    subject: "m".into(),
+                    grants: vec![Grant {
+                        role: Role::Metrics,
+                        kbs: None,
+                    }],
+                    groups: vec!["hr".into()],
+                },
+                Visibility::NoRoleOnKb,
+            ),
+        ];
+        for (who, want) in cases {
+            let v = who.visibility(&ops, &acl);
+            assert_eq!(v, want, "{}", who.subject);
+            assert_eq!(
+                v.can_read(),
+                matches!(want, Visibility::KbAdmin | Visibility::SharedGroup(_))
+            );
+        }
+        assert_eq!(
+            Principal::member("c", &[]).visibility(&ops, &[]),
+            Visibility::OpenDocument
         );
     }
 

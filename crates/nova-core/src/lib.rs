@@ -11,7 +11,7 @@ mod names;
 mod stats;
 mod vector;
 
-pub use access::{AccessFilter, Denied, Grant, Principal, RequestCtx, Role, ACL_FIELD};
+pub use access::{AccessFilter, Denied, Grant, Principal, RequestCtx, Role, Visibility, ACL_FIELD};
 pub use code::Code;
 pub use filter::{Condition, FieldValue, Filter};
 pub use layout::DataLayout;

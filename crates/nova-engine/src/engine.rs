@@ -6,6 +6,7 @@
 //! normalisation, optimising after ingest, which fields a caller may filter on.
 //! Every method blocks (model inference, disk); async callers run them on a blocking thread.
 
+use crate::access::{AccessQuestion, DocumentAccess};
 use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
@@ -466,6 +467,28 @@ impl Engine {
     ) -> Result<Option<StoredDocument>> {
         ctx.principal.require(Role::Reader, Some(name))?;
         self.kb(name)?.document(id, &ctx.access(name))
+    }
+
+    /// Who can see a document and why (administrators of the KB only): every key with a role on it,
+    /// one named key, or a reader in given groups. `None` when there is no such document.
+    pub fn document_access(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        id: &DocId,
+        question: &AccessQuestion,
+    ) -> Result<Option<DocumentAccess>> {
+        ctx.principal.require(Role::Admin, Some(name))?;
+        let Some(doc) = self.kb(name)?.document(id, &ctx.access(name))? else {
+            return Ok(None);
+        };
+        let keys = self.keys.list()?;
+        if let AccessQuestion::Key(key) = question {
+            if !keys.iter().any(|k| &k.name == key) {
+                return Err(nova_auth::AuthError::KeyNotFound(key.clone()).into());
+            }
+        }
+        Ok(Some(crate::access::explain(name, &doc, &keys, question)))
     }
 
     /// Removes a document; `false` if it was not there (or the caller may not see it).

@@ -5,8 +5,9 @@
 //!
 //! Modules depend one way: `payload`, `meta`, `fusion`, `steps`, `query`, `feedback`, `error` are leaves;
 //! `kb` → payload, meta; `ingest` → kb; `search` → kb, fusion; `troubleshoot` → search, steps;
-//! `tickets` → troubleshoot; `eval` → search; `engine` → all of them, and nothing imports `engine`.
+//! `tickets` → troubleshoot; `eval` → search; `access` → kb; `engine` → all of them, and nothing imports `engine`.
 
+mod access;
 mod engine;
 mod error;
 mod eval;
@@ -22,6 +23,7 @@ mod steps;
 mod tickets;
 mod troubleshoot;
 
+pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
 pub use engine::{EmbedderLoader, Engine, EngineOptions, IngestOptions, KbInfo, ModelInfo};
 pub use error::{EngineError, Result};
 pub use eval::{BeirSet, ModeReport};
@@ -32,6 +34,7 @@ pub use kb::{StoredChunk, StoredDocument};
 pub use nova_auth::{KeyInfo, KeySpec, NewKey};
 pub use nova_core::{
     AccessFilter, Condition, DocId, Filter, Grant, KbName, LabelField, Principal, RequestCtx, Role,
+    Visibility,
 };
 pub use payload::{ChunkPayload, TICKET_KIND};
 pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};

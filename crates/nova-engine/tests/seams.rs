@@ -8,7 +8,7 @@ use nova_core::{Embedding, Principal};
 use nova_embed::Embedder;
 use nova_engine::{
     Condition, DocId, Engine, EngineError, EngineOptions, Filter, IngestOptions, KbName, Mode,
-    RequestCtx, SearchOptions, SuggestOptions, TicketQuery, TroubleshootOptions,
+    RequestCtx, Role, SearchOptions, SuggestOptions, TicketQuery, TroubleshootOptions,
 };
 use nova_ingest::Document;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -568,6 +568,80 @@ fn roles_gate_every_call_and_a_kb_grant_limits_what_is_listed() {
     assert!(engine.list_keys(&RequestCtx::local()).unwrap().is_empty());
 }
 
+/// Real credentials for the randomized test: API keys in a key store and JWTs signed by an Ed25519 key
+/// whose JWKS the verifier reads, turned into principals by the same authenticator the server uses.
+struct Callers {
+    auth: nova_auth::Authenticator,
+    keys: nova_auth::KeyStore,
+    issuer: nova_auth::LocalIssuer,
+    _dir: TempDir,
+}
+
+impl Callers {
+    fn new() -> Self {
+        let dir = TempDir::new().unwrap();
+        let issuer = nova_auth::LocalIssuer::generate("k").unwrap();
+        let jwks = dir.path().join("jwks.json");
+        std::fs::write(&jwks, issuer.jwks().to_string()).unwrap();
+        let settings = nova_auth::JwtSettings {
+            issuer: "https://idp.test".into(),
+            audience: "kb".into(),
+            groups_claim: "groups".into(),
+            roles_claim: "roles".into(),
+            role_map: std::collections::HashMap::from([(
+                "readers".to_owned(),
+                nova_core::Grant {
+                    role: Role::Reader,
+                    kbs: None,
+                },
+            )]),
+            leeway_secs: 5,
+        };
+        let auth_dir = dir.path().join("auth");
+        let auth = nova_auth::Authenticator::new(
+            nova_auth::AuthMode::Required,
+            nova_auth::KeyStore::open(&auth_dir),
+            nova_auth::RoleLimits::default(),
+        )
+        .with_jwt(nova_auth::JwtVerifier::from_jwks_file(settings, &jwks).unwrap());
+        Self {
+            auth,
+            keys: nova_auth::KeyStore::open(&auth_dir),
+            issuer,
+            _dir: dir,
+        }
+    }
+
+    /// Caller `n` in `groups`: an API key when `n` is even, a JWT when odd.
+    fn authenticate(&self, n: usize, groups: &[String]) -> Principal {
+        let credential = if n.is_multiple_of(2) {
+            let spec = nova_auth::KeySpec {
+                name: format!("c{n}"),
+                role: Role::Reader,
+                kbs: vec![],
+                groups: groups.to_vec(),
+                expires_in: None,
+                rate: None,
+                daily_quota: None,
+            };
+            self.keys.create(&spec).unwrap().secret
+        } else {
+            let exp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 600;
+            let claims = serde_json::json!({ "sub": format!("c{n}"), "iss": "https://idp.test",
+                "aud": "kb", "exp": exp, "groups": groups, "roles": ["readers"] });
+            self.issuer.sign(&claims).unwrap()
+        };
+        self.auth
+            .authenticate(Some(&format!("Bearer {credential}")))
+            .unwrap()
+            .principal
+    }
+}
+
 /// xorshift64*: a fixed-seed generator for the randomized test (no dependency for twenty lines).
 struct Rng(u64);
 
@@ -622,10 +696,13 @@ fn randomized_documents_and_callers_never_leak_and_fill_k_when_they_can() {
     let by_id: std::collections::HashMap<&str, &Document> =
         docs.iter().map(|d| (d.id.as_str(), d)).collect();
     let k = 10;
+    let callers = Callers::new();
     for caller in 0..1000 {
         let groups = rng.groups(3);
-        let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
-        let ctx = RequestCtx::new(Principal::member(format!("c{caller}"), &refs), "t");
+        // Half the callers are API keys, half signed JWTs, each authenticated as the server would.
+        let principal = callers.authenticate(caller, &groups);
+        assert_eq!(principal.groups, groups);
+        let ctx = RequestCtx::new(principal, "t");
         let query = format!(
             "{} {}",
             WORDS[rng.below(WORDS.len())],
@@ -639,8 +716,13 @@ fn randomized_documents_and_callers_never_leak_and_fill_k_when_they_can() {
         };
         let hits = engine.search(&ctx, &name, &query, &opts).unwrap();
         for h in &hits {
+            let d = by_id[h.doc_id.as_str()];
             assert!(
-                visible(&groups, by_id[h.doc_id.as_str()]),
+                ctx.principal.visibility(&name, &d.acl).can_read(),
+                "the explanation agrees with the filter"
+            );
+            assert!(
+                visible(&groups, d),
                 "caller {caller} {groups:?} saw {} (acl {:?})",
                 h.doc_id,
                 by_id[h.doc_id.as_str()].acl
@@ -665,6 +747,10 @@ fn randomized_documents_and_callers_never_leak_and_fill_k_when_they_can() {
             let id = DocId::parse(&d.id).unwrap();
             assert_eq!(
                 engine.document(&ctx, &name, &id).unwrap().is_some(),
+                visible(&groups, d)
+            );
+            assert_eq!(
+                ctx.principal.visibility(&name, &d.acl).can_read(),
                 visible(&groups, d)
             );
             let report = engine

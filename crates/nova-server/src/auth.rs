@@ -39,7 +39,24 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let caller = match security.authenticator.authenticate(header) {
+    let mut verified = security.authenticator.authenticate(header);
+    if matches!(verified, Err(nova_auth::AuthError::KeysStale)) {
+        // A JWT signed by a key not cached yet: fetch the provider's keys on a blocking thread
+        // (rate-limited inside) and check once more.
+        let header = header.map(str::to_owned);
+        let state = state.clone();
+        verified = tokio::task::spawn_blocking(move || {
+            state
+                .security()
+                .authenticator
+                .authenticate_blocking(header.as_deref())
+        })
+        .await
+        .unwrap_or(Err(nova_auth::AuthError::Unauthenticated(
+            "key refresh failed",
+        )));
+    }
+    let caller = match verified {
         Ok(c) => c,
         Err(e) => {
             tracing::info!(reason = %e, "credential refused");

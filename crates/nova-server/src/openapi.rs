@@ -13,12 +13,13 @@ use utoipa::OpenApi;
         search::search, search::troubleshoot,
         tickets::classify, tickets::suggest,
         documents::add_documents, documents::get_document, documents::delete_document,
+        documents::document_access,
         feedback::record_feedback,
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
         keys::create_key, keys::list_keys, keys::revoke_key,
     ),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &AuthResponses),
     security(("api_key" = [])),
     components(schemas(ErrorBody, ErrorDetail)),
     tags(
@@ -47,6 +48,75 @@ impl utoipa::Modify for BearerKey {
                 "api_key",
                 SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
             );
+    }
+}
+
+/// The answers the authentication middleware gives before any handler runs, on every route it guards:
+/// 401 (no or a refused credential), 403 (the role or KB grant is missing), 429 (rate or daily quota).
+/// The probes and the API description need no credential, so they say so (`security: []`).
+struct AuthResponses;
+
+impl utoipa::Modify for AuthResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::Header;
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{Content, Object, Ref, ResponseBuilder, Type};
+        let error = |description: &str| {
+            ResponseBuilder::new().description(description).content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+        };
+        let seconds = |what: &str| {
+            let mut h = Header::new(Object::with_type(Type::Integer));
+            h.description = Some(what.to_owned());
+            h
+        };
+        let unauthenticated = error("No credential, or one that is unknown, revoked, expired or invalid (`unauthenticated`)")
+            .header("WWW-Authenticate", Header::default())
+            .build();
+        let forbidden = error("The caller lacks the role or knowledge-base grant this needs (`forbidden`); the message names it").build();
+        let limited =
+            error("Over the caller's rate (`rate_limited`) or daily quota (`quota_exceeded`)")
+                .header("Retry-After", seconds("Seconds until a retry can succeed"))
+                .header("RateLimit-Limit", seconds("Requests allowed in the window"))
+                .header(
+                    "RateLimit-Remaining",
+                    seconds("Requests left in the window"),
+                )
+                .header(
+                    "RateLimit-Reset",
+                    seconds("Seconds until the window is full again"),
+                )
+                .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let open = matches!(path.as_str(), "/healthz" | "/readyz");
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if open {
+                    op.security = Some(vec![SecurityRequirement::default()]);
+                    continue;
+                }
+                let responses = &mut op.responses.responses;
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| unauthenticated.clone().into());
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| forbidden.clone().into());
+                responses
+                    .entry("429".into())
+                    .or_insert_with(|| limited.clone().into());
+            }
+        }
     }
 }
 

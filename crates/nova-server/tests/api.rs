@@ -29,6 +29,106 @@ fn embedder() -> Arc<dyn nova_embed::Embedder> {
         .clone()
 }
 
+/// The test's own identity provider: an Ed25519 key published in a JWKS file, and tokens signed by it.
+struct Idp(nova_auth::LocalIssuer);
+
+const ISSUER: &str = "https://idp.test";
+
+impl Idp {
+    fn get() -> &'static Idp {
+        static IDP: OnceLock<Idp> = OnceLock::new();
+        IDP.get_or_init(|| Idp(nova_auth::LocalIssuer::generate("test-ed").unwrap()))
+    }
+
+    fn verifier(&self, dir: &Path) -> nova_auth::JwtVerifier {
+        let path = dir.join("jwks.json");
+        std::fs::write(&path, self.0.jwks().to_string()).unwrap();
+        let settings = nova_auth::JwtSettings {
+            issuer: ISSUER.into(),
+            audience: "kb-nova".into(),
+            groups_claim: "groups".into(),
+            roles_claim: "roles".into(),
+            role_map: std::collections::HashMap::from([(
+                "KB.Readers".to_owned(),
+                nova_engine::Grant {
+                    role: nova_engine::Role::Reader,
+                    kbs: None,
+                },
+            )]),
+            leeway_secs: 5,
+        };
+        nova_auth::JwtVerifier::from_jwks_file(settings, &path).unwrap()
+    }
+
+    /// Valid claims for `sub` (a reader in group hr), changed by `edit`.
+    fn claims(sub: &str, edit: impl FnOnce(&mut Value)) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut c = json!({ "sub": sub, "iss": ISSUER, "aud": "kb-nova", "exp": now + 600,
+                            "nbf": now - 5, "groups": ["hr"], "roles": ["KB.Readers"] });
+        edit(&mut c);
+        c
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        self.0.sign(claims).unwrap()
+    }
+
+    /// Tokens an attacker would try, by name; every one must be refused.
+    fn bad_tokens(&self) -> Vec<(&'static str, String)> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let valid = Self::claims("alice", |_| {});
+        let forger = nova_auth::LocalIssuer::generate("test-ed").unwrap();
+        let mut hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        hs256.kid = Some("test-ed".into());
+        let hs256 = jsonwebtoken::encode(
+            &hs256,
+            &valid,
+            &jsonwebtoken::EncodingKey::from_secret(self.0.public_key()),
+        )
+        .unwrap();
+        let unsigned = format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","kid":"test-ed","typ":"JWT"}"#),
+            b64.encode(valid.to_string())
+        );
+        vec![
+            ("jwt-forged", forger.sign(&valid).unwrap()),
+            (
+                "jwt-expired",
+                self.sign(&Self::claims("alice", |c| c["exp"] = json!(now - 3600))),
+            ),
+            (
+                "jwt-not-yet-valid",
+                self.sign(&Self::claims("alice", |c| c["nbf"] = json!(now + 3600))),
+            ),
+            (
+                "jwt-wrong-audience",
+                self.sign(&Self::claims("alice", |c| c["aud"] = json!("other-app"))),
+            ),
+            (
+                "jwt-wrong-issuer",
+                self.sign(&Self::claims("alice", |c| {
+                    c["iss"] = json!("https://evil.example")
+                })),
+            ),
+            ("jwt-alg-none", unsigned),
+            ("jwt-hs256-public-key", hs256),
+            (
+                "jwt-unknown-kid",
+                self.0.sign_as("rotated-away", &valid).unwrap(),
+            ),
+        ]
+    }
+}
+
 struct TestApp {
     base: String,
     /// Sends the administrator's key on every request.
@@ -57,7 +157,8 @@ impl TestApp {
                 nova_auth::AuthMode::Required,
                 nova_auth::KeyStore::open(&auth_dir),
                 nova_auth::RoleLimits::default(),
-            ),
+            )
+            .with_jwt(Idp::get().verifier(data.path())),
             public_metrics: false,
             limiter: nova_auth::Limiter::open(&auth_dir).unwrap(),
         };
@@ -177,6 +278,10 @@ fn key_spec(
         rate: None,
         daily_quota: None,
     }
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 async fn error_of(r: Response) -> (StatusCode, String, Value) {
@@ -711,6 +816,7 @@ async fn openapi_covers_every_route_and_docs_load_offline() {
         ("/v1/kbs/{kb}/documents", "post"),
         ("/v1/kbs/{kb}/documents/{id}", "get"),
         ("/v1/kbs/{kb}/documents/{id}", "delete"),
+        ("/v1/kbs/{kb}/documents/{id}/access", "get"),
         ("/v1/kbs/{kb}/feedback", "post"),
         ("/v1/embeddings", "post"),
         ("/healthz", "get"),
@@ -721,6 +827,21 @@ async fn openapi_covers_every_route_and_docs_load_offline() {
             paths.get(path).and_then(|p| p.get(method)).is_some(),
             "{method} {path} missing"
         );
+    }
+    // The middleware's answers are part of every guarded route's contract; the probes need no key.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if matches!(path.as_str(), "/healthz" | "/readyz") {
+                assert_eq!(op["security"], json!([{}]), "{method} {path} is open");
+                continue;
+            }
+            for status in ["401", "403", "429"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
     }
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("docs/openapi.json")).unwrap())
@@ -987,6 +1108,15 @@ async fn every_route_answers_each_kind_of_caller_with_the_right_status() {
         ("other-kb", client_with(Some(&other))),
         ("metrics", client_with(Some(&scraper))),
     ];
+    // JWT callers answer like the API-key column they stand for: a valid reader token like the reader
+    // key, every bad token like no credential at all.
+    let idp = Idp::get();
+    let jwt_reader = idp.sign(&Idp::claims("alice", |_| {}));
+    let mut extra: Vec<(&str, Client, usize)> =
+        vec![("jwt-reader", client_with(Some(&jwt_reader)), 4)];
+    for (who, token) in idp.bad_tokens() {
+        extra.push((who, client_with(Some(&token)), 0));
+    }
     let doc =
         json!({ "documents": [{ "id": "new.md", "text": "Disk full on /var: rotate logs." }] });
     // Expected status per caller, in the order above.
@@ -1046,8 +1176,27 @@ async fn every_route_answers_each_kind_of_caller_with_the_right_status() {
         ),
         ("DELETE", "/v1/kbs/hr", None, [u, u, u, u, f, f, 204, f, f]),
     ];
+    let mut cases = cases;
+    cases.insert(
+        5,
+        (
+            "GET",
+            "/v1/kbs/ops/documents/disk-full.md/access",
+            None,
+            [u, u, u, u, f, f, 200, f, f],
+        ),
+    );
     for (method, path, body, expected) in cases {
-        for ((who, client), want) in callers.iter().zip(expected) {
+        let all = callers
+            .iter()
+            .map(|(who, client)| (*who, client))
+            .zip(expected)
+            .chain(
+                extra
+                    .iter()
+                    .map(|(who, client, like)| ((*who, client), expected[*like])),
+            );
+        for ((who, client), want) in all {
             let mut req = client.request(method.parse().unwrap(), app.url(path));
             if let Some(b) = &body {
                 req = req.json(b);
@@ -1193,4 +1342,117 @@ async fn a_burst_over_a_keys_rate_and_its_daily_quota_get_429s_before_any_work()
         restarted.check("key:daily", None, Some(2)),
         nova_auth::Verdict::QuotaExceeded { .. }
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_groups_open_shared_documents_and_admins_can_ask_who_sees_one() {
+    let app = TestApp::ready().await;
+    assert_eq!(
+        app.post("/v1/kbs", json!({ "name": "ops" })).await.status(),
+        StatusCode::CREATED
+    );
+    let docs = json!({ "documents": [
+        { "id": "payroll.md", "text": "Payroll export fails with error 42: rerun the payroll batch.", "acl": ["hr"] },
+        { "id": "printer.md", "text": "Printer jams on tray 2: open the tray and remove the paper." }
+    ]});
+    assert_eq!(
+        app.post("/v1/kbs/ops/documents", docs).await.status(),
+        StatusCode::OK
+    );
+    let plain = app
+        .keys
+        .create(&key_spec("plain", nova_engine::Role::Reader, &[], &[]))
+        .unwrap()
+        .secret;
+    let hr_key = app
+        .keys
+        .create(&key_spec("hr-key", nova_engine::Role::Reader, &[], &["hr"]))
+        .unwrap()
+        .secret;
+    let idp = Idp::get();
+    let hr_token = idp.sign(&Idp::claims("alice", |_| {}));
+    let eng_token = idp.sign(&Idp::claims("bob", |c| c["groups"] = json!(["eng"])));
+    let search = json!({ "query": "payroll export error", "mode": "bm25" });
+    for (who, credential, sees) in [
+        ("jwt in hr", &hr_token, true),
+        ("jwt in eng", &eng_token, false),
+        ("key without groups", &plain, false),
+        ("key in hr", &hr_key, true),
+    ] {
+        let client = client_with(Some(credential));
+        let r = client
+            .get(app.url("/v1/kbs/ops/documents/payroll.md"))
+            .send()
+            .await
+            .unwrap();
+        let want = if sees { 200 } else { 404 };
+        assert_eq!(r.status().as_u16(), want, "{who}");
+        let body = json_of(client.post(app.url("/v1/kbs/ops/search")).json(&search)).await;
+        let found = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["doc_id"] == "payroll.md");
+        assert_eq!(found, sees, "{who}: {body}");
+    }
+
+    // Who can see it, and why.
+    let all: Value = json_of(
+        app.client
+            .get(app.url("/v1/kbs/ops/documents/payroll.md/access")),
+    )
+    .await;
+    assert_eq!(all["acl"], json!(["hr"]));
+    let verdict = |subject: &str| {
+        all["callers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["subject"] == subject)
+            .cloned()
+            .unwrap_or_else(|| panic!("{subject} missing from {all}"))
+    };
+    assert_eq!(verdict("key:plain")["can_read"], false);
+    assert!(verdict("key:plain")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("none of the document's groups (hr)"));
+    assert_eq!(verdict("key:hr-key")["can_read"], true);
+    assert_eq!(verdict("key:test-admin")["can_read"], true);
+    let one: Value = json_of(
+        app.client
+            .get(app.url("/v1/kbs/ops/documents/payroll.md/access?subject=key:hr-key")),
+    )
+    .await;
+    assert_eq!(one["callers"].as_array().unwrap().len(), 1, "{one}");
+    let groups: Value = json_of(
+        app.client
+            .get(app.url("/v1/kbs/ops/documents/payroll.md/access?groups=eng,hr")),
+    )
+    .await;
+    assert_eq!(groups["callers"][0]["can_read"], true, "{groups}");
+    assert!(groups["callers"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("member of `hr`"));
+    for (query, status, code) in [
+        ("?subject=nobody", 404, "key_not_found"),
+        ("?subject=plain&groups=hr", 422, "invalid_input"),
+        ("?bogus=1", 422, "invalid_input"),
+    ] {
+        let (s, c, _) = error_of(
+            app.get(&format!("/v1/kbs/ops/documents/payroll.md/access{query}"))
+                .await,
+        )
+        .await;
+        assert_eq!((s.as_u16(), c.as_str()), (status, code), "{query}");
+    }
+    let (s, c, _) = error_of(app.get("/v1/kbs/ops/documents/nope.md/access").await).await;
+    assert_eq!((s.as_u16(), c.as_str()), (404, "document_not_found"));
+    let r = client_with(Some(&hr_key))
+        .get(app.url("/v1/kbs/ops/documents/payroll.md/access"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "readers may not ask");
 }

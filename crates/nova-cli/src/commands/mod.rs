@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches and each returns an [`Outcome`].
 
+mod bench_auth;
 mod bench_embed;
 mod bench_http;
 mod embed;
@@ -78,6 +79,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Kbs => kb::list(&config, &engine(&config)?),
         Command::Eval(args) => eval::run(&engine(&config)?, &args),
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(&args),
+        Command::Bench(BenchCommand::Auth(args)) => bench_auth::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => {
             bench_embed::run(&load_embedder(&config)?, &args)
         }

@@ -79,8 +79,8 @@ fn security(config: &Config, addr: &str) -> Result<Security> {
     let mut authenticator =
         Authenticator::new(mode, KeyStore::open(&dir), config.auth.role_limits()?);
     if let Some(jwt) = &config.auth.jwt {
-        let verifier = JwtVerifier::from_jwks_file(jwt.settings()?, &jwt.jwks_file)
-            .with_context(|| format!("reading auth.jwt.jwks_file {}", jwt.jwks_file.display()))?;
+        let verifier = JwtVerifier::new(jwt.settings()?, jwt.source()?, jwt.refresh())
+            .context("loading the keys of auth.jwt")?;
         authenticator = authenticator.with_jwt(verifier);
     }
     Ok(Security {

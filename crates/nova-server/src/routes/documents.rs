@@ -11,7 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use nova_core::Code;
-use nova_engine::{DocId, IngestOptions, StoredDocument};
+use nova_engine::{AccessQuestion, DocId, DocumentAccess, IngestOptions, StoredDocument};
 use nova_ingest::{read_bytes, Document, ReadOptions, Skip};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/kbs/{kb}/documents/{id}",
             get(get_document).delete(delete_document),
         )
+        .route("/v1/kbs/{kb}/documents/{id}/access", get(document_access))
 }
 
 /// One document in a JSON upload.
@@ -233,6 +234,57 @@ pub async fn get_document(
     let lookup = DocId::parse(&id)?;
     match blocking(move || engine.document(&ctx, &kb, &lookup)).await? {
         Some(doc) => Ok(Json(doc)),
+        None => Err(not_found(&id)),
+    }
+}
+
+/// `GET …/access` query: whom to explain the document's visibility for (neither: every key).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AccessParams {
+    /// An API key's name (`bob` or `key:bob`).
+    pub subject: Option<String>,
+    /// Comma-separated groups of a hypothetical reader (e.g. a JWT caller's groups claim).
+    pub groups: Option<String>,
+}
+
+/// Who can see a document and why: every key with a role on the KB, one key (`subject`), or a reader in
+/// some groups (`groups`). Administrators of the KB only.
+#[utoipa::path(get, path = "/v1/kbs/{kb}/documents/{id}/access", tag = "documents",
+    params(("kb" = String, Path, description = "Knowledge base name"),
+        ("id" = String, Path, description = "Document id (URL-encoded)"), AccessParams),
+    responses((status = 200, description = "Success", body = DocumentAccess),
+        (status = 404, description = "Knowledge base, document, key or route not found", body = ErrorBody),
+        (status = 422, description = "Both `subject` and `groups`", body = ErrorBody)))]
+pub async fn document_access(
+    Ready(engine): Ready,
+    Caller(ctx): Caller,
+    Path((kb, id)): Path<(String, String)>,
+    params: Result<axum::extract::Query<AccessParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DocumentAccess>, ApiError> {
+    let axum::extract::Query(params) =
+        params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    let kb = kb_name(&kb)?;
+    let lookup = DocId::parse(&id)?;
+    let question = match (params.subject, params.groups) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                Code::InvalidInput,
+                "ask about a `subject` or about `groups`, not both",
+            ))
+        }
+        (Some(s), None) => AccessQuestion::Key(s.strip_prefix("key:").unwrap_or(&s).to_owned()),
+        (None, Some(g)) => AccessQuestion::Groups(
+            g.split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        (None, None) => AccessQuestion::Keys,
+    };
+    match blocking(move || engine.document_access(&ctx, &kb, &lookup, &question)).await? {
+        Some(access) => Ok(Json(access)),
         None => Err(not_found(&id)),
     }
 }
