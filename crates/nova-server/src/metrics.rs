@@ -138,12 +138,17 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Sets the per-KB gauges and cache counters (called at scrape time).
-    pub fn set_kb(&self, kb: &str, documents: usize, chunks: usize) {
-        self.kb_documents
-            .with_label_values(&[kb])
-            .set(documents as i64);
-        self.kb_chunks.with_label_values(&[kb]).set(chunks as i64);
+    /// Sets the per-KB gauges (called at scrape time) to exactly the KBs given, so a deleted KB's
+    /// series disappear.
+    pub fn set_kbs(&self, kbs: &[(String, usize, usize)]) {
+        self.kb_documents.reset();
+        self.kb_chunks.reset();
+        for (kb, documents, chunks) in kbs {
+            self.kb_documents
+                .with_label_values(&[kb])
+                .set(*documents as i64);
+            self.kb_chunks.with_label_values(&[kb]).set(*chunks as i64);
+        }
     }
 
     /// Sets the cache lookup gauges.
@@ -168,24 +173,75 @@ impl Default for Metrics {
     }
 }
 
-/// Counts and times every request under its route template (`/v1/kbs/{kb}/search`, not the raw path,
-/// so label cardinality stays bounded).
+/// A request method as a label: the ones HTTP defines, else `other` (a client can send any token as
+/// a method, and each would otherwise become a series kept forever).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// One request being tracked. Dropped without [`Tracked::finish`] means the request future was
+/// cancelled: by the request timeout, which answers 408 from outside (counted as `408`), or by the client
+/// going away first (counted as `499`, nginx's "client closed request"). Either way the in-flight gauge
+/// comes back down and the request is in the counter and histogram.
+struct Tracked {
+    state: crate::AppState,
+    route: String,
+    method: &'static str,
+    started: Instant,
+    status: Option<axum::http::StatusCode>,
+}
+
+impl Tracked {
+    fn finish(mut self, status: axum::http::StatusCode) {
+        self.status = Some(status);
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let m = self.state.metrics();
+        m.in_flight.dec();
+        let elapsed = self.started.elapsed();
+        let status = match self.status {
+            Some(s) => s.as_str().to_owned(),
+            None if elapsed >= self.state.limits().request_timeout => "408".into(),
+            None => "499".into(),
+        };
+        m.requests
+            .with_label_values(&[&self.route, self.method, &status])
+            .inc();
+        m.request_seconds
+            .with_label_values(&[&self.route, self.method])
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// Counts and times every request under its route template (`/v1/kbs/{kb}/search`, not the raw path)
+/// and a bounded method label, so label cardinality stays bounded whatever clients send.
 pub async fn track(State(state): State<crate::AppState>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let started = Instant::now();
     state.metrics().in_flight.inc();
+    let tracked = Tracked {
+        method: method_label(request.method()),
+        state,
+        route,
+        started: Instant::now(),
+        status: None,
+    };
     let response = next.run(request).await;
-    let m = state.metrics();
-    m.in_flight.dec();
-    m.requests
-        .with_label_values(&[&route, &method, response.status().as_str()])
-        .inc();
-    m.request_seconds
-        .with_label_values(&[&route, &method])
-        .observe(started.elapsed().as_secs_f64());
+    tracked.finish(response.status());
     response
 }

@@ -84,9 +84,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         let (hits, misses) = engine.cache_stats();
         state.metrics().set_cache(hits, misses);
         if let Ok(kbs) = blocking(move || engine.list(&RequestCtx::internal("metrics"))).await {
-            for kb in kbs {
-                state.metrics().set_kb(&kb.name, kb.documents, kb.chunks);
-            }
+            let sizes: Vec<_> = kbs
+                .into_iter()
+                .map(|kb| (kb.name, kb.documents, kb.chunks))
+                .collect();
+            state.metrics().set_kbs(&sizes);
         }
     }
     (
