@@ -190,6 +190,17 @@ pub struct ServerConfig {
     pub batch_wait_ms: u64,
     /// Most queries waiting for the model; more are answered `429 overloaded`.
     pub batch_queue: usize,
+    /// Seconds a connection may take to send a complete request head (also closes idle keep-alive
+    /// connections).
+    pub header_read_timeout_secs: u64,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Browser origins allowed to call the API (`https://portal.example`).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// `Host` header values served; empty = loopback names on a loopback address, else any.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `[data]`: storage locations.

@@ -54,6 +54,9 @@ pub enum Code {
     QuotaExceeded,
     /// The service is at capacity (a full queue); retry after the `Retry-After` delay.
     Overloaded,
+    /// A browser request from a site not in `server.cors_origins`, or a `Host` not in
+    /// `server.allowed_hosts`.
+    OriginNotAllowed,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -85,6 +88,7 @@ impl Code {
             Self::KeyExists => "key_exists",
             Self::KeyNotFound => "key_not_found",
             Self::Forbidden => "forbidden",
+            Self::OriginNotAllowed => "origin_not_allowed",
             Self::Internal => "internal",
         }
     }

@@ -68,7 +68,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::KbExists | Code::KeyExists => StatusCode::CONFLICT,
         Code::KeyNotFound => StatusCode::NOT_FOUND,
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Code::Forbidden => StatusCode::FORBIDDEN,
+        Code::Forbidden | Code::OriginNotAllowed => StatusCode::FORBIDDEN,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -5,14 +5,17 @@
 mod auth;
 mod error;
 mod extract;
+mod listen;
 mod metrics;
 pub mod openapi;
 mod routes;
+mod site;
 mod state;
 mod validate;
 
 pub use error::{status_of, ApiError, ErrorBody};
 pub use metrics::Metrics;
+pub use site::SitePolicy;
 pub use state::{AppState, Limits, Security};
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -52,6 +55,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), site::check))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -109,9 +113,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.limits();
+    let conn = listen::ConnLimits {
+        header_read_timeout: limits.header_read_timeout,
+        max_connections: limits.max_connections,
+    };
+    listen::serve_connections(listener, app(state), conn, shutdown).await
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

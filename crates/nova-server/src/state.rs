@@ -17,6 +17,11 @@ pub struct Limits {
     pub max_embedding_inputs: usize,
     /// Largest `k` a search may ask for.
     pub max_k: usize,
+    /// Time a connection may take to send a complete request head, counted from when it starts
+    /// waiting for one: bounds half-sent headers and idle keep-alive connections alike.
+    pub header_read_timeout: Duration,
+    /// Open connections at most; more wait in the kernel's backlog.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +31,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(60),
             max_embedding_inputs: 2048,
             max_k: 100,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -41,6 +48,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     limits: Limits,
     security: Security,
+    site: crate::site::SitePolicy,
 }
 
 /// Who may call: the authenticator (API keys) and whether `/metrics` is open to scrapers without one.
@@ -56,14 +64,25 @@ pub struct Security {
 impl AppState {
     /// State without an engine yet: the server answers `/healthz` and reports not ready.
     pub fn new(limits: Limits, security: Security) -> Self {
+        Self::with_site(limits, security, crate::site::SitePolicy::default())
+    }
+
+    /// [`Self::new`] with a browser policy (allowed origins and hosts).
+    pub fn with_site(limits: Limits, security: Security, site: crate::site::SitePolicy) -> Self {
         Self {
             inner: Arc::new(Shared {
                 engine: OnceLock::new(),
                 metrics: Arc::new(Metrics::new()),
                 limits,
                 security,
+                site,
             }),
         }
+    }
+
+    /// Which browser origins and `Host` names are served.
+    pub fn site(&self) -> &crate::site::SitePolicy {
+        &self.inner.site
     }
 
     /// Authentication settings.

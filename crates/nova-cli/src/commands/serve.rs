@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use nova_auth::{AuthMode, Authenticator, JwtVerifier, KeyStore, Limiter};
 use nova_embed::BatchingOptions;
 use nova_engine::{Engine, EngineOptions};
-use nova_server::{AppState, Limits, Security};
+use nova_server::{AppState, Limits, Security, SitePolicy};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,9 +36,19 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
         let limits = Limits {
             body_bytes: config.server.body_limit_mb * 1024 * 1024,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+            header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
+            max_connections: config.server.max_connections,
             ..Limits::default()
         };
-        let state = AppState::new(limits, security);
+        let site = SitePolicy {
+            cors_origins: config.server.cors_origins.clone(),
+            allowed_hosts: if config.server.allowed_hosts.is_empty() {
+                SitePolicy::default_hosts(&local)
+            } else {
+                config.server.allowed_hosts.clone()
+            },
+        };
+        let state = AppState::with_site(limits, security, site);
         let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
         let loader_state = state.clone();
         let loader_config = config.clone();
@@ -62,11 +72,10 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
 /// `auth.allow_insecure_public`.
 fn security(config: &Config, addr: &str) -> Result<Security> {
     let mode = config.auth.mode;
+    let loopback = addr
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
     if mode == AuthMode::Off {
-        let loopback = addr
-            .parse::<std::net::SocketAddr>()
-            .map(|a| a.ip().is_loopback())
-            .unwrap_or(false);
         if !loopback && !config.auth.allow_insecure_public {
             anyhow::bail!(
                 "auth.mode = \"off\" would let anyone on the network read and delete every knowledge base \
@@ -76,8 +85,15 @@ fn security(config: &Config, addr: &str) -> Result<Security> {
         tracing::warn!(%addr, "auth.mode = \"off\": every caller is an administrator (local development only)");
     }
     let dir = nova_core::DataLayout::new(&config.data.dir).auth_dir();
-    let mut authenticator =
-        Authenticator::new(mode, KeyStore::open(&dir), config.auth.role_limits()?);
+    let keys = KeyStore::open(&dir);
+    if mode == AuthMode::Required
+        && !loopback
+        && config.auth.jwt.is_none()
+        && keys.list().map(|k| k.is_empty()).unwrap_or(false)
+    {
+        tracing::warn!(%addr, "listening beyond this machine with no API key and no [auth.jwt]: every request will be refused until an admin runs `nova keys create`");
+    }
+    let mut authenticator = Authenticator::new(mode, keys, config.auth.role_limits()?);
     if let Some(jwt) = &config.auth.jwt {
         let verifier = JwtVerifier::new(jwt.settings()?, jwt.source()?, jwt.refresh())
             .context("loading the keys of auth.jwt")?;
