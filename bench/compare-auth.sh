@@ -35,10 +35,18 @@ run() { # label auth-mode credential round [config]
     --label "$1" --out "$OUT/auth-$1-$4.json" > /dev/null
   kill -TERM "$pid"; wait "$pid" || true
 }
+arm() { # name round
+  case "$1" in
+    off) run off off "" "$2" ;;
+    key) run key required "$KEY" "$2" ;;
+    jwt) run jwt required "$JWT" "$2" "$OUT/auth-jwt/nova-jwt.toml" ;;
+  esac
+}
+# The order turns every round (off key jwt, key jwt off, jwt off key), so no arm always runs first
+# on a freshly warmed host or last on a tired one.
+ARMS=(off key jwt)
 for round in $(seq 1 "$ROUNDS"); do
-  run off off "" "$round"
-  run key required "$KEY" "$round"
-  run jwt required "$JWT" "$round" "$OUT/auth-jwt/nova-jwt.toml"
+  for i in 0 1 2; do arm "${ARMS[$(( (i + round - 1) % 3 ))]}" "$round"; done
 done
 python3 - "$OUT" "$ROUNDS" <<'PY'
 import json, sys
