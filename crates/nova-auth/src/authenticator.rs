@@ -73,17 +73,20 @@ impl Authenticator {
     /// [`Self::authenticate`] for callers that may block: refreshes stale JWT keys in place.
     pub fn authenticate_blocking(&self, authorization: Option<&str>) -> Result<Authenticated> {
         match self.authenticate(authorization) {
-            Err(crate::AuthError::KeysStale) => {
-                self.refresh_jwt_keys();
-                self.authenticate(authorization).map_err(|e| match e {
-                    crate::AuthError::KeysStale => {
-                        crate::AuthError::Unauthenticated("unknown key id")
-                    }
-                    e => e,
-                })
-            }
+            Err(crate::AuthError::KeysStale) => self.authenticate_after_refresh(authorization),
             other => other,
         }
+    }
+
+    /// The second half of [`Self::authenticate_blocking`], for a caller that already got
+    /// [`AuthError::KeysStale`](crate::AuthError::KeysStale) (blocks): re-fetches the keys and checks
+    /// once more; a key still unknown is refused.
+    pub fn authenticate_after_refresh(&self, authorization: Option<&str>) -> Result<Authenticated> {
+        self.refresh_jwt_keys();
+        self.authenticate(authorization).map_err(|e| match e {
+            crate::AuthError::KeysStale => crate::AuthError::Unauthenticated("unknown key id"),
+            e => e,
+        })
     }
 
     /// The mode.

@@ -49,7 +49,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             state
                 .security()
                 .authenticator
-                .authenticate_blocking(header.as_deref())
+                .authenticate_after_refresh(header.as_deref())
         })
         .await
         .unwrap_or(Err(nova_auth::AuthError::Unauthenticated(
