@@ -330,11 +330,7 @@ fn check_url(url: &str) -> Result<()> {
     let Some(rest) = url.strip_prefix("http://") else {
         return bad("not an http(s) URL");
     };
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = host
-        .rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map_or(host, |(h, _)| h);
+    let host = nova_core::strip_port(rest.split(['/', '?']).next().unwrap_or_default());
     if matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
         Ok(())
     } else {

@@ -4,6 +4,7 @@
 //! This crate does no I/O and has no async; every other crate depends on it, never the reverse.
 
 mod access;
+mod authority;
 mod code;
 mod filter;
 mod layout;
@@ -12,6 +13,7 @@ mod stats;
 mod vector;
 
 pub use access::{AccessFilter, Denied, Grant, Principal, RequestCtx, Role, Visibility, ACL_FIELD};
+pub use authority::strip_port;
 pub use code::Code;
 pub use filter::{Condition, FieldValue, Filter};
 pub use layout::DataLayout;

@@ -16,7 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use nova_core::Code;
+use nova_core::{strip_port, Code};
 
 /// The browser-facing policy.
 #[derive(Debug, Clone, Default)]
@@ -54,16 +54,6 @@ impl SitePolicy {
         self.cors_origins
             .iter()
             .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
-    }
-}
-
-/// `host:port` → `host` (IPv6 literals keep their brackets).
-fn strip_port(host: &str) -> &str {
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => {
-            name
-        }
-        _ => host,
     }
 }
 
