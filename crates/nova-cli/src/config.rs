@@ -195,6 +195,12 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// Open connections at most.
     pub max_connections: usize,
+    /// Longest search `query` or troubleshoot `problem`, in characters.
+    pub max_query_chars: usize,
+    /// Most filter conditions (filters plus tags) per request.
+    pub max_filters: usize,
+    /// Longest request target (path and query string), in bytes.
+    pub max_uri_bytes: usize,
     /// Browser origins allowed to call the API (`https://portal.example`).
     #[serde(default)]
     pub cors_origins: Vec<String>,

@@ -57,6 +57,11 @@ pub enum Code {
     /// A browser request from a site not in `server.cors_origins`, or a `Host` not in
     /// `server.allowed_hosts`.
     OriginNotAllowed,
+    /// A request the HTTP layer could not take apart (bad percent-encoding, a malformed header or query
+    /// string).
+    BadRequest,
+    /// A request target longer than `server.max_uri_bytes`.
+    UriTooLong,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -89,6 +94,8 @@ impl Code {
             Self::KeyNotFound => "key_not_found",
             Self::Forbidden => "forbidden",
             Self::OriginNotAllowed => "origin_not_allowed",
+            Self::BadRequest => "bad_request",
+            Self::UriTooLong => "uri_too_long",
             Self::Internal => "internal",
         }
     }

@@ -8,13 +8,13 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     /// Not a knowledge base name.
-    #[error("invalid knowledge base name `{0}`: use 1–64 letters, digits, `-` and `_`")]
+    #[error("invalid knowledge base name `{}`: use 1–64 letters, digits, `-` and `_`", excerpt(.0))]
     KbName(String),
     /// Not a document id.
-    #[error("invalid document id `{0}`: it must be 1–{max} characters without control characters", max = DocId::MAX_LEN)]
+    #[error("invalid document id `{}`: it must be 1–{max} bytes without control or bidirectional-override characters", excerpt(.0), max = DocId::MAX_LEN)]
     DocId(String),
     /// Not a label field name.
-    #[error("invalid label field `{0}`: use 1–64 letters, digits, `-` and `_`")]
+    #[error("invalid label field `{}`: use 1–64 letters, digits, `-` and `_`", excerpt(.0))]
     Label(String),
 }
 
@@ -23,6 +23,35 @@ impl NameError {
     pub fn code(&self) -> crate::Code {
         crate::Code::InvalidInput
     }
+}
+
+/// Characters of client input quoted in a message at most: a 100,000-character name must not make a
+/// 100 KB error.
+pub const EXCERPT_CHARS: usize = 64;
+
+/// `text` as it may be quoted back in a message or log: control characters escaped (a newline or a bidi
+/// override cannot forge a line or reorder what a reader sees), cut after [`EXCERPT_CHARS`] characters
+/// with the full length noted.
+pub fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(EXCERPT_CHARS) {
+        if c.is_control() || is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    let total = text.chars().count();
+    if total > EXCERPT_CHARS {
+        out.push_str(&format!("… ({total} characters)"));
+    }
+    out
+}
+
+/// Unicode's bidirectional formatting characters (embeddings, overrides, isolates and marks): in an id they
+/// make a listing display a different name than the stored one ("Trojan Source").
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Letters, digits, `-`, `_`; 1–64 characters: usable as a folder name on every platform.
@@ -87,8 +116,9 @@ impl DocId {
 
     /// Checks `id`.
     pub fn parse(id: &str) -> Result<Self, NameError> {
-        let ok =
-            !id.trim().is_empty() && id.len() <= Self::MAX_LEN && !id.chars().any(char::is_control);
+        let ok = !id.trim().is_empty()
+            && id.len() <= Self::MAX_LEN
+            && !id.chars().any(|c| c.is_control() || is_bidi_control(c));
         if ok {
             Ok(Self(id.to_owned()))
         } else {
@@ -152,8 +182,31 @@ mod tests {
     fn doc_ids_may_be_paths_but_not_blank_or_control_characters() {
         assert!(DocId::parse("runbooks/vpn.md").is_ok());
         assert!(DocId::parse("export.csv:12").is_ok());
-        for bad in ["", "  ", "a\nb", &"d".repeat(513)] {
+        for bad in [
+            "",
+            "  ",
+            "a\nb",
+            "a\0b",
+            "invoice\u{202E}fdp.exe",
+            &"d".repeat(513),
+        ] {
             assert!(DocId::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn refusals_quote_a_short_escaped_excerpt_of_the_input() {
+        let long = DocId::parse(&"x".repeat(100_000)).unwrap_err().to_string();
+        assert!(long.len() < 300, "{} bytes", long.len());
+        assert!(long.contains("(100000 characters)"), "{long}");
+        let forged = DocId::parse("a\nERROR b\u{202E}").unwrap_err().to_string();
+        assert!(
+            !forged.contains('\n') && !forged.contains('\u{202E}'),
+            "{forged}"
+        );
+        assert!(
+            forged.contains("\\u{a}") && forged.contains("\\u{202e}"),
+            "{forged}"
+        );
     }
 }

@@ -81,6 +81,10 @@ pub(crate) fn ingest(
     docs: &[Document],
     progress: &(dyn Fn(IngestProgress) + Sync),
 ) -> Result<IngestSummary> {
+    // Readers already skip bad ids; this is the rule for every other caller of the engine.
+    for doc in docs {
+        nova_core::DocId::parse(&doc.id)?;
+    }
     let mut seen = HashSet::new();
     if let Some(dup) = docs.iter().find(|d| !seen.insert(d.id.as_str())) {
         return Err(EngineError::DuplicateDocument(dup.id.clone()));

@@ -1,6 +1,7 @@
 //! What a reader gives back: the documents it read and the inputs it skipped, with why.
 
 use crate::document::Document;
+use nova_core::{excerpt, DocId};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -28,12 +29,19 @@ pub struct ReadOutcome {
     pub skipped: Vec<Skip>,
 }
 
-/// Keeps the first document of each id; later ones become skips naming where the first was.
-pub(crate) fn drop_duplicates(out: &mut ReadOutcome) {
+/// Keeps the first document of each valid id. A document whose id is not a [`DocId`] (too long, control
+/// or bidi characters — from a file name, a path or a record's `_id`) and later ones with a seen id
+/// become skips saying why.
+pub(crate) fn check_ids(out: &mut ReadOutcome) {
     let mut first: HashMap<String, String> = HashMap::new();
     let mut kept = Vec::with_capacity(out.docs.len());
     for doc in std::mem::take(&mut out.docs) {
-        if let Some(at) = first.get(&doc.id) {
+        if let Err(e) = DocId::parse(&doc.id) {
+            out.skipped.push(Skip {
+                source: excerpt(&doc.source),
+                reason: e.to_string(),
+            });
+        } else if let Some(at) = first.get(&doc.id) {
             out.skipped.push(Skip {
                 source: doc.source,
                 reason: format!("duplicate document id `{}` (first at {at})", doc.id),

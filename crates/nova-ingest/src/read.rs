@@ -1,7 +1,7 @@
 //! File readers. Each file gives documents or a [`Skip`] with the reason; folders are walked in sorted
 //! order so ingest runs are reproducible.
 
-use crate::outcome::{drop_duplicates, ReadOutcome, Skip};
+use crate::outcome::{check_ids, ReadOutcome, Skip};
 use crate::records::{read_csv, read_jsonl, FieldMap};
 use std::path::{Path, PathBuf};
 
@@ -39,7 +39,7 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> ReadOutcome {
         );
         read_file(path, &name, opts, &mut out);
     }
-    drop_duplicates(&mut out);
+    check_ids(&mut out);
     out
 }
 
@@ -84,7 +84,7 @@ fn read_file(path: &Path, id: &str, opts: &ReadOptions, out: &mut ReadOutcome) {
 pub fn read_bytes(name: &str, bytes: Vec<u8>, opts: &ReadOptions) -> ReadOutcome {
     let mut out = ReadOutcome::default();
     parse(Path::new(name), name, name, bytes, opts, &mut out);
-    drop_duplicates(&mut out);
+    check_ids(&mut out);
     out
 }
 
@@ -150,6 +150,37 @@ fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_from_file_names_and_record_ids_obey_the_document_id_rule() {
+        let opts = ReadOptions::default();
+        let long_name = format!("{}.md", "n".repeat(5_000));
+        let read = read_bytes(&long_name, b"# Title\n\nbody".to_vec(), &opts);
+        assert!(read.docs.is_empty());
+        assert!(
+            read.skipped[0].reason.contains("invalid document id"),
+            "{:?}",
+            read.skipped
+        );
+        assert!(
+            read.skipped[0].to_string().len() < 400,
+            "skip quotes the whole name"
+        );
+
+        let jsonl = format!(
+            "{{\"_id\":\"{}\",\"text\":\"long\"}}\n{{\"_id\":\"a\\u0000b\",\"text\":\"nul\"}}\n\
+             {{\"_id\":\"x\\u202Etxt.exe\",\"text\":\"bidi\"}}\n{{\"_id\":\"ok\",\"text\":\"fine\"}}\n",
+            "i".repeat(20_000)
+        );
+        let read = read_bytes("r.jsonl", jsonl.into_bytes(), &opts);
+        let ids: Vec<&str> = read.docs.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["ok"]);
+        assert_eq!(read.skipped.len(), 3, "{:?}", read.skipped);
+        assert!(read
+            .skipped
+            .iter()
+            .all(|s| s.reason.starts_with("invalid document id")));
+    }
 
     #[test]
     fn folder_of_mixed_files_reads_the_good_and_names_the_bad() {

@@ -3,7 +3,7 @@
 //! export calls them. Zendesk, Jira Service Management, ServiceNow and Freshdesk headers are recognised;
 //! `--map field=Column` overrides any of them.
 
-use crate::outcome::{drop_duplicates, ReadOutcome, Skip};
+use crate::outcome::{check_ids, ReadOutcome, Skip};
 use crate::records::{csv_headers, read_csv, read_jsonl, same_name, FieldMap};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -217,7 +217,7 @@ pub fn read_tickets(
     for doc in &mut read.outcome.docs {
         doc.kind = "ticket".into();
     }
-    drop_duplicates(&mut read.outcome);
+    check_ids(&mut read.outcome);
     if column("category").is_some() {
         read.unlabelled = read
             .outcome

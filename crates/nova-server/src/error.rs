@@ -61,7 +61,8 @@ impl ApiError {
 pub fn status_of(code: Code) -> StatusCode {
     match code {
         Code::InvalidInput | Code::NotEnoughData => StatusCode::UNPROCESSABLE_ENTITY,
-        Code::MalformedJson => StatusCode::BAD_REQUEST,
+        Code::MalformedJson | Code::BadRequest => StatusCode::BAD_REQUEST,
+        Code::UriTooLong => StatusCode::URI_TOO_LONG,
         Code::KbNotFound | Code::DocumentNotFound | Code::RouterNotFound | Code::NotFound => {
             StatusCode::NOT_FOUND
         }
@@ -112,7 +113,71 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Writes the body of every `ApiError` response with the request id, and logs server errors once.
+/// Longest message a client gets, in bytes: messages quote input, and input can be large.
+const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `message` cut at [`MAX_MESSAGE_BYTES`] (on a character boundary), saying so.
+fn bounded_message(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("… (message shortened)");
+    }
+    message
+}
+
+/// The code for an error response that a layer below produced without an `ApiError` (an extractor's
+/// plain-text rejection, an empty 4xx).
+fn code_of_status(status: StatusCode) -> Code {
+    match status {
+        StatusCode::NOT_FOUND => Code::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => Code::Timeout,
+        StatusCode::PAYLOAD_TOO_LARGE => Code::PayloadTooLarge,
+        StatusCode::URI_TOO_LONG => Code::UriTooLong,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => Code::InvalidInput,
+        StatusCode::TOO_MANY_REQUESTS => Code::Overloaded,
+        StatusCode::SERVICE_UNAVAILABLE => Code::NotReady,
+        s if s.is_server_error() => Code::Internal,
+        _ => Code::BadRequest,
+    }
+}
+
+/// An error response without our JSON body, turned into an `ApiError` carrying its text.
+async fn adopt_bare_error(response: Response) -> (StatusCode, ApiError, Response) {
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_MESSAGE_BYTES * 4)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    } else {
+        text
+    };
+    let rest = Response::from_parts(parts, axum::body::Body::empty());
+    (status, ApiError::new(code_of_status(status), message), rest)
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Writes the body of every `ApiError` response with the request id, and logs server errors once. Error
+/// responses from below that carry no `ApiError` (extractor rejections in plain text, empty 4xx) get the
+/// same JSON body, so a client parses one format.
 pub async fn render_errors(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
@@ -121,16 +186,19 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .unwrap_or_default()
         .to_owned();
     let mut response = next.run(request).await;
-    let Some(error) = response.extensions_mut().remove::<ApiError>() else {
-        return response;
+    let (status, error, response) = match response.extensions_mut().remove::<ApiError>() {
+        Some(error) => (error.status(), error, response),
+        None if response.status().as_u16() >= 400 && !is_json(&response) => {
+            adopt_bare_error(response).await
+        }
+        None => return response,
     };
-    let status = error.status();
     let code = error.code;
     let message = if status.is_server_error() {
         tracing::error!(code = %error.code, request_id, "{}", error.message);
         "internal error; the server log has the details under this request id".to_owned()
     } else {
-        error.message
+        bounded_message(error.message)
     };
     let body = ErrorBody {
         error: ErrorDetail {

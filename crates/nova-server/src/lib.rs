@@ -71,11 +71,15 @@ async fn openapi_json() -> impl IntoResponse {
     ([("content-type", "application/json")], openapi::json())
 }
 
-/// The cross-cutting stack, outermost last: request id (accepted from `x-request-id` or a new UUID,
-/// echoed back) → trace span carrying it → error bodies → panic catcher → timeout → body limit.
+/// The cross-cutting stack, outermost last: request id (accepted from `x-request-id` when it is a
+/// plausible id, else a new UUID; echoed back) → trace span carrying it → error bodies → panic catcher →
+/// timeout → request-target length → body limit.
 pub fn with_middleware(router: Router, limits: Limits) -> Router {
     router
         .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            uri_within(limits.max_uri_bytes, req, next)
+        }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             timeout(limits.request_timeout, req, next)
         }))
@@ -91,6 +95,38 @@ pub fn with_middleware(router: Router, limits: Limits) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_odd_request_id))
+}
+
+/// Longest client-chosen request id kept; longer ones are replaced by a fresh UUID.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A client's `x-request-id` is echoed in headers, bodies and every log line of the request, so only a
+/// short run of visible ASCII is kept; anything else is dropped and the next layer assigns a UUID.
+async fn drop_odd_request_id(mut req: Request, next: Next) -> Response {
+    let odd = req.headers().get(&REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        b.is_empty() || b.len() > MAX_REQUEST_ID_LEN || !b.iter().all(u8::is_ascii_graphic)
+    });
+    if odd {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// 414 (in the JSON error format) for a request target longer than `max` bytes, before any routing.
+async fn uri_within(max: usize, req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if len > max {
+        return ApiError::new(
+            Code::UriTooLong,
+            format!(
+                "request target is {len} bytes; at most {max} are accepted (server.max_uri_bytes)"
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn timeout(limit: std::time::Duration, req: Request, next: Next) -> Response {

@@ -22,6 +22,12 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Open connections at most; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Longest `query` (search) or `problem` (troubleshoot), in characters.
+    pub max_query_chars: usize,
+    /// Most filter conditions (filters plus tags) in one search or troubleshoot request.
+    pub max_filters: usize,
+    /// Longest request target (path and query string), in bytes; longer ones get a JSON 414.
+    pub max_uri_bytes: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +39,9 @@ impl Default for Limits {
             max_k: 100,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_query_chars: 4096,
+            max_filters: 32,
+            max_uri_bytes: 8192,
         }
     }
 }

@@ -38,6 +38,9 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
             max_connections: config.server.max_connections,
+            max_query_chars: config.server.max_query_chars,
+            max_filters: config.server.max_filters,
+            max_uri_bytes: config.server.max_uri_bytes,
             ..Limits::default()
         };
         let site = SitePolicy {

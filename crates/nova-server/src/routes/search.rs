@@ -4,7 +4,7 @@ use super::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::state::{AppState, Limits};
-use crate::validate::{bounded, filters, non_empty};
+use crate::validate::{at_most, bounded, filters, query_text};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -53,11 +53,11 @@ pub struct SearchResponse {
 
 impl SearchRequest {
     fn options(&self, limits: &Limits) -> Result<SearchOptions, ApiError> {
-        non_empty("query", &self.query)?;
+        query_text("query", &self.query, limits.max_query_chars)?;
         Ok(SearchOptions {
             mode: self.mode.unwrap_or(Mode::Hybrid),
             k: bounded("k", self.k, 10, limits.max_k)?,
-            filter: filters(&self.filters)?,
+            filter: filters(&self.filters, limits.max_filters)?,
             ..SearchOptions::default()
         })
     }
@@ -118,9 +118,15 @@ pub struct TroubleshootRequest {
 }
 
 impl TroubleshootRequest {
-    fn options(&self) -> Result<TroubleshootOptions, ApiError> {
-        non_empty("problem", &self.problem)?;
-        let mut filter = filters(&self.filters)?;
+    fn options(&self, limits: &Limits) -> Result<TroubleshootOptions, ApiError> {
+        query_text("problem", &self.problem, limits.max_query_chars)?;
+        // Tags are filters too: together they share one bound.
+        at_most(
+            "filters` and `tags",
+            self.filters.len() + self.tags.len(),
+            limits.max_filters,
+        )?;
+        let mut filter = filters(&self.filters, limits.max_filters)?;
         for (field, value) in [("product", &self.product), ("version", &self.version)] {
             if let Some(v) = value {
                 filter = filter.and(Condition::eq(field, v.as_str()));
@@ -157,7 +163,7 @@ pub async fn troubleshoot(
     ApiJson(req): ApiJson<TroubleshootRequest>,
 ) -> Result<Json<TroubleshootReport>, ApiError> {
     let kb = kb_name(&kb)?;
-    let opts = req.options()?;
+    let opts = req.options(state.limits())?;
     let started = Instant::now();
     let report = blocking(move || engine.troubleshoot(&ctx, &kb, &req.problem, &opts)).await?;
     state.metrics().search(

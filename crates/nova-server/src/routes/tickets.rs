@@ -5,7 +5,7 @@ use super::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::validate::{bounded, filters};
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use nova_engine::{Classification, LabelField, SuggestOptions, Suggestion, TicketQuery};
@@ -118,6 +118,7 @@ pub async fn classify(
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody),
         (status = 429, description = "Overloaded: too many queries wait for the model; retry after `Retry-After` seconds", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
 pub async fn suggest(
+    State(state): State<AppState>,
     Ready(engine): Ready,
     Caller(ctx): Caller,
     Path(kb): Path<String>,
@@ -128,7 +129,7 @@ pub async fn suggest(
     let opts = SuggestOptions {
         tickets: bounded("tickets", req.tickets, 3, 20)?,
         passages: bounded("passages", req.passages, 3, 20)?,
-        filter: filters(&req.filters)?,
+        filter: filters(&req.filters, state.limits().max_filters)?,
         ..SuggestOptions::default()
     };
     let ticket = TicketQuery {
