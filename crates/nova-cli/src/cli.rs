@@ -148,6 +148,28 @@ pub enum Command {
     Config,
 }
 
+impl Command {
+    /// The subcommand as typed (`serve`, `ingest`): how this process names itself in KB locks.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Embed(_) => "embed",
+            Self::Similar(_) => "similar",
+            Self::Ingest(_) => "ingest",
+            Self::Search(_) => "search",
+            Self::Troubleshoot(_) => "troubleshoot",
+            Self::Tickets(_) => "tickets",
+            Self::Delete(_) => "delete",
+            Self::Kbs => "kbs",
+            Self::Serve(_) => "serve",
+            Self::Keys(_) => "keys",
+            Self::Eval(_) => "eval",
+            Self::Bench(_) => "bench",
+            Self::Openapi => "openapi",
+            Self::Config => "config",
+        }
+    }
+}
+
 /// `nova embed`.
 #[derive(Debug, Args)]
 pub struct EmbedArgs {

@@ -17,6 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     runtime::init_logging(cli.log_json, cli.verbose);
+    nova_engine::set_process_label(&format!("nova {}", cli.command.name()));
     match commands::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {

@@ -923,3 +923,104 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
     assert_eq!(seen(&["--as-key", "hr"]), 7);
     assert_eq!(seen(&["--as-key", "outsider"]), 0);
 }
+
+#[test]
+fn a_kb_held_by_another_process_leaves_the_server_listing_ready_and_serving_the_rest() {
+    let data = TempDir::new().expect("tmp");
+    // `free` from an absolute path: no response may show it (nor the data folder, nor the model's).
+    let absolute = root().join("examples/kb").canonicalize().expect("examples");
+    let absolute = absolute.to_str().expect("utf-8 path");
+    for (kb, path) in [("held", "examples/kb"), ("free", absolute)] {
+        let out = nova_in(data.path(), &["ingest", path, "--kb", kb]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let internals = [
+        root().canonicalize().expect("root").display().to_string(),
+        data.path().display().to_string(),
+    ];
+    let admin = create_key(data.path(), "admin", "admin");
+    // This test process plays `nova ingest`: it holds `held`'s lock as a writer would.
+    let lock = std::fs::File::open(data.path().join("kbs/held/writer.lock")).expect("lock file");
+    lock.try_lock().expect("nobody holds it yet");
+    let (mut child, addr) = spawn_serve(data.path(), &[]);
+    wait_ready(&addr);
+    let get = |path: &str| {
+        let (status, body) = http(&addr, &admin, ("GET", path), "application/json", b"");
+        (
+            status,
+            serde_json::from_slice::<Value>(&body).expect("json"),
+        )
+    };
+    let (status, ready) = get("/readyz");
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["busy_kbs"], serde_json::json!(["held"]), "{ready}");
+    let (status, listing) = get("/v1/kbs");
+    assert_eq!(status, 200, "{listing}");
+    let kbs = listing["kbs"].as_array().expect("kbs");
+    let busy = kbs
+        .iter()
+        .find(|k| k["name"] == "held")
+        .expect("held listed");
+    assert!(
+        busy["busy"]
+            .as_str()
+            .expect("busy")
+            .contains("another process"),
+        "{busy}"
+    );
+    let free = kbs
+        .iter()
+        .find(|k| k["name"] == "free")
+        .expect("free listed");
+    assert_eq!(free["documents"], 7, "{free}");
+    assert_eq!(
+        free["model"], "all-MiniLM-L6-v2",
+        "the model by its id: {free}"
+    );
+    let search = |kb: &str| {
+        http(
+            &addr,
+            &admin,
+            ("POST", &format!("/v1/kbs/{kb}/search")),
+            "application/json",
+            br#"{"query":"disk full"}"#,
+        )
+    };
+    let (status, body) = search("held");
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("kb_busy"));
+    let (status, body) = search("free");
+    assert_eq!(status, 200);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let shown = [
+        body,
+        get("/v1/kbs").1.to_string(),
+        get("/v1/kbs/free/documents/disk-full.md").1.to_string(),
+    ];
+    for text in &shown {
+        for path in &internals {
+            assert!(!text.contains(path.as_str()), "{path} shown in {text}");
+        }
+    }
+    assert!(
+        shown[2].contains(r#""source":"disk-full.md""#),
+        "{}",
+        shown[2]
+    );
+    // Let go: the server opens it on the next request.
+    drop(lock);
+    assert_eq!(search("held").0, 200);
+
+    // Now the server holds `held`: a CLI ingest is refused with who holds it and what to do.
+    let out = nova_in(data.path(), &["ingest", "examples/kb", "--kb", "held"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("pid {}: nova serve", child.id())),
+        "{err}"
+    );
+    assert!(err.contains("POST /v1/kbs/held/documents"), "{err}");
+    assert!(!err.contains("WouldBlock"), "{err}");
+    child.kill().expect("kill");
+    child.wait().expect("exits");
+}

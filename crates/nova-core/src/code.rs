@@ -57,6 +57,8 @@ pub enum Code {
     /// A browser request from a site not in `server.cors_origins`, or a `Host` not in
     /// `server.allowed_hosts`.
     OriginNotAllowed,
+    /// The knowledge base is open in another process (e.g. `nova ingest` while `nova serve` runs).
+    KbBusy,
     /// A request the HTTP layer could not take apart (bad percent-encoding, a malformed header or query
     /// string).
     BadRequest,
@@ -95,6 +97,7 @@ impl Code {
             Self::Forbidden => "forbidden",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::BadRequest => "bad_request",
+            Self::KbBusy => "kb_busy",
             Self::UriTooLong => "uri_too_long",
             Self::Internal => "internal",
         }

@@ -55,6 +55,11 @@ impl DataLayout {
         self.kb_dir(kb).join("store")
     }
 
+    /// The file locked by the one process that has the KB open.
+    pub fn lock_file(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("writer.lock")
+    }
+
     /// Its feedback log.
     pub fn feedback_file(&self, kb: &KbName) -> PathBuf {
         self.kb_dir(kb).join("feedback.jsonl")

@@ -79,7 +79,7 @@ impl SentenceEmbedder {
         tokenizer.with_padding(None);
         let bert = Bert::load(dir)?;
         crate::threads::single_threaded_matmuls();
-        let id = dir.root().display().to_string();
+        let id = dir.id().to_owned();
         Ok(Self {
             tokenizer,
             bert,

@@ -72,6 +72,7 @@ struct ModuleEntry {
 #[derive(Debug, Clone)]
 pub struct ModelDir {
     root: PathBuf,
+    id: String,
     pub(crate) bert: BertConfig,
     pooling: Pooling,
     max_seq_length: usize,
@@ -108,8 +109,14 @@ impl ModelDir {
             .and_then(|s| s.max_seq_length)
             .unwrap_or(bert.max_position_embeddings)
             .min(bert.max_position_embeddings);
+        // The folder's name, not its path: the id is shown to API callers and stored in each KB.
+        let id = std::fs::canonicalize(root)
+            .unwrap_or_else(|_| root.to_path_buf())
+            .file_name()
+            .map_or_else(|| "model".to_owned(), |n| n.to_string_lossy().into_owned());
         Ok(Self {
             root: root.to_path_buf(),
+            id,
             bert,
             pooling,
             max_seq_length,
@@ -120,6 +127,17 @@ impl ModelDir {
     /// The folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The model's id: the folder's name, or the hub repository it was downloaded from.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The same folder known by `id` (a hub snapshot is a hash-named folder; its id is the repository).
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
     }
     /// Token limit per text, `[CLS]` and `[SEP]` included.
     pub fn max_seq_length(&self) -> usize {

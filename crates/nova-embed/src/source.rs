@@ -40,7 +40,9 @@ impl ModelSource {
     pub fn resolve(&self) -> Result<ModelDir> {
         match self {
             Self::Local(path) => ModelDir::open(path),
-            Self::Hub { repo, revision } => ModelDir::open(&download(repo, revision)?),
+            Self::Hub { repo, revision } => {
+                Ok(ModelDir::open(&download(repo, revision)?)?.with_id(repo.as_str()))
+            }
         }
     }
 }

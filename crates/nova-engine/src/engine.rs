@@ -10,8 +10,10 @@ use crate::access::{AccessQuestion, DocumentAccess};
 use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
+use crate::health::{writable, Health, HealthCache};
 use crate::ingest::{mean_tokens, IngestProgress, IngestSummary};
 use crate::kb::{not_found, KnowledgeBase, StoredDocument};
+use crate::lock::KbLock;
 use crate::meta::KbMeta;
 use crate::payload::{STORE_SCHEMA_INTEGERS, STORE_SCHEMA_KEYWORDS};
 use crate::query::QueryEncoder;
@@ -83,6 +85,10 @@ pub struct KbInfo {
     pub chunks: usize,
     /// Embedding model it was built with.
     pub model: String,
+    /// Set when the KB cannot be read now because another process has it open (the counts are then 0):
+    /// who holds it and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<String>,
 }
 
 /// The loaded embedding model.
@@ -130,6 +136,8 @@ pub struct Engine {
     routers: RwLock<HashMap<(KbName, LabelField), Arc<RouterModel>>>,
     /// The data folder's API keys.
     keys: KeyStore,
+    /// The last readiness check.
+    health: HealthCache,
 }
 
 /// A caller's filter may not name the fields the engine enforces itself.
@@ -171,6 +179,7 @@ impl Engine {
             retiring: Mutex::new(HashSet::new()),
             feedback_lock: Mutex::new(()),
             routers: RwLock::new(HashMap::new()),
+            health: HealthCache::default(),
         })
     }
 
@@ -242,8 +251,10 @@ impl Engine {
             return Err(not_found(name));
         }
         let meta = KbMeta::load(&meta_file)?;
+        // The lock before the store: a second process must hear who has the KB, not the WAL's error.
+        let lock = KbLock::acquire(&self.layout.lock_file(name), name)?;
         let store = self.backend.open(name)?;
-        Ok(self.keep(name, store, meta))
+        Ok(self.keep(name, store, meta, lock))
     }
 
     /// Wraps an opened store and keeps it for later requests.
@@ -252,12 +263,14 @@ impl Engine {
         name: &KbName,
         store: Arc<dyn nova_store::Store>,
         meta: KbMeta,
+        lock: KbLock,
     ) -> Arc<KnowledgeBase> {
         let kb = Arc::new(KnowledgeBase::new(
             name.clone(),
             self.layout.clone(),
             store,
             meta,
+            lock,
         ));
         self.open.write().insert(name.clone(), kb.clone());
         kb
@@ -275,6 +288,7 @@ impl Engine {
         }
         let dir = self.layout.kb_dir(name);
         fs_err::create_dir_all(&dir).map_err(|source| EngineError::Io { path: dir, source })?;
+        let lock = KbLock::acquire(&self.layout.lock_file(name), name)?;
         let schema = StoreSchema {
             dim: model.embedder.dim(),
             keyword_fields: STORE_SCHEMA_KEYWORDS
@@ -293,7 +307,7 @@ impl Engine {
         };
         // The metadata file is written last: a KB exists once it is there.
         meta.save(&self.layout.meta_file(name))?;
-        Ok(self.keep(name, store, meta))
+        Ok(self.keep(name, store, meta, lock))
     }
 
     /// Creates an empty knowledge base; an error if it exists.
@@ -355,6 +369,38 @@ impl Engine {
             documents: kb.doc_count(&access)?,
             chunks: kb.chunk_count(&access)?,
             model: kb.model(),
+            busy: None,
+        })
+    }
+
+    /// Readiness: every KB opens (or is busy in another process), the data folder is writable. Checked at
+    /// most every few seconds ([`crate::HEALTH_TTL`]); no document is counted.
+    pub fn health(&self) -> Health {
+        self.health.get(|| {
+            let (mut store_open, mut busy_kbs) = (true, Vec::new());
+            match self.backend.list() {
+                Ok(names) => {
+                    for name in names {
+                        match self.kb(&name) {
+                            Ok(_) | Err(EngineError::KbNotFound(_)) => {}
+                            Err(EngineError::KbBusy { .. }) => busy_kbs.push(name.to_string()),
+                            Err(e) => {
+                                tracing::warn!(kb = %name, "knowledge base does not open: {e}");
+                                store_open = false;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("cannot list knowledge bases: {e}");
+                    store_open = false;
+                }
+            }
+            Health {
+                store_open,
+                disk_writable: writable(self.layout.root()),
+                busy_kbs,
+            }
         })
     }
 
@@ -370,6 +416,16 @@ impl Engine {
                 Ok(info) => out.push(info),
                 // Dropped (or never finished creating) since the listing: not a KB any more.
                 Err(EngineError::KbNotFound(_)) => {}
+                // One KB in another process's hands must not take the whole listing down.
+                Err(e @ EngineError::KbBusy { .. }) => out.push(KbInfo {
+                    name: name.to_string(),
+                    documents: 0,
+                    chunks: 0,
+                    model: KbMeta::load(&self.layout.meta_file(&name))
+                        .map(|m| crate::kb::model_id_of(&m.model))
+                        .unwrap_or_default(),
+                    busy: Some(e.to_string()),
+                }),
                 Err(e) => return Err(e),
             }
         }

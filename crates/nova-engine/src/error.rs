@@ -39,6 +39,14 @@ pub enum EngineError {
     /// No knowledge base by that name.
     #[error("knowledge base `{0}` not found")]
     KbNotFound(String),
+    /// Another process has the knowledge base open (its lock file names it).
+    #[error("knowledge base `{kb}` is open in another process ({holder}); stop it, or while `nova serve` runs add documents through its API (POST /v1/kbs/{kb}/documents)")]
+    KbBusy {
+        /// The KB.
+        kb: String,
+        /// Who holds it, as the holder wrote in the lock file.
+        holder: String,
+    },
     /// A knowledge base by that name already exists.
     #[error("knowledge base `{0}` already exists")]
     KbExists(String),
@@ -103,6 +111,7 @@ impl EngineError {
             Self::RouterNotFound { .. } => Code::RouterNotFound,
             Self::KbNotFound(_) => Code::KbNotFound,
             Self::KbExists(_) => Code::KbExists,
+            Self::KbBusy { .. } => Code::KbBusy,
             Self::NoModel => Code::NotReady,
             Self::Io { .. } | Self::Json { .. } => Code::Io,
             Self::Payload(_) | Self::Internal(_) => Code::Internal,

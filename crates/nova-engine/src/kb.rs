@@ -58,11 +58,19 @@ pub(crate) struct KnowledgeBase {
     bm25: RwLock<Arc<Bm25Encoder>>,
     /// One ingest at a time per KB: versions are numbered from what is stored.
     pub(crate) writer: Mutex<()>,
+    /// Keeps other processes out while this one has the KB open.
+    _lock: crate::lock::KbLock,
 }
 
 impl KnowledgeBase {
     /// Wraps an opened store and its metadata.
-    pub fn new(name: KbName, layout: DataLayout, store: Arc<dyn Store>, meta: KbMeta) -> Self {
+    pub fn new(
+        name: KbName,
+        layout: DataLayout,
+        store: Arc<dyn Store>,
+        meta: KbMeta,
+        lock: crate::lock::KbLock,
+    ) -> Self {
         let bm25 = Bm25Encoder::new(meta.bm25_avg_len.unwrap_or(DEFAULT_AVG_LEN));
         Self {
             name,
@@ -71,6 +79,7 @@ impl KnowledgeBase {
             meta: RwLock::new(meta),
             bm25: RwLock::new(Arc::new(bm25)),
             writer: Mutex::new(()),
+            _lock: lock,
         }
     }
 
@@ -89,9 +98,10 @@ impl KnowledgeBase {
         self.bm25.read().clone()
     }
 
-    /// The model the KB was built with.
+    /// The model the KB was built with, by id. KBs made before ids were names stored the model's
+    /// absolute folder; that is shown as the folder's name (or the hub repository of a hub snapshot).
     pub fn model(&self) -> String {
-        self.meta.read().model.clone()
+        model_id_of(&self.meta.read().model)
     }
 
     /// Fixes the BM25 average chunk length (measured on the first documents) and saves it.
@@ -178,4 +188,43 @@ impl KnowledgeBase {
 /// The error for a missing KB folder element.
 pub(crate) fn not_found(name: &KbName) -> EngineError {
     EngineError::KbNotFound(name.to_string())
+}
+
+/// A stored model reference as an id safe to show: absolute paths become the folder's name, hub-cache
+/// snapshots (`…/models--owner--name/snapshots/<rev>`) their repository.
+pub(crate) fn model_id_of(stored: &str) -> String {
+    let path = std::path::Path::new(stored);
+    if !path.is_absolute() {
+        return stored.to_owned();
+    }
+    let names: Vec<String> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if let Some(repo) = names
+        .iter()
+        .find_map(|n| n.strip_prefix("models--"))
+        .and_then(|r| r.split_once("--"))
+    {
+        return format!("{}/{}", repo.0, repo.1);
+    }
+    names.last().cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod model_id_tests {
+    use super::model_id_of;
+
+    #[test]
+    fn stored_absolute_model_paths_are_shown_by_name() {
+        assert_eq!(model_id_of("all-MiniLM-L6-v2"), "all-MiniLM-L6-v2");
+        assert_eq!(
+            model_id_of("/srv/models/all-MiniLM-L6-v2"),
+            "all-MiniLM-L6-v2"
+        );
+        assert_eq!(
+            model_id_of("/root/.cache/huggingface/hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots/abc"),
+            "sentence-transformers/all-MiniLM-L6-v2"
+        );
+    }
 }

@@ -13,8 +13,10 @@ mod error;
 mod eval;
 mod feedback;
 mod fusion;
+mod health;
 mod ingest;
 mod kb;
+mod lock;
 mod meta;
 mod payload;
 mod query;
@@ -29,8 +31,10 @@ pub use error::{EngineError, Result};
 pub use eval::{BeirSet, ModeReport};
 pub use feedback::{Feedback, Rating};
 pub use fusion::{fuse, rrf, Fusion, RRF_K};
+pub use health::{Health, HEALTH_TTL};
 pub use ingest::{IngestProgress, IngestSummary};
 pub use kb::{StoredChunk, StoredDocument};
+pub use lock::set_process_label;
 pub use nova_auth::{KeyInfo, KeySpec, NewKey};
 pub use nova_core::{
     AccessFilter, Condition, DocId, Filter, Grant, KbName, LabelField, Principal, RequestCtx, Role,

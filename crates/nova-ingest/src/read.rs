@@ -68,15 +68,15 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Skip>) {
     }
 }
 
+/// Reads one file. Its documents' `source` is `id` — the path relative to the ingest root — never the
+/// path as typed: results and skips are shown to API callers, who must not learn the server's folders.
 fn read_file(path: &Path, id: &str, opts: &ReadOptions, out: &mut ReadOutcome) {
-    let source = path.display().to_string();
-    let skip = |reason: String| Skip {
-        source: source.clone(),
-        reason,
-    };
     match fs_err::read(path) {
-        Ok(bytes) => parse(path, id, &source, bytes, opts, out),
-        Err(e) => out.skipped.push(skip(format!("unreadable: {e}"))),
+        Ok(bytes) => parse(path, id, id, bytes, opts, out),
+        Err(e) => out.skipped.push(Skip {
+            source: id.to_owned(),
+            reason: format!("unreadable: {}", e.kind()),
+        }),
     }
 }
 

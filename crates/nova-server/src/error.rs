@@ -73,7 +73,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        Code::NotReady | Code::KbBusy => StatusCode::SERVICE_UNAVAILABLE,
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
         Code::Overloaded | Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         Code::ModelMissing | Code::ModelCorrupt | Code::Io | Code::Internal => {
@@ -223,7 +223,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             .headers_mut()
             .insert("www-authenticate", HeaderValue::from_static("Bearer"));
     }
-    if code == Code::Overloaded {
+    if code == Code::Overloaded || code == Code::KbBusy {
         // The queue drains in milliseconds; a second is a polite, coarse retry hint.
         rendered
             .headers_mut()

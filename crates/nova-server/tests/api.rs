@@ -24,7 +24,7 @@ async fn readiness_before_and_after_the_model_loads() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"status": "ready", "model_loaded": true, "store_open": true, "disk_writable": true})
+        json!({"status": "ready", "model_loaded": true, "store_open": true, "disk_writable": true, "busy_kbs": []})
     );
 }
 

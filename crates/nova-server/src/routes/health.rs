@@ -37,6 +37,9 @@ pub struct Readiness {
     pub store_open: bool,
     /// The data folder accepts writes.
     pub disk_writable: bool,
+    /// Knowledge bases another process has open (e.g. a `nova ingest`): answered `503 kb_busy` until it
+    /// finishes; the service stays ready for the others.
+    pub busy_kbs: Vec<String>,
 }
 
 /// The process is alive.
@@ -45,22 +48,19 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready to serve: model loaded, stores open, disk writable (503 otherwise).
+/// Ready to serve: model loaded, stores open, disk writable (503 otherwise). The store and disk checks
+/// run at most every 5 s; calls in between get the last answer.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, description = "Success", body = Readiness), (status = 503, description = "Not ready: the model is loading", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let (store_open, disk_writable) = match state.engine() {
-        None => (false, false),
-        Some(engine) => blocking(move || {
-            let store = engine.list(&RequestCtx::internal("readyz")).is_ok();
-            let probe = engine.data_dir().join(".readyz-probe");
-            let disk = fs_err::write(&probe, b"ok").and_then(|()| fs_err::remove_file(&probe));
-            Ok((store, disk.is_ok()))
-        })
-        .await
-        .unwrap_or((false, false)),
+    let health = match state.engine() {
+        None => None,
+        Some(engine) => blocking(move || Ok(engine.health())).await.ok(),
     };
     let model_loaded = state.engine().is_some();
+    let (store_open, disk_writable, busy_kbs) = health.map_or((false, false, Vec::new()), |h| {
+        (h.store_open, h.disk_writable, h.busy_kbs)
+    });
     let ready = model_loaded && store_open && disk_writable;
     let status = if ready {
         StatusCode::OK
@@ -72,6 +72,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         model_loaded,
         store_open,
         disk_writable,
+        busy_kbs,
     };
     (status, Json(body))
 }
