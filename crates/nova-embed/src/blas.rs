@@ -2,7 +2,7 @@
 //!
 //! Why: on this project's reference machine (2-core AMD EPYC, AVX-512) candle's built-in `gemm` kernels
 //! reach ~50 GFLOP/s per core while OpenBLAS reaches ~100, and the encoder spends >70 % of its time in
-//! matmuls. This is the only module with `unsafe`: one FFI call whose pointer/length contract is checked
+//! matmuls. Besides `threads::lower_priority` (one `setpriority`), this is the only module with `unsafe`: one FFI call whose pointer/length contract is checked
 //! right above it. Built only with the `openblas` feature (on by default; `libopenblas-dev` on Debian).
 
 #![allow(unsafe_code)]

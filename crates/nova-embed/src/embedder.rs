@@ -2,6 +2,7 @@
 
 use crate::bert::Bert;
 use crate::error::{EmbedError, Result};
+use crate::lane::Lane;
 use crate::model_dir::{ModelDir, Pooling};
 use crate::source::ModelSource;
 use candle_core::{Device, Tensor};
@@ -16,8 +17,14 @@ pub trait Embedder: Send + Sync {
     fn model_id(&self) -> &str;
     /// Vector dimension.
     fn dim(&self) -> usize;
-    /// Embeds `texts`; an empty slice gives an empty result.
+    /// Embeds `texts` as a query: someone is waiting, so it goes before any bulk work. An empty slice
+    /// gives an empty result.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Embedding>>;
+    /// Embeds `texts` as bulk work (documents being ingested): the same vectors as [`Self::embed`], but
+    /// it yields to queries between forward passes. Defaults to `embed`.
+    fn embed_bulk(&self, texts: &[&str]) -> Result<Vec<Embedding>> {
+        self.embed(texts)
+    }
     /// Tokens each text counts as input to the model (special tokens included, after truncation).
     fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>>;
 }
@@ -48,6 +55,12 @@ pub struct SentenceEmbedder {
     normalize: bool,
     batch: BatchOptions,
     id: String,
+    /// Queries in flight; bulk forward passes wait while there are any.
+    lane: Lane,
+    /// Where queries run, so they never queue behind bulk work.
+    query_pool: rayon::ThreadPool,
+    /// Where bulk work runs, at a lower OS priority ([`crate::threads::BULK_NICE`]).
+    bulk_pool: rayon::ThreadPool,
 }
 
 impl SentenceEmbedder {
@@ -80,7 +93,21 @@ impl SentenceEmbedder {
         let bert = Bert::load(dir)?;
         crate::threads::single_threaded_matmuls();
         let id = dir.id().to_owned();
+        let query_pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("nova-query-{i}"))
+            .build()
+            .map_err(EmbedError::Threads)?;
+        let bulk_pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("nova-bulk-{i}"))
+            .start_handler(|_| crate::threads::lower_priority())
+            .build()
+            .map_err(EmbedError::Threads)?;
         Ok(Self {
+            lane: Lane::default(),
+            query_pool,
+            bulk_pool,
             tokenizer,
             bert,
             pooling: dir.pooling(),
@@ -107,8 +134,13 @@ impl SentenceEmbedder {
             .collect())
     }
 
-    /// Embeds pre-tokenized inputs, keeping their order.
+    /// Embeds pre-tokenized inputs, keeping their order (in the calling thread's pool, not yielding).
     pub fn embed_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<Embedding>> {
+        self.embed_ids_yielding(ids, None)
+    }
+
+    /// [`Self::embed_ids`]; with a `lane`, each forward pass first waits for queries in flight.
+    fn embed_ids_yielding(&self, ids: &[Vec<u32>], lane: Option<&Lane>) -> Result<Vec<Embedding>> {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         // Longest first, so each batch pads to nearly its own length and the big batches run while the
         // allocator is fresh.
@@ -118,7 +150,12 @@ impl SentenceEmbedder {
         // every MiniLM-sized matmul over both (measured: +50 % on passages), and never oversubscribes.
         let results: Vec<Result<Vec<Embedding>>> = batches
             .par_iter()
-            .map(|batch| self.forward_batch(batch.iter().map(|&i| ids[i].as_slice())))
+            .map(|batch| {
+                if let Some(lane) = lane {
+                    lane.wait_for_queries();
+                }
+                self.forward_batch(batch.iter().map(|&i| ids[i].as_slice()))
+            })
             .collect();
         let mut out: Vec<Embedding> = vec![Vec::new(); ids.len()];
         for (batch, vectors) in batches.iter().zip(results) {
@@ -198,6 +235,16 @@ impl Embedder for SentenceEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        self.embed_ids(&self.token_ids(texts)?)
+        let _turn = self.lane.query();
+        self.query_pool
+            .install(|| self.embed_ids(&self.token_ids(texts)?))
+    }
+
+    fn embed_bulk(&self, texts: &[&str]) -> Result<Vec<Embedding>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.bulk_pool
+            .install(|| self.embed_ids_yielding(&self.token_ids(texts)?, Some(&self.lane)))
     }
 }

@@ -61,6 +61,9 @@ pub enum EmbedError {
     /// The batching queue is full: the service is at capacity.
     #[error("too many queries are waiting for the model; retry shortly")]
     Overloaded,
+    /// The query thread pool could not start (the OS refused threads).
+    #[error("starting the query thread pool")]
+    Threads(#[source] rayon::ThreadPoolBuildError),
     /// The forward pass failed (a bug or an out-of-memory, never bad user input).
     #[error("running the model")]
     Inference(#[from] candle_core::Error),
@@ -74,7 +77,7 @@ impl EmbedError {
             Self::CorruptFile { .. } | Self::BadTensor { .. } => Code::ModelCorrupt,
             Self::Hub { .. } => Code::Io,
             Self::Tokenize(_) => Code::InvalidInput,
-            Self::Inference(_) | Self::Stopped => Code::Internal,
+            Self::Inference(_) | Self::Stopped | Self::Threads(_) => Code::Internal,
             Self::Overloaded => Code::Overloaded,
         }
     }

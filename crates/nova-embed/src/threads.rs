@@ -17,3 +17,26 @@ pub(crate) fn single_threaded_matmuls() {
     #[cfg(feature = "openblas")]
     crate::blas::set_threads(1);
 }
+
+/// `nice` of the bulk pool's threads: under contention the scheduler gives queries' threads the cores
+/// first, so a forward pass of an ingest that is already running slows a query only a little.
+pub(crate) const BULK_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to [`BULK_NICE`] (Linux: per thread). Best effort:
+/// a refusal (some containers forbid it) only costs query latency under load, so it is logged, not fatal.
+pub(crate) fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // One syscall on this thread's own id; no memory is shared with the kernel.
+        #[allow(unsafe_code)]
+        let rc = unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, BULK_NICE)
+        };
+        if rc != 0 {
+            tracing::debug!(
+                "could not lower the bulk embedding thread's priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}

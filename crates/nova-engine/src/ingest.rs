@@ -168,49 +168,70 @@ fn embed_batches(
         for (i, doc) in group.iter().enumerate() {
             let done = group_start * LOOKUP_DOCS + i + 1;
             let hash = doc.hash();
-            let version = match stored.get(&doc.id) {
+            // (version to write, version to keep once the document is whole)
+            let (version, keep) = match stored.get(&doc.id) {
                 Some(s) if s.hash == hash => {
                     summary.unchanged += 1;
-                    if s.others {
-                        // An interrupted replacement left an older version behind: finish it.
-                        retire.push((doc.id.clone(), s.version));
-                    }
-                    None
+                    // An interrupted replacement left an older version behind: finish it.
+                    (None, s.others.then_some(s.version))
                 }
                 Some(s) => {
                     summary.updated += 1;
-                    retire.push((doc.id.clone(), s.version + 1));
-                    Some(s.version + 1)
+                    (Some(s.version + 1), Some(s.version + 1))
                 }
                 None => {
                     summary.added += 1;
-                    Some(1)
+                    (Some(1), None)
                 }
             };
             if let Some(version) = version {
                 let chunks = chunk(doc, ChunkOptions::default());
-                for c in &chunks {
+                // Chunk 0 goes last: change detection and document counts look only at chunk 0, so a
+                // version cut off midway (a crash between two commits of a large document) stays
+                // invisible to them and the next ingest writes it again instead of calling it unchanged.
+                for c in chunks.iter().skip(1).chain(chunks.first()) {
                     let payload = ChunkPayload::of(doc, &hash, version, chunks.len(), c);
                     let id = chunk_id(&doc.id, version, c.index as u64);
                     pending.push((indexed_text(doc, c), payload, id));
+                    // Bounded commits even inside one large document; its old version is retired only
+                    // with the batch that holds its last chunk (below), so readers keep a whole version.
+                    if pending.len() >= COMMIT_CHUNKS
+                        && !send(kb, embedder, tx, &mut pending, &mut retire, done - 1)?
+                    {
+                        return Ok(()); // the writer stopped on an error, which ingest reports
+                    }
                 }
             }
+            if let Some(keep) = keep {
+                retire.push((doc.id.clone(), keep));
+            }
             let last = done == docs.len();
-            if pending.len() >= COMMIT_CHUNKS
-                || (last && !(pending.is_empty() && retire.is_empty()))
+            if last
+                && !(pending.is_empty() && retire.is_empty())
+                && !send(kb, embedder, tx, &mut pending, &mut retire, done)?
             {
-                let batch = Batch {
-                    records: embed(kb, embedder, std::mem::take(&mut pending))?,
-                    retire: std::mem::take(&mut retire),
-                    docs_done: done,
-                };
-                if tx.send(batch).is_err() {
-                    return Ok(()); // the writer stopped on an error, which ingest reports
-                }
+                return Ok(());
             }
         }
     }
     Ok(())
+}
+
+/// Embeds `pending` and hands it with `retire` to the writer; `false` when the writer has stopped.
+fn send(
+    kb: &KnowledgeBase,
+    embedder: &dyn Embedder,
+    tx: &SyncSender<Batch>,
+    pending: &mut Vec<(String, ChunkPayload, u64)>,
+    retire: &mut Vec<(String, u64)>,
+    docs_done: usize,
+) -> Result<bool> {
+    let batch = Batch {
+        records: embed(kb, embedder, std::mem::take(pending))?,
+        retire: std::mem::take(retire),
+        docs_done,
+    };
+    Ok(tx.send(batch).is_ok())
 }
 
 fn write_batches(
@@ -261,7 +282,7 @@ fn embed(
     pending: Vec<(String, ChunkPayload, u64)>,
 ) -> Result<Vec<ChunkRecord>> {
     let texts: Vec<&str> = pending.iter().map(|(t, _, _)| t.as_str()).collect();
-    let vectors = embedder.embed(&texts)?;
+    let vectors = embedder.embed_bulk(&texts)?;
     let bm25 = kb.bm25();
     pending
         .into_iter()

@@ -155,7 +155,7 @@ pub fn ticket_vector(embedder: &dyn Embedder, subject: &str, body: &str) -> Resu
     } else {
         texts.iter().map(String::as_str).collect()
     };
-    let vectors = embedder.embed(&texts)?;
+    let vectors = embedder.embed_bulk(&texts)?;
     Ok(mean_unit(vectors.iter().map(Vec::as_slice)))
 }
 
