@@ -792,7 +792,7 @@ fn a_kb_built_by_nova_ingest_and_one_uploaded_over_http_search_identically() {
     let (status, body) = http(
         &addr,
         &admin,
-        ("POST", "/v1/kbs/http/documents"),
+        ("POST", "/v1/kbs/http/documents?wait=true"),
         &format!("multipart/form-data; boundary={boundary}"),
         &upload,
     );

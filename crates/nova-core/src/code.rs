@@ -57,6 +57,10 @@ pub enum Code {
     /// A browser request from a site not in `server.cors_origins`, or a `Host` not in
     /// `server.allowed_hosts`.
     OriginNotAllowed,
+    /// No ingest task with that id (or not one the caller may see).
+    TaskNotFound,
+    /// The operation was canceled on request.
+    Canceled,
     /// The knowledge base is open in another process (e.g. `nova ingest` while `nova serve` runs).
     KbBusy,
     /// A request the HTTP layer could not take apart (bad percent-encoding, a malformed header or query
@@ -98,6 +102,8 @@ impl Code {
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::BadRequest => "bad_request",
             Self::KbBusy => "kb_busy",
+            Self::TaskNotFound => "task_not_found",
+            Self::Canceled => "canceled",
             Self::UriTooLong => "uri_too_long",
             Self::Internal => "internal",
         }

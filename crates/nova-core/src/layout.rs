@@ -40,6 +40,11 @@ impl DataLayout {
         self.root.join("kbs")
     }
 
+    /// Ingest tasks: one status file per task, and its queued documents until it has run.
+    pub fn tasks_dir(&self) -> PathBuf {
+        self.root.join("tasks")
+    }
+
     /// One knowledge base's folder.
     pub fn kb_dir(&self, kb: &KbName) -> PathBuf {
         self.kbs_dir().join(kb.as_str())

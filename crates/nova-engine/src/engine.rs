@@ -11,6 +11,7 @@ use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
 use crate::health::{writable, Health, HealthCache};
+use crate::ingest::CancelCheck;
 use crate::ingest::{mean_tokens, IngestProgress, IngestSummary};
 use crate::kb::{not_found, KnowledgeBase, StoredDocument};
 use crate::lock::KbLock;
@@ -18,6 +19,7 @@ use crate::meta::KbMeta;
 use crate::payload::{STORE_SCHEMA_INTEGERS, STORE_SCHEMA_KEYWORDS};
 use crate::query::QueryEncoder;
 use crate::search::{DocHit, Mode, SearchOptions};
+use crate::tasks::{TaskInfo, TaskQueue, TaskSkip};
 use crate::tickets::{
     ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion,
     TicketQuery, TrainedRouter,
@@ -107,6 +109,9 @@ pub struct IngestOptions<'a> {
     pub create_missing: bool,
     /// Told after each durable commit.
     pub progress: Option<&'a (dyn Fn(IngestProgress) + Sync)>,
+    /// Asked before each batch; `true` stops the ingest (`EngineError::Canceled`), keeping what was
+    /// committed.
+    pub cancel: Option<CancelCheck<'a>>,
 }
 
 struct Model {
@@ -138,6 +143,8 @@ pub struct Engine {
     keys: KeyStore,
     /// The last readiness check.
     health: HealthCache,
+    /// Ingest tasks.
+    tasks: TaskQueue,
 }
 
 /// A caller's filter may not name the fields the engine enforces itself.
@@ -166,7 +173,9 @@ impl Engine {
         let layout = DataLayout::new(data_dir);
         let kbs = layout.kbs_dir();
         fs_err::create_dir_all(&kbs).map_err(|source| EngineError::Io { path: kbs, source })?;
+        let tasks = TaskQueue::open(&layout.tasks_dir())?;
         Ok(Self {
+            tasks,
             keys: KeyStore::open(&layout.auth_dir()),
             backend: Arc::new(EdgeBackend::new(layout.clone())),
             layout,
@@ -331,6 +340,8 @@ impl Engine {
             self.routers.write().retain(|(k, _), _| k != name);
             kb
         };
+        // An ingest task into it stops at its next batch instead of holding the drain below.
+        self.tasks.cancel_running_on(name.as_str());
         let deadline = Instant::now() + DRAIN_TIMEOUT;
         while Arc::strong_count(&kb) > 1 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
@@ -468,11 +479,92 @@ impl Engine {
             model.embedder.as_ref(),
             docs,
             opts.progress.unwrap_or(&|_| {}),
+            opts.cancel.unwrap_or(&|| false),
         )?;
         if summary.chunks > 0 {
             kb.optimize()?;
         }
         Ok(summary)
+    }
+
+    /// Queues `docs` for ingest into `name` as a task and answers once they are on disk (editors of the
+    /// KB). The task worker ([`Self::start_task_worker`]) ingests them; [`Self::task`] reports progress.
+    pub fn submit_ingest(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        docs: &[Document],
+        skipped: Vec<TaskSkip>,
+    ) -> Result<TaskInfo> {
+        ctx.principal.require(Role::Editor, Some(name))?;
+        crate::ingest::check_documents(docs)?;
+        self.kb(name)?;
+        self.tasks.submit(name.as_str(), docs, skipped)
+    }
+
+    /// A task's status; `None` when there is none or it belongs to a KB the caller may not edit.
+    pub fn task(&self, ctx: &RequestCtx, id: u64) -> Result<Option<TaskInfo>> {
+        let Some(task) = self.tasks.get(id)? else {
+            return Ok(None);
+        };
+        let kb = KbName::parse(&task.kb)?;
+        Ok(ctx
+            .principal
+            .require(Role::Editor, Some(&kb))
+            .is_ok()
+            .then_some(task))
+    }
+
+    /// [`Self::task`], once it is final or `timeout` has passed.
+    pub fn wait_task(
+        &self,
+        ctx: &RequestCtx,
+        id: u64,
+        timeout: Duration,
+    ) -> Result<Option<TaskInfo>> {
+        if self.task(ctx, id)?.is_none() {
+            return Ok(None);
+        }
+        self.tasks.wait(id, timeout)
+    }
+
+    /// Cancels a task: a queued one never runs, a running one stops before its next batch (what was
+    /// committed stays). A final task is returned as it is.
+    pub fn cancel_task(&self, ctx: &RequestCtx, id: u64) -> Result<Option<TaskInfo>> {
+        let Some(mut task) = self.task(ctx, id)? else {
+            return Ok(None);
+        };
+        if task.status.is_final() {
+            return Ok(Some(task));
+        }
+        self.tasks.request_cancel(id);
+        if task.status == crate::tasks::TaskStatus::Queued {
+            task.status = crate::tasks::TaskStatus::Canceled;
+            task.finished_at = Some(crate::tasks::now());
+            self.tasks.save(&task)?;
+        }
+        Ok(Some(task))
+    }
+
+    /// Starts the thread that runs ingest tasks in order, beginning with those a previous run left
+    /// queued or unfinished. It stops when the engine is dropped.
+    pub fn start_task_worker(self: &Arc<Self>) -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.tasks.attach(tx)?;
+        let engine = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("nova-tasks".into())
+            .spawn(move || crate::task_worker::run(&engine, &rx))
+            .map_err(|source| EngineError::Io {
+                path: self.layout.tasks_dir(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// The task files and queue (for the worker).
+    pub(crate) fn task_queue(&self) -> &TaskQueue {
+        &self.tasks
     }
 
     /// Searches one knowledge base.

@@ -47,6 +47,9 @@ pub enum EngineError {
         /// Who holds it, as the holder wrote in the lock file.
         holder: String,
     },
+    /// An ingest stopped because its task was canceled.
+    #[error("canceled on request")]
+    Canceled,
     /// A knowledge base by that name already exists.
     #[error("knowledge base `{0}` already exists")]
     KbExists(String),
@@ -112,6 +115,7 @@ impl EngineError {
             Self::KbNotFound(_) => Code::KbNotFound,
             Self::KbExists(_) => Code::KbExists,
             Self::KbBusy { .. } => Code::KbBusy,
+            Self::Canceled => Code::Canceled,
             Self::NoModel => Code::NotReady,
             Self::Io { .. } | Self::Json { .. } => Code::Io,
             Self::Payload(_) | Self::Internal(_) => Code::Internal,

@@ -58,7 +58,12 @@ pub(crate) fn mean_tokens(docs: &[Document]) -> f64 {
     }
 }
 
-/// Embedded chunks of whole documents, ready to commit, and the old versions they replace.
+/// Chunks waiting to be embedded: (indexed text, payload, point id).
+type Pending = Vec<(String, ChunkPayload, u64)>;
+/// (doc id, version to keep) of documents whose other versions go once the batch is committed.
+type Retire = Vec<(String, u64)>;
+
+/// Embedded chunks, ready to commit, and the old versions of the documents they complete.
 struct Batch {
     records: Vec<ChunkRecord>,
     /// (doc id, version to keep): every other version of the document is deleted after the commit.
@@ -75,13 +80,9 @@ struct Stored {
 }
 
 /// Ingests `docs` into `kb`. The caller holds `kb.writer`.
-pub(crate) fn ingest(
-    kb: &KnowledgeBase,
-    embedder: &dyn Embedder,
-    docs: &[Document],
-    progress: &(dyn Fn(IngestProgress) + Sync),
-) -> Result<IngestSummary> {
-    // Readers already skip bad ids; this is the rule for every other caller of the engine.
+/// Checks what every ingest requires of its input: valid ids, each once. (Readers already skip bad ids;
+/// this is the rule for every other caller of the engine.)
+pub(crate) fn check_documents(docs: &[Document]) -> Result<()> {
     for doc in docs {
         nova_core::DocId::parse(&doc.id)?;
     }
@@ -89,12 +90,26 @@ pub(crate) fn ingest(
     if let Some(dup) = docs.iter().find(|d| !seen.insert(d.id.as_str())) {
         return Err(EngineError::DuplicateDocument(dup.id.clone()));
     }
+    Ok(())
+}
+
+/// Asked before each batch is embedded: `true` stops the ingest with [`EngineError::Canceled`].
+pub type CancelCheck<'a> = &'a (dyn Fn() -> bool + Sync);
+
+pub(crate) fn ingest(
+    kb: &KnowledgeBase,
+    embedder: &dyn Embedder,
+    docs: &[Document],
+    progress: &(dyn Fn(IngestProgress) + Sync),
+    cancel: CancelCheck<'_>,
+) -> Result<IngestSummary> {
+    check_documents(docs)?;
     let mut summary = IngestSummary::default();
     // One batch in flight: embedding of batch n+1 overlaps the commit of batch n.
     let (tx, rx) = sync_channel::<Batch>(1);
     let (produced, written) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || write_batches(kb, rx, progress));
-        let produced = embed_batches(kb, embedder, docs, &tx, &mut summary);
+        let produced = embed_batches(kb, embedder, docs, &tx, &mut summary, cancel);
         drop(tx);
         let written = writer.join().unwrap_or_else(|_| {
             Err(EngineError::Internal(
@@ -160,6 +175,7 @@ fn embed_batches(
     docs: &[Document],
     tx: &SyncSender<Batch>,
     summary: &mut IngestSummary,
+    cancel: CancelCheck<'_>,
 ) -> Result<()> {
     let mut pending: Vec<(String, ChunkPayload, u64)> = Vec::new(); // (indexed text, payload, id)
     let mut retire = Vec::new();
@@ -196,7 +212,14 @@ fn embed_batches(
                     // Bounded commits even inside one large document; its old version is retired only
                     // with the batch that holds its last chunk (below), so readers keep a whole version.
                     if pending.len() >= COMMIT_CHUNKS
-                        && !send(kb, embedder, tx, &mut pending, &mut retire, done - 1)?
+                        && !send(
+                            kb,
+                            embedder,
+                            tx,
+                            (&mut pending, &mut retire),
+                            done - 1,
+                            cancel,
+                        )?
                     {
                         return Ok(()); // the writer stopped on an error, which ingest reports
                     }
@@ -208,7 +231,7 @@ fn embed_batches(
             let last = done == docs.len();
             if last
                 && !(pending.is_empty() && retire.is_empty())
-                && !send(kb, embedder, tx, &mut pending, &mut retire, done)?
+                && !send(kb, embedder, tx, (&mut pending, &mut retire), done, cancel)?
             {
                 return Ok(());
             }
@@ -222,10 +245,13 @@ fn send(
     kb: &KnowledgeBase,
     embedder: &dyn Embedder,
     tx: &SyncSender<Batch>,
-    pending: &mut Vec<(String, ChunkPayload, u64)>,
-    retire: &mut Vec<(String, u64)>,
+    (pending, retire): (&mut Pending, &mut Retire),
     docs_done: usize,
+    cancel: CancelCheck<'_>,
 ) -> Result<bool> {
+    if cancel() {
+        return Err(EngineError::Canceled);
+    }
     let batch = Batch {
         records: embed(kb, embedder, std::mem::take(pending))?,
         retire: std::mem::take(retire),

@@ -12,6 +12,7 @@ mod engine;
 mod error;
 mod eval;
 mod feedback;
+mod files;
 mod fusion;
 mod health;
 mod ingest;
@@ -22,6 +23,8 @@ mod payload;
 mod query;
 mod search;
 mod steps;
+mod task_worker;
+mod tasks;
 mod tickets;
 mod troubleshoot;
 
@@ -32,7 +35,7 @@ pub use eval::{BeirSet, ModeReport};
 pub use feedback::{Feedback, Rating};
 pub use fusion::{fuse, rrf, Fusion, RRF_K};
 pub use health::{Health, HEALTH_TTL};
-pub use ingest::{IngestProgress, IngestSummary};
+pub use ingest::{CancelCheck, IngestProgress, IngestSummary};
 pub use kb::{StoredChunk, StoredDocument};
 pub use lock::set_process_label;
 pub use nova_auth::{KeyInfo, KeySpec, NewKey};
@@ -43,6 +46,7 @@ pub use nova_core::{
 pub use payload::{ChunkPayload, TICKET_KIND};
 pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};
 pub use steps::Step;
+pub use tasks::{TaskInfo, TaskSkip, TaskStatus};
 pub use tickets::{
     ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion,
     TicketQuery, TicketSet, TrainedRouter,

@@ -1,7 +1,7 @@
 //! A knowledge base's metadata file (`kb.json`): the embedding model it was built with and the BM25
 //! average chunk length, fixed by its first ingest. Written atomically (temp file + rename).
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -19,32 +19,11 @@ pub(crate) struct KbMeta {
 impl KbMeta {
     /// Reads `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = fs_err::read(path).map_err(|source| EngineError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_slice(&bytes).map_err(|source| EngineError::Json {
-            path: path.to_path_buf(),
-            source,
-        })
+        crate::files::read_json(path)
     }
 
     /// Writes `path` so that a crash leaves either the old or the new file, never half of one.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let io = |source| EngineError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let bytes = serde_json::to_vec_pretty(self).map_err(|source| EngineError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let tmp = path.with_extension("json.tmp");
-        {
-            let mut file = fs_err::File::create(&tmp).map_err(io)?;
-            std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        fs_err::rename(&tmp, path).map_err(io)
+        crate::files::write_json_atomic(path, self)
     }
 }

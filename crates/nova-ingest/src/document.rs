@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// One document: an article, a ticket, a BEIR corpus entry.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Document {
     /// Stable id: the file path relative to the ingest root, or the `_id` of a JSONL record.
     pub id: String,

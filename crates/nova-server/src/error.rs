@@ -67,7 +67,8 @@ pub fn status_of(code: Code) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         Code::KbExists | Code::KeyExists => StatusCode::CONFLICT,
-        Code::KeyNotFound => StatusCode::NOT_FOUND,
+        Code::KeyNotFound | Code::TaskNotFound => StatusCode::NOT_FOUND,
+        Code::Canceled => StatusCode::CONFLICT,
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         Code::Forbidden | Code::OriginNotAllowed => StatusCode::FORBIDDEN,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

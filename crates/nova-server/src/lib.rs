@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::search::routes())
         .merge(routes::tickets::routes())
         .merge(routes::documents::routes())
+        .merge(routes::tasks::routes())
         .merge(routes::feedback::routes())
         .merge(routes::embeddings::routes())
         .merge(routes::health::routes())

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the offline Swagger UI.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{documents, embeddings, feedback, health, kbs, keys, search, tickets};
+use crate::routes::{documents, embeddings, feedback, health, kbs, keys, search, tasks, tickets};
 use utoipa::OpenApi;
 
 /// KB Nova's HTTP API.
@@ -14,6 +14,7 @@ use utoipa::OpenApi;
         tickets::classify, tickets::suggest,
         documents::add_documents, documents::get_document, documents::delete_document,
         documents::document_access,
+        tasks::get_task, tasks::cancel_task,
         feedback::record_feedback,
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
@@ -24,7 +25,7 @@ use utoipa::OpenApi;
     components(schemas(ErrorBody, ErrorDetail)),
     tags(
         (name = "knowledge bases", description = "Create, list and delete knowledge bases"),
-        (name = "documents", description = "Add, read and delete documents"),
+        (name = "documents", description = "Add (as ingest tasks), read and delete documents"),
         (name = "search", description = "Hybrid search and troubleshooting"),
         (name = "tickets", description = "Route new tickets and suggest solutions from resolved ones"),
         (name = "feedback", description = "Was a result helpful?"),

@@ -101,8 +101,13 @@ impl AppState {
 
     /// Makes the service ready. A second call is ignored.
     pub fn set_engine(&self, engine: Arc<Engine>) {
-        if self.inner.engine.set(engine).is_err() {
+        if self.inner.engine.set(engine.clone()).is_err() {
             tracing::warn!("engine was already set");
+            return;
+        }
+        // The server runs the ingest tasks of the engine it serves (and resumes unfinished ones).
+        if let Err(e) = engine.start_task_worker() {
+            tracing::error!("cannot start the ingest task worker: {e}");
         }
     }
 

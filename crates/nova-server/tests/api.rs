@@ -313,7 +313,7 @@ async fn bad_requests_get_precise_codes_and_the_request_id() {
         ),
         (
             app.client
-                .post(app.url("/v1/kbs/kb/documents"))
+                .post(app.url("/v1/kbs/kb/documents?wait=true"))
                 .json(&json!({"documents": [{"id": "a", "text": ""}]})),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_input",
@@ -353,9 +353,6 @@ async fn a_request_over_the_time_limit_is_a_408() {
         ..Limits::default()
     };
     let app = TestApp::ready_with(limits).await;
-    let docs: Vec<Value> = (0..50)
-        .map(|i| json!({"id": format!("d{i}"), "text": format!("note {i} about a slow disk")}))
-        .collect();
     tokio::task::block_in_place(|| {
         app.state
             .engine()
@@ -366,9 +363,13 @@ async fn a_request_over_the_time_limit_is_a_408() {
             )
             .unwrap()
     });
+    // A dense search embeds its query (milliseconds): well over the 1 ms limit.
     let (status, code, body) = error_of(
-        app.post("/v1/kbs/slow/documents", json!({"documents": docs}))
-            .await,
+        app.post(
+            "/v1/kbs/slow/search",
+            json!({"query": "a query no cache has seen", "mode": "dense"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(
@@ -380,7 +381,7 @@ async fn a_request_over_the_time_limit_is_a_408() {
     // scrape would time out too at this limit).
     let text = app.state.metrics().render();
     assert!(
-        text.contains("nova_http_requests_total{method=\"POST\",route=\"/v1/kbs/{kb}/documents\",status=\"408\"} 1"),
+        text.contains("nova_http_requests_total{method=\"POST\",route=\"/v1/kbs/{kb}/search\",status=\"408\"} 1"),
         "{text}"
     );
     assert!(text.contains("nova_http_requests_in_flight 0"), "{text}");
@@ -612,7 +613,7 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
         .collect();
     let request = app
         .client
-        .post(app.url("/v1/kbs/big/documents"))
+        .post(app.url("/v1/kbs/big/documents?wait=true"))
         .json(&json!({"documents": docs}))
         .send();
     let in_flight = tokio::spawn(request);
@@ -897,7 +898,7 @@ async fn every_route_answers_each_kind_of_caller_with_the_right_status() {
         ),
         (
             "POST",
-            "/v1/kbs/ops/documents",
+            "/v1/kbs/ops/documents?wait=true",
             Some(doc),
             [u, u, u, u, f, 200, 200, f, f],
         ),
@@ -1097,7 +1098,9 @@ async fn a_tokens_groups_open_shared_documents_and_admins_can_ask_who_sees_one()
         { "id": "printer.md", "text": "Printer jams on tray 2: open the tray and remove the paper." }
     ]});
     assert_eq!(
-        app.post("/v1/kbs/ops/documents", docs).await.status(),
+        app.post("/v1/kbs/ops/documents?wait=true", docs)
+            .await
+            .status(),
         StatusCode::OK
     );
     let plain = app

@@ -83,7 +83,7 @@ async fn cross_site_writes_foreign_preflights_and_rebound_hosts_are_refused() {
     // The finding: a form posted from another site. Refused before it reaches the KB.
     let r = app
         .client
-        .post(app.url("/v1/kbs/ops/documents"))
+        .post(app.url("/v1/kbs/ops/documents?wait=true"))
         .header("origin", "https://evil.example")
         .multipart(form())
         .send()
@@ -100,7 +100,7 @@ async fn cross_site_writes_foreign_preflights_and_rebound_hosts_are_refused() {
     for origin in ["https://portal.example", &app.base] {
         let r = app
             .client
-            .post(app.url("/v1/kbs/ops/documents"))
+            .post(app.url("/v1/kbs/ops/documents?wait=true"))
             .header("origin", origin)
             .multipart(form())
             .send()
@@ -171,7 +171,7 @@ async fn upload(app: &TestApp, kb: &str, files: Vec<(String, Vec<u8>)>) -> Respo
         );
     }
     app.client
-        .post(app.url(&format!("/v1/kbs/{kb}/documents")))
+        .post(app.url(&format!("/v1/kbs/{kb}/documents?wait=true")))
         .multipart(form)
         .send()
         .await
@@ -185,7 +185,7 @@ async fn limits_hold_on_json_multipart_and_jsonl_paths_and_errors_stay_small() {
         app.post("/v1/kbs", json!({"name": "lim"})).await.status(),
         201
     );
-    let docs = "/v1/kbs/lim/documents";
+    let docs = "/v1/kbs/lim/documents?wait=true";
     let short = |body: &Value| {
         let m = body["error"]["message"].as_str().unwrap().len();
         assert!(m < 1200, "a {m}-byte error message");

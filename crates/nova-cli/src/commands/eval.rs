@@ -58,6 +58,7 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
         &IngestOptions {
             create_missing: true,
             progress: Some(&on_commit),
+            cancel: None,
         },
     )?;
     progress.finish_and_clear();

@@ -63,6 +63,7 @@ pub(crate) fn store_docs(
         &IngestOptions {
             create_missing: true,
             progress: Some(&on_commit),
+            cancel: None,
         },
     )?;
     progress.finish_and_clear();

@@ -6,15 +6,18 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::state::AppState;
 use crate::validate::non_empty;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use nova_core::Code;
-use nova_engine::{AccessQuestion, DocId, DocumentAccess, IngestOptions, StoredDocument};
+use nova_engine::{AccessQuestion, DocId, DocumentAccess, StoredDocument, TaskInfo, TaskSkip};
 use nova_ingest::{read_bytes, Document, ReadOptions, Skip};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use utoipa::ToSchema;
 
 /// The document routes.
@@ -64,28 +67,14 @@ pub struct DocumentsIn {
     pub documents: Vec<DocumentIn>,
 }
 
-/// A file or record that was not ingested.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Skipped {
-    /// File name (with `:line` for records).
-    pub source: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// What an upload did.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IngestResponse {
-    /// New documents.
-    pub added: usize,
-    /// Changed documents (chunks replaced).
-    pub updated: usize,
-    /// Documents already stored with the same content.
-    pub unchanged: usize,
-    /// Chunks written.
-    pub chunks: usize,
-    /// Files or records not ingested, with the reason.
-    pub skipped: Vec<Skipped>,
+/// `POST …/documents` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitParams {
+    /// Wait for the task to finish (at most the request timeout less two seconds) and answer 200 with its
+    /// final status; when it is still running then, 202 as without it.
+    #[serde(default)]
+    pub wait: bool,
 }
 
 impl DocumentIn {
@@ -112,19 +101,26 @@ impl DocumentIn {
 }
 
 /// Add or replace documents: a JSON body `{"documents": [...]}`, or a multipart upload of files
-/// (Markdown, text, HTML, PDF, JSONL, CSV; the file name is the document id).
+/// (Markdown, text, HTML, PDF, JSONL, CSV; the file name is the document id). The input is checked and
+/// written to disk, then ingested by a task: the answer is `202` with the task (poll `Location`, i.e.
+/// `GET /v1/tasks/{id}`), or with `?wait=true` `200` with the finished task.
 #[utoipa::path(post, path = "/v1/kbs/{kb}/documents", tag = "documents",
-    params(("kb" = String, Path, description = "Knowledge base name")),
+    params(("kb" = String, Path, description = "Knowledge base name"), SubmitParams),
     request_body(content((DocumentsIn = "application/json"), (Vec<u8> = "multipart/form-data"))),
-    responses((status = 200, description = "Success", body = IngestResponse), (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
+    responses((status = 200, description = "Finished (with `?wait=true`): the task's final status", body = TaskInfo),
+        (status = 202, description = "Queued: the task, also at the `Location` header", body = TaskInfo,
+            headers(("location" = String, description = "`/v1/tasks/{id}`"))),
+        (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody), (status = 415, description = "Not JSON or multipart", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn add_documents(
     State(state): State<AppState>,
     Ready(engine): Ready,
     Caller(ctx): Caller,
     Path(kb): Path<String>,
+    params: Result<Query<SubmitParams>, QueryRejection>,
     request: Request,
-) -> Result<Json<IngestResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
     let kb = kb_name(&kb)?;
     let content_type = request
         .headers()
@@ -161,21 +157,26 @@ pub async fn add_documents(
             reasons.join("; ")
         )));
     }
-    let summary =
-        blocking(move || engine.ingest(&ctx, &kb, &docs, &IngestOptions::default())).await?;
-    Ok(Json(IngestResponse {
-        added: summary.added,
-        updated: summary.updated,
-        unchanged: summary.unchanged,
-        chunks: summary.chunks,
-        skipped: skipped
-            .into_iter()
-            .map(|s| Skipped {
-                source: s.source,
-                reason: s.reason,
-            })
-            .collect(),
-    }))
+    let skipped = skipped
+        .into_iter()
+        .map(|s| TaskSkip {
+            source: s.source,
+            reason: s.reason,
+        })
+        .collect();
+    let wait = state
+        .limits()
+        .request_timeout
+        .saturating_sub(Duration::from_secs(2));
+    let task = blocking(move || {
+        let task = engine.submit_ingest(&ctx, &kb, &docs, skipped)?;
+        if !params.wait {
+            return Ok(task);
+        }
+        Ok(engine.wait_task(&ctx, task.task_id, wait)?.unwrap_or(task))
+    })
+    .await?;
+    Ok(super::tasks::task_response(task))
 }
 
 /// The uploaded files as (name, bytes); form fields without a file are not documents.

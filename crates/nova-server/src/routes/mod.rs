@@ -8,6 +8,7 @@ pub mod health;
 pub mod kbs;
 pub mod keys;
 pub mod search;
+pub mod tasks;
 pub mod tickets;
 
 use crate::error::ApiError;

@@ -231,7 +231,7 @@ impl TestApp {
         }
         let r = self
             .client
-            .post(self.url(&format!("/v1/kbs/{name}/documents")))
+            .post(self.url(&format!("/v1/kbs/{name}/documents?wait=true")))
             .multipart(form)
             .send()
             .await
@@ -248,7 +248,7 @@ impl TestApp {
               "tags": ["vpn"], "metadata": { "answer": "Disabled Wi-Fi power saving." } }
         ]});
         let r = self
-            .post(&format!("/v1/kbs/{name}/documents"), tickets)
+            .post(&format!("/v1/kbs/{name}/documents?wait=true"), tickets)
             .await;
         assert_eq!(r.status(), StatusCode::OK);
     }

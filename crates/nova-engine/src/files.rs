@@ -1,0 +1,50 @@
+//! Durable small files: JSON written to a temporary file, fsynced, renamed over the old one and the folder
+//! fsynced, so a crash leaves the old version or the new one, never half of either. Owner-only (0600):
+//! these files hold documents and bookkeeping nobody else on the machine needs to read.
+
+use crate::error::{EngineError, Result};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `value` as JSON to `path` atomically and durably.
+pub(crate) fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
+    let io = |source| EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = serde_json::to_vec(value).map_err(|source| EngineError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(io)?;
+        file.write_all(&bytes).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    fs_err::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        // The rename is durable only once the folder's entry is.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Reads JSON from `path`.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = fs_err::read(path).map_err(|source| EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| EngineError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,279 @@
+//! Ingest as tasks (as Meilisearch and Qdrant's `wait=false` do): a submission is parsed, written to disk
+//! and answered at once with a task id; one worker thread ingests the queue in order. A task's status
+//! file says queued / processing (documents and chunks done) / succeeded / failed / canceled, with the
+//! skips and the result. Its documents stay on disk until it has run, so queued and interrupted tasks
+//! survive a restart and run again (ingest is idempotent by content hash: a rerun only finishes the work).
+
+use crate::error::{EngineError, Result};
+use crate::files::{read_json, write_json_atomic};
+use nova_ingest::Document;
+use parking_lot::{Condvar, Mutex};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Waiting for the worker.
+    Queued,
+    /// Being ingested; `docs_done` and `chunks_done` grow.
+    Processing,
+    /// Done; `summary` says what changed.
+    Succeeded,
+    /// Stopped by an error; `error` says which. Batches committed before it stay.
+    Failed,
+    /// Canceled before it finished. Batches committed before that stay.
+    Canceled,
+}
+
+impl TaskStatus {
+    /// Succeeded, failed or canceled: it will not change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
+    }
+}
+
+/// A file or record of the submission that was not ingested, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskSkip {
+    /// File name (with `:line` for records).
+    pub source: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// An ingest task as its status file holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskInfo {
+    /// Task id, increasing in submission order.
+    pub task_id: u64,
+    /// Knowledge base the documents go to.
+    pub kb: String,
+    /// Where it is.
+    pub status: TaskStatus,
+    /// Documents submitted.
+    pub documents: usize,
+    /// Documents whose chunks are all committed (or that were unchanged), so far.
+    pub docs_done: usize,
+    /// Chunks committed so far.
+    pub chunks_done: usize,
+    /// New documents (when succeeded).
+    pub added: usize,
+    /// Changed documents (when succeeded).
+    pub updated: usize,
+    /// Documents already stored with the same content (when succeeded).
+    pub unchanged: usize,
+    /// Chunks written (when succeeded).
+    pub chunks: usize,
+    /// Files or records of the submission that were not ingested, with the reason.
+    pub skipped: Vec<TaskSkip>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Unix seconds: submitted, started, finished.
+    pub enqueued_at: u64,
+    /// When the worker took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    /// When it reached a final status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The task files of a data folder, the queue to the worker and the cancel requests.
+pub(crate) struct TaskQueue {
+    dir: PathBuf,
+    next_id: AtomicU64,
+    to_worker: Mutex<Option<Sender<u64>>>,
+    canceled: Mutex<HashSet<u64>>,
+    /// The task being ingested now, and its KB.
+    running: Mutex<Option<(u64, String)>>,
+    /// Bumped on every status change; waiters for a task sleep on `changed`.
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl TaskQueue {
+    /// Opens (creating) `dir`; ids continue after the highest one there.
+    pub(crate) fn open(dir: &Path) -> Result<Self> {
+        fs_err::create_dir_all(dir).map_err(|source| EngineError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let highest = ids_in(dir).into_iter().max().unwrap_or(0);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            next_id: AtomicU64::new(highest + 1),
+            to_worker: Mutex::new(None),
+            canceled: Mutex::new(HashSet::new()),
+            running: Mutex::new(None),
+            generation: Mutex::new(0),
+            changed: Condvar::new(),
+        })
+    }
+
+    fn status_file(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    fn input_file(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id}.input.json"))
+    }
+
+    /// Writes the documents, then the queued status (a task exists once its status file does), and hands
+    /// the id to the worker if one runs.
+    pub(crate) fn submit(
+        &self,
+        kb: &str,
+        docs: &[Document],
+        skipped: Vec<TaskSkip>,
+    ) -> Result<TaskInfo> {
+        let task_id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        write_json_atomic(&self.input_file(task_id), &docs)?;
+        let info = TaskInfo {
+            task_id,
+            kb: kb.to_owned(),
+            status: TaskStatus::Queued,
+            documents: docs.len(),
+            docs_done: 0,
+            chunks_done: 0,
+            added: 0,
+            updated: 0,
+            unchanged: 0,
+            chunks: 0,
+            skipped,
+            error: None,
+            enqueued_at: now(),
+            started_at: None,
+            finished_at: None,
+        };
+        self.save(&info)?;
+        if let Some(tx) = self.to_worker.lock().as_ref() {
+            let _ = tx.send(task_id);
+        }
+        Ok(info)
+    }
+
+    /// The task's status, if it exists.
+    pub(crate) fn get(&self, id: u64) -> Result<Option<TaskInfo>> {
+        let path = self.status_file(id);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        read_json(&path).map(Some)
+    }
+
+    /// Saves `info` and wakes waiters.
+    pub(crate) fn save(&self, info: &TaskInfo) -> Result<()> {
+        write_json_atomic(&self.status_file(info.task_id), info)?;
+        *self.generation.lock() += 1;
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// The task's documents (present until it has run).
+    pub(crate) fn input(&self, id: u64) -> Result<Vec<Document>> {
+        read_json(&self.input_file(id))
+    }
+
+    /// Drops the documents of a task that has run.
+    pub(crate) fn forget_input(&self, id: u64) {
+        let path = self.input_file(id);
+        if let Err(e) = fs_err::remove_file(&path) {
+            tracing::warn!(task = id, "could not remove a finished task's input: {e}");
+        }
+    }
+
+    /// Asks the worker to stop `id` at its next commit (or not to start it).
+    pub(crate) fn request_cancel(&self, id: u64) {
+        self.canceled.lock().insert(id);
+    }
+
+    /// Records which task runs now (the worker's bookkeeping).
+    pub(crate) fn set_running(&self, task: Option<(u64, String)>) {
+        *self.running.lock() = task;
+    }
+
+    /// Stops the running task if it writes to `kb` (which is being deleted).
+    pub(crate) fn cancel_running_on(&self, kb: &str) {
+        let running = self.running.lock().clone();
+        if let Some((id, _)) = running.filter(|(_, k)| k == kb) {
+            self.request_cancel(id);
+        }
+    }
+
+    /// Whether `id` was asked to stop.
+    pub(crate) fn cancel_requested(&self, id: u64) -> bool {
+        self.canceled.lock().contains(&id)
+    }
+
+    /// Connects the worker: tasks left queued or processing by an earlier run go to it first, in order.
+    pub(crate) fn attach(&self, tx: Sender<u64>) -> Result<()> {
+        let mut pending: Vec<TaskInfo> = ids_in(&self.dir)
+            .into_iter()
+            .filter_map(|id| self.get(id).ok().flatten())
+            .filter(|t| !t.status.is_final())
+            .collect();
+        pending.sort_by_key(|t| t.task_id);
+        for mut task in pending {
+            if task.status == TaskStatus::Processing {
+                tracing::info!(
+                    task = task.task_id,
+                    "resuming a task interrupted by a restart"
+                );
+                task.status = TaskStatus::Queued;
+                self.save(&task)?;
+            }
+            let _ = tx.send(task.task_id);
+        }
+        *self.to_worker.lock() = Some(tx);
+        Ok(())
+    }
+
+    /// Blocks until `id` is final or `timeout` has passed; its status then.
+    pub(crate) fn wait(&self, id: u64, timeout: Duration) -> Result<Option<TaskInfo>> {
+        let deadline = Instant::now() + timeout;
+        let mut generation = self.generation.lock();
+        loop {
+            let info = self.get(id)?;
+            match &info {
+                Some(t) if !t.status.is_final() && Instant::now() < deadline => {
+                    // Status changes notify; the timeout also re-reads in case another process wrote.
+                    let _ = self
+                        .changed
+                        .wait_for(&mut generation, Duration::from_millis(500));
+                }
+                _ => return Ok(info),
+            }
+        }
+    }
+}
+
+/// Task ids with a status file in `dir`.
+fn ids_in(dir: &Path) -> Vec<u64> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".json")?.parse::<u64>().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
