@@ -217,6 +217,8 @@ pub struct DataConfig {
     pub dir: std::path::PathBuf,
     /// KB used when `--kb` is absent.
     pub default_kb: String,
+    /// Days feedback records are kept; 0 = forever.
+    pub feedback_retention_days: u64,
 }
 
 /// `[model]`: which embedding model and how to batch it.

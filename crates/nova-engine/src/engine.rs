@@ -48,6 +48,8 @@ pub struct EngineOptions {
     pub cache_entries: u64,
     /// Dynamic batching of concurrent query embeddings.
     pub batching: BatchingOptions,
+    /// Feedback older than this many days is removed from `feedback.jsonl`; 0 keeps it forever.
+    pub feedback_retention_days: u64,
 }
 
 impl Default for EngineOptions {
@@ -55,6 +57,7 @@ impl Default for EngineOptions {
         Self {
             cache_entries: 10_000,
             batching: BatchingOptions::default(),
+            feedback_retention_days: 365,
         }
     }
 }
@@ -68,6 +71,7 @@ impl EngineOptions {
                 max_wait: Duration::ZERO,
                 ..BatchingOptions::default()
             },
+            ..Self::default()
         }
     }
 }
@@ -659,16 +663,26 @@ impl Engine {
     /// Appends feedback to the knowledge base's `feedback.jsonl`, synced to disk before returning.
     pub fn feedback(&self, ctx: &RequestCtx, name: &KbName, mut feedback: Feedback) -> Result<()> {
         ctx.principal.require(Role::Reader, Some(name))?;
-        self.kb(name)?;
-        feedback.at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let kb = self.kb(name)?;
+        crate::feedback::check(&feedback)?;
+        // Only a document the caller can see may be rated: no records about ids that do not exist.
+        let doc = DocId::parse(&feedback.doc_id)?;
+        if kb.doc_chunks(doc.as_str(), &ctx.access(name))?.is_empty() {
+            return Err(EngineError::DocumentNotFound(feedback.doc_id));
+        }
+        feedback.at = crate::tasks::now();
         feedback
             .request_id
             .get_or_insert_with(|| ctx.request_id.clone());
+        let path = self.layout.feedback_file(name);
         let _guard = self.feedback_lock.lock();
-        crate::feedback::append(&self.layout.feedback_file(name), &feedback)
+        if self.opts.feedback_retention_days > 0 {
+            let cutoff = feedback
+                .at
+                .saturating_sub(self.opts.feedback_retention_days * 86_400);
+            crate::feedback::prune(&path, cutoff)?;
+        }
+        crate::feedback::append(&path, &feedback)
     }
 
     /// The current router for (kb, label): read once, then reused until a retrain moves `CURRENT` on

@@ -47,6 +47,12 @@ pub enum EngineError {
         /// Who holds it, as the holder wrote in the lock file.
         holder: String,
     },
+    /// No such document (or not one the caller can see).
+    #[error("document `{}` not found", nova_core::excerpt(.0))]
+    DocumentNotFound(String),
+    /// A field is out of its bounds; the message names it.
+    #[error("{0}")]
+    Invalid(String),
     /// An ingest stopped because its task was canceled.
     #[error("canceled on request")]
     Canceled,
@@ -116,6 +122,8 @@ impl EngineError {
             Self::KbExists(_) => Code::KbExists,
             Self::KbBusy { .. } => Code::KbBusy,
             Self::Canceled => Code::Canceled,
+            Self::DocumentNotFound(_) => Code::DocumentNotFound,
+            Self::Invalid(_) => Code::InvalidInput,
             Self::NoModel => Code::NotReady,
             Self::Io { .. } | Self::Json { .. } => Code::Io,
             Self::Payload(_) | Self::Internal(_) => Code::Internal,

@@ -1,5 +1,6 @@
-//! User feedback on results, appended to the knowledge base's `feedback.jsonl` and synced to disk
-//! before the call returns.
+//! User feedback on results, appended to the knowledge base's `feedback.jsonl` (owner-only, 0600) and
+//! synced to disk before the call returns. Fields are bounded — it holds what users typed, so it must
+//! not grow without limit — and records older than the retention period are dropped.
 
 use crate::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,73 @@ pub struct Feedback {
     pub at: u64,
 }
 
+/// Longest query kept, in characters.
+pub const MAX_QUERY_CHARS: usize = 4096;
+/// Longest comment kept, in characters.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+/// Longest search request id, in bytes.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// 422 naming the first field out of its bounds.
+pub(crate) fn check(feedback: &Feedback) -> Result<()> {
+    let too_long = |field: &str, n: usize, max: usize| {
+        Err(EngineError::Invalid(format!(
+            "`{field}` is {n} characters; at most {max} are kept"
+        )))
+    };
+    if feedback.query.trim().is_empty() {
+        return Err(EngineError::Invalid("`query` must not be empty".into()));
+    }
+    let n = feedback.query.chars().count();
+    if n > MAX_QUERY_CHARS {
+        return too_long("query", n, MAX_QUERY_CHARS);
+    }
+    if let Some(n) = feedback.comment.as_ref().map(|c| c.chars().count()) {
+        if n > MAX_COMMENT_CHARS {
+            return too_long("comment", n, MAX_COMMENT_CHARS);
+        }
+    }
+    if let Some(id) = &feedback.request_id {
+        let ok = !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID_LEN
+            && id.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(EngineError::Invalid(format!(
+                "`search_request_id` must be 1–{MAX_REQUEST_ID_LEN} visible ASCII characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Drops records older than `cutoff` (Unix seconds). Lines are in time order, so only the first one is
+/// read unless something is due; then the rest is rewritten atomically.
+pub(crate) fn prune(path: &Path, cutoff: u64) -> Result<usize> {
+    use std::io::BufRead;
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(0); // nothing recorded yet
+    };
+    let at = |line: &str| serde_json::from_str::<Feedback>(line).map_or(u64::MAX, |f| f.at);
+    let mut lines = std::io::BufReader::new(file).lines();
+    match lines.next() {
+        Some(Ok(first)) if at(&first) < cutoff => {}
+        _ => return Ok(0),
+    }
+    let text = fs_err::read_to_string(path).map_err(|source| EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let kept: Vec<&str> = text.lines().filter(|l| at(l) >= cutoff).collect();
+    let removed = text.lines().count() - kept.len();
+    let mut body = kept.join("\n");
+    if !body.is_empty() {
+        body.push('\n');
+    }
+    crate::files::write_bytes_atomic(path, body.as_bytes())?;
+    tracing::info!(path = %path.display(), removed, "feedback past its retention removed");
+    Ok(removed)
+}
+
 /// Appends one line to `path`; the caller serialises appenders so lines stay whole.
 pub(crate) fn append(path: &Path, feedback: &Feedback) -> Result<()> {
     let io = |source| EngineError::Io {
@@ -50,11 +118,11 @@ pub(crate) fn append(path: &Path, feedback: &Feedback) -> Result<()> {
         source,
     })?;
     line.push(b'\n');
-    let mut file = fs_err::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
     file.write_all(&line).map_err(io)?;
     file.sync_data().map_err(io)
 }

@@ -9,14 +9,19 @@ use std::path::Path;
 
 /// Writes `value` as JSON to `path` atomically and durably.
 pub(crate) fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
-    let io = |source| EngineError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let bytes = serde_json::to_vec(value).map_err(|source| EngineError::Json {
         path: path.to_path_buf(),
         source,
     })?;
+    write_bytes_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let tmp = path.with_extension("tmp");
     {
         let mut options = std::fs::OpenOptions::new();
@@ -24,7 +29,7 @@ pub(crate) fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<(
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&tmp).map_err(io)?;
-        file.write_all(&bytes).map_err(io)?;
+        file.write_all(bytes).map_err(io)?;
         file.sync_all().map_err(io)?;
     }
     fs_err::rename(&tmp, path).map_err(io)?;

@@ -324,3 +324,61 @@ async fn limits_hold_on_json_multipart_and_jsonl_paths_and_errors_stay_small() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_is_bounded_about_real_documents_owner_only_and_expires() {
+    let app = TestApp::ready().await;
+    app.sample_kb("fb").await;
+    let file = app.data.path().join("kbs/fb/feedback.jsonl");
+    // A record from long ago, as an older run would have left it.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n",
+            json!({"query": "old", "doc_id": "disk-full.md", "rating": "helpful", "at": 1000})
+        ),
+    )
+    .unwrap();
+    let send = |body: Value| app.post("/v1/kbs/fb/feedback", body);
+    let ok = json!({"query": "disk full", "doc_id": "disk-full.md", "rating": "resolved"});
+    assert_eq!(send(ok.clone()).await.status(), 201);
+    let stored = std::fs::read_to_string(&file).unwrap();
+    assert!(!stored.contains("\"old\""), "past retention: {stored}");
+    assert_eq!(stored.lines().count(), 1, "{stored}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "feedback holds what users typed: owner only");
+    }
+
+    let mut huge = ok.clone();
+    huge["comment"] = json!("x".repeat(10 * 1024 * 1024));
+    let (status, _, body) = error_of(send(huge).await).await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`comment`"),
+        "{body}"
+    );
+    let mut long_query = ok.clone();
+    long_query["query"] = json!("q".repeat(5_000));
+    assert_eq!(send(long_query).await.status(), 422);
+    let mut odd_id = ok.clone();
+    odd_id["search_request_id"] = json!("r".repeat(500));
+    assert_eq!(send(odd_id).await.status(), 422);
+    let mut ghost = ok.clone();
+    ghost["doc_id"] = json!("no-such-doc.md");
+    let (status, code, _) = error_of(send(ghost).await).await;
+    assert_eq!(
+        (status.as_u16(), code.as_str()),
+        (404, "document_not_found")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().lines().count(),
+        1,
+        "refused feedback is not stored"
+    );
+}
