@@ -1024,3 +1024,50 @@ fn a_kb_held_by_another_process_leaves_the_server_listing_ready_and_serving_the_
     child.kill().expect("kill");
     child.wait().expect("exits");
 }
+
+#[test]
+fn serve_with_one_v_logs_one_line_per_request_with_status_latency_and_request_id() {
+    use std::io::{BufRead, BufReader};
+    let data = TempDir::new().expect("tmp");
+    let log = data.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nova"))
+        .current_dir(root())
+        .env("NOVA_DATA__DIR", data.path())
+        .env_remove("RUST_LOG")
+        .arg("--model")
+        .arg(root().join("models/all-MiniLM-L6-v2"))
+        .args(["-v", "serve", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("nova serve runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut first)
+        .expect("address line");
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("address")
+        .to_owned();
+    assert_eq!(http_status(&addr, "/healthz"), 200);
+    assert_eq!(http_status(&addr, "/no-such-route"), 401);
+    child.kill().expect("kill");
+    child.wait().expect("exits");
+    let text = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("finished processing request"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("path=/healthz") && lines[0].contains("status=200"),
+        "{text}"
+    );
+    assert!(
+        lines[0].contains("request_id=") && lines[0].contains("ms"),
+        "{text}"
+    );
+    assert!(lines[1].contains("status=401"), "{text}");
+}
