@@ -507,6 +507,13 @@ pub struct BenchHttpArgs {
     #[arg(long, value_name = "FILE")]
     pub queries: PathBuf,
 
+    /// Interleave requests over several servers instead of `--url`: `LABEL=URL`, repeated. Each client
+    /// sends one query to every arm in turn, so the host's drift hits all arms alike and the arms are
+    /// compared by latency at equal load (throughput at a fixed concurrency is concurrency / mean
+    /// latency). The key of arm `off` comes from `NOVA_KEY_OFF`, and so on.
+    #[arg(long = "arm", value_name = "LABEL=URL")]
+    pub arms: Vec<String>,
+
     /// Concurrency levels, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     pub concurrency: Vec<usize>,
