@@ -193,7 +193,13 @@ async fn load(
                 let q = &queries[cycle % queries.len()];
                 let body = serde_json::json!({"query": q, "k": k, "mode": mode});
                 let t0 = Instant::now();
-                let ok = match arm.client.post(arm.endpoint.clone()).json(&body).send().await {
+                let ok = match arm
+                    .client
+                    .post(arm.endpoint.clone())
+                    .json(&body)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
                     _ => false,
                 };
