@@ -767,3 +767,62 @@ fn randomized_documents_and_callers_never_leak_and_fill_k_when_they_can() {
         }
     }
 }
+
+/// A document of `n` sections, each its own chunk, with `marker` in every one.
+fn sections(n: usize, marker: &str) -> Document {
+    let text: String = (0..n)
+        .map(|i| format!("## Section {i}\n\n{marker} paragraph {i} of the big runbook.\n\n"))
+        .collect();
+    Document::new("big.md", "Big runbook", "big.md", text)
+}
+
+#[test]
+fn a_large_document_reads_back_whole_and_a_cut_off_replacement_never_shows() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let ctx = RequestCtx::local();
+    let name = kb("big");
+    let create = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine
+        .ingest(&ctx, &name, &[sections(1_200, "first")], &create)
+        .unwrap();
+    let id = DocId::parse("big.md").unwrap();
+    let read = engine.document(&ctx, &name, &id).unwrap().unwrap();
+    assert_eq!(read.chunks.len(), 1_200, "every chunk, not the first 1,000");
+    assert!(read
+        .chunks
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.index == i as u64));
+
+    // A replacement stopped after two of its five commits: readers keep the whole first version, and
+    // the next ingest does not mistake the partial one for "unchanged".
+    let batches = AtomicUsize::new(0);
+    let cancel = || batches.fetch_add(1, Ordering::SeqCst) >= 2;
+    let stopped = IngestOptions {
+        cancel: Some(&cancel),
+        ..IngestOptions::default()
+    };
+    let err = engine
+        .ingest(&ctx, &name, &[sections(1_200, "second")], &stopped)
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Canceled), "{err}");
+    let read = engine.document(&ctx, &name, &id).unwrap().unwrap();
+    assert_eq!(read.chunks.len(), 1_200);
+    assert!(read.chunks.iter().all(|c| c.text.contains("first")));
+    let summary = engine
+        .ingest(
+            &ctx,
+            &name,
+            &[sections(1_200, "second")],
+            &IngestOptions::default(),
+        )
+        .unwrap();
+    assert_eq!((summary.updated, summary.unchanged), (1, 0), "{summary:?}");
+    let read = engine.document(&ctx, &name, &id).unwrap().unwrap();
+    assert_eq!(read.chunks.len(), 1_200);
+    assert!(read.chunks.iter().all(|c| c.text.contains("second")));
+}
