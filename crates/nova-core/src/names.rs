@@ -11,7 +11,7 @@ pub enum NameError {
     #[error("invalid knowledge base name `{}`: use 1–64 letters, digits, `-` and `_`", excerpt(.0))]
     KbName(String),
     /// Not a document id.
-    #[error("invalid document id `{}`: it must be 1–{max} bytes without control or bidirectional-override characters", excerpt(.0), max = DocId::MAX_LEN)]
+    #[error("invalid document id `{}`: it must be 1–{max} characters without control or bidirectional-override characters", excerpt(.0), max = DocId::MAX_LEN)]
     DocId(String),
     /// Not a label field name.
     #[error("invalid label field `{}`: use 1–64 letters, digits, `-` and `_`", excerpt(.0))]
@@ -111,13 +111,13 @@ impl LabelField {
 pub struct DocId(String);
 
 impl DocId {
-    /// Longest id accepted, in bytes.
+    /// Longest id accepted, in characters.
     pub const MAX_LEN: usize = 512;
 
     /// Checks `id`.
     pub fn parse(id: &str) -> Result<Self, NameError> {
         let ok = !id.trim().is_empty()
-            && id.len() <= Self::MAX_LEN
+            && id.chars().count() <= Self::MAX_LEN
             && !id.chars().any(|c| c.is_control() || is_bidi_control(c));
         if ok {
             Ok(Self(id.to_owned()))

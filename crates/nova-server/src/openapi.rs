@@ -20,7 +20,7 @@ use utoipa::OpenApi;
         health::healthz, health::readyz, health::metrics,
         keys::create_key, keys::list_keys, keys::revoke_key,
     ),
-    modifiers(&BearerKey, &AuthResponses),
+    modifiers(&BearerKey, &AuthResponses, &InputResponses),
     security(("api_key" = [])),
     components(schemas(ErrorBody, ErrorDetail)),
     tags(
@@ -116,6 +116,105 @@ impl utoipa::Modify for AuthResponses {
                 responses
                     .entry("429".into())
                     .or_insert_with(|| limited.clone().into());
+            }
+        }
+    }
+}
+
+/// The answers the shared layers give on every route they cover, so the contract lists every status a
+/// client can get: a body that is not JSON (400 `malformed_json`), too large (413) or of another type
+/// (415), a path or field the handler refuses (422), a request target the HTTP layer cannot decode
+/// (400 `bad_request`), the model still loading or the KB held by another process (503). Also the rule
+/// every `{kb}` path parameter obeys, so generated names match what the server accepts.
+struct InputResponses;
+
+/// A document id as `DocId::parse` accepts it: 1–512 characters, not blank, no control or bidi-override
+/// characters.
+pub const DOC_ID_PATTERN: &str = "^(?=.*\\S)[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]{1,512}$";
+
+impl utoipa::Modify for InputResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, ObjectBuilder, Ref, ResponseBuilder, Type};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                )
+                .build()
+        };
+        let bad = error("Malformed JSON (`malformed_json`) or a path or query string that cannot be decoded (`bad_request`)");
+        let too_large = error("Body larger than `server.body_limit_mb` (`payload_too_large`)");
+        let media = error("A body that is not `application/json` (`unsupported_media_type`)");
+        let invalid = error("Invalid input; the message names the field (`invalid_input`)");
+        let unavailable = error("The model is still loading (`not_ready`) or the knowledge base is open in another process (`kb_busy`, with `Retry-After`)");
+        // Document ids in bodies follow the same rule as in paths.
+        if let Some(components) = openapi.components.as_mut() {
+            for (schema, field) in [("DocumentIn", "id"), ("FeedbackIn", "doc_id")] {
+                if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object))) =
+                    components.schemas.get_mut(schema)
+                {
+                    if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(p))) =
+                        object.properties.get_mut(field)
+                    {
+                        p.pattern = Some(DOC_ID_PATTERN.to_owned());
+                    }
+                }
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics") {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let has_body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                for param in op.parameters.iter_mut().flatten() {
+                    let utoipa::openapi::RefOr::T(param) = param else {
+                        continue;
+                    };
+                    if param.name == "id" && path.contains("/documents/") {
+                        param.schema = Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .pattern(Some(DOC_ID_PATTERN))
+                                .into(),
+                        );
+                    }
+                    if param.name == "kb" {
+                        param.schema = Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .pattern(Some("^[A-Za-z0-9_-]{1,64}$"))
+                                .into(),
+                        );
+                    }
+                }
+                let responses = &mut op.responses.responses;
+                let mut add = |code: &str, response: &utoipa::openapi::Response| {
+                    responses
+                        .entry(code.into())
+                        .or_insert_with(|| response.clone().into());
+                };
+                add("400", &bad);
+                add("503", &unavailable);
+                if has_body {
+                    add("413", &too_large);
+                    add("415", &media);
+                }
+                if has_body || has_params {
+                    add("422", &invalid);
+                }
             }
         }
     }

@@ -41,6 +41,7 @@ pub struct DocumentIn {
     #[serde(default)]
     pub title: String,
     /// Body; Markdown headings and blank-line paragraphs guide chunking.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub text: String,
     /// `article` (default) or `ticket`.
     #[serde(default)]
@@ -64,6 +65,7 @@ pub struct DocumentIn {
 #[serde(deny_unknown_fields)]
 pub struct DocumentsIn {
     /// Documents to add or replace.
+    #[schema(min_items = 1)]
     pub documents: Vec<DocumentIn>,
 }
 

@@ -64,8 +64,17 @@ pub struct EmbeddingData {
     /// Position in `input`.
     pub index: usize,
     /// The vector: numbers, or a base64 string.
-    #[schema(value_type = Object)]
-    pub embedding: serde_json::Value,
+    pub embedding: EmbeddingValue,
+}
+
+/// A vector as `encoding_format` asked for it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EmbeddingValue {
+    /// `float`: the numbers.
+    Float(Vec<f32>),
+    /// `base64`: the little-endian f32 bytes, base64-encoded (as OpenAI sends them).
+    Base64(String),
 }
 
 /// Token counts.
@@ -143,10 +152,10 @@ pub async fn create_embeddings(
             object: "embedding",
             index,
             embedding: match req.encoding_format {
-                EncodingFormat::Float => serde_json::json!(v),
+                EncodingFormat::Float => EmbeddingValue::Float(v),
                 EncodingFormat::Base64 => {
                     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                    serde_json::json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+                    EmbeddingValue::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
                 }
             },
         })

@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct FeedbackIn {
     /// The query or problem the result answered.
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub query: String,
     /// The document rated.
     pub doc_id: String,
@@ -30,9 +31,11 @@ pub struct FeedbackIn {
     pub rating: Rating,
     /// Optional free text.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
     /// The `x-request-id` of the search that produced the result, if the client kept it.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[!-~]+$")]
     pub search_request_id: Option<String>,
 }
 

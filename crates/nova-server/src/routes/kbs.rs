@@ -31,6 +31,7 @@ pub struct KbList {
 #[serde(deny_unknown_fields)]
 pub struct CreateKb {
     /// Letters, digits, `-` and `_`; at most 64 characters.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
 }
 

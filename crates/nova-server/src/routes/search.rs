@@ -28,12 +28,14 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// What the user is looking for, in their own words.
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub query: String,
     /// `hybrid` (default), `dense` or `bm25`.
     #[serde(default)]
     pub mode: Option<Mode>,
     /// Documents to return (1–100, default 10).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub k: Option<usize>,
     /// Payload filters, all required, e.g. `{"kind": "ticket", "tags": "vpn"}`.
     #[serde(default)]
@@ -96,6 +98,7 @@ pub async fn search(
 #[serde(deny_unknown_fields)]
 pub struct TroubleshootRequest {
     /// The problem, as the user or the ticket describes it.
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub problem: String,
     /// Only documents whose `product` field is this.
     #[serde(default)]
@@ -111,9 +114,11 @@ pub struct TroubleshootRequest {
     pub filters: BTreeMap<String, String>,
     /// Passages to return (1–20, default 5).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 20)]
     pub passages: Option<usize>,
     /// Similar tickets to return (0–20, default 3).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 20)]
     pub tickets: Option<usize>,
 }
 

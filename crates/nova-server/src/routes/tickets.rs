@@ -37,9 +37,11 @@ pub struct ClassifyRequest {
     pub label: Option<String>,
     /// "Needs human" below this confidence, 0–1 (default: the router's).
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub threshold: Option<f32>,
     /// Labels to return, best first (1–20, default 3).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 20)]
     pub top: Option<usize>,
 }
 
@@ -58,9 +60,11 @@ pub struct SuggestRequest {
     pub label: Option<String>,
     /// Similar resolved tickets (1–20, default 3).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 20)]
     pub tickets: Option<usize>,
     /// KB passages (1–20, default 3).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 20)]
     pub passages: Option<usize>,
     /// Payload filters for both searches, all required.
     #[serde(default)]
