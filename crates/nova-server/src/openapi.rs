@@ -149,8 +149,24 @@ impl utoipa::Modify for InputResponses {
         let media = error("A body that is not `application/json` (`unsupported_media_type`)");
         let invalid = error("Invalid input; the message names the field (`invalid_input`)");
         let unavailable = error("The model is still loading (`not_ready`) or the knowledge base is open in another process (`kb_busy`, with `Retry-After`)");
-        // Document ids in bodies follow the same rule as in paths.
+        // Document ids in bodies follow the same rule as in paths; filter keys are field names.
         if let Some(components) = openapi.components.as_mut() {
+            for schema in ["SearchRequest", "TroubleshootRequest", "SuggestRequest"] {
+                if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object))) =
+                    components.schemas.get_mut(schema)
+                {
+                    if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(p))) =
+                        object.properties.get_mut("filters")
+                    {
+                        p.property_names = Some(Box::new(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .pattern(Some("^[A-Za-z0-9_-]+$"))
+                                .into(),
+                        ));
+                    }
+                }
+            }
             for (schema, field) in [("DocumentIn", "id"), ("FeedbackIn", "doc_id")] {
                 if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object))) =
                     components.schemas.get_mut(schema)
