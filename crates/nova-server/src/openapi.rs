@@ -61,13 +61,8 @@ impl utoipa::Modify for AuthResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::header::Header;
         use utoipa::openapi::security::SecurityRequirement;
-        use utoipa::openapi::{Content, Object, Ref, ResponseBuilder, Type};
-        let error = |description: &str| {
-            ResponseBuilder::new().description(description).content(
-                "application/json",
-                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-            )
-        };
+        use utoipa::openapi::{Object, Type};
+        let error = error_response;
         let seconds = |what: &str| {
             let mut h = Header::new(Object::with_type(Type::Integer));
             h.description = Some(what.to_owned());
@@ -90,33 +85,14 @@ impl utoipa::Modify for AuthResponses {
                     seconds("Seconds until the window is full again"),
                 )
                 .build();
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let open = matches!(path.as_str(), "/healthz" | "/readyz");
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if open {
-                    op.security = Some(vec![SecurityRequirement::default()]);
-                    continue;
-                }
-                let responses = &mut op.responses.responses;
-                responses
-                    .entry("401".into())
-                    .or_insert_with(|| unauthenticated.clone().into());
-                responses
-                    .entry("403".into())
-                    .or_insert_with(|| forbidden.clone().into());
-                responses
-                    .entry("429".into())
-                    .or_insert_with(|| limited.clone().into());
+        for (path, op) in operations(openapi) {
+            if matches!(path, "/healthz" | "/readyz") {
+                op.security = Some(vec![SecurityRequirement::default()]);
+                continue;
             }
+            add_response(op, "401", &unauthenticated);
+            add_response(op, "403", &forbidden);
+            add_response(op, "429", &limited);
         }
     }
 }
@@ -134,16 +110,7 @@ pub const DOC_ID_PATTERN: &str = "^(?=.*\\S)[^\\u0000-\\u001f\\u007f-\\u009f\\u0
 
 impl utoipa::Modify for InputResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{Content, ObjectBuilder, Ref, ResponseBuilder, Type};
-        let error = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-                )
-                .build()
-        };
+        let error = |description: &str| error_response(description).build();
         let bad = error("Malformed JSON (`malformed_json`) or a path or query string that cannot be decoded (`bad_request`)");
         let too_large = error("Body larger than `server.body_limit_mb` (`payload_too_large`)");
         let media = error("A body that is not `application/json` (`unsupported_media_type`)");
@@ -152,87 +119,111 @@ impl utoipa::Modify for InputResponses {
         // Document ids in bodies follow the same rule as in paths; filter keys are field names.
         if let Some(components) = openapi.components.as_mut() {
             for schema in ["SearchRequest", "TroubleshootRequest", "SuggestRequest"] {
-                if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object))) =
-                    components.schemas.get_mut(schema)
-                {
-                    if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(p))) =
-                        object.properties.get_mut("filters")
-                    {
-                        p.property_names = Some(Box::new(
-                            ObjectBuilder::new()
-                                .schema_type(Type::String)
-                                .pattern(Some("^[A-Za-z0-9_-]+$"))
-                                .into(),
-                        ));
-                    }
+                if let Some(p) = property_mut(components, schema, "filters") {
+                    p.property_names = Some(Box::new(string_matching(FIELD_NAME_PATTERN)));
                 }
             }
             for (schema, field) in [("DocumentIn", "id"), ("FeedbackIn", "doc_id")] {
-                if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object))) =
-                    components.schemas.get_mut(schema)
-                {
-                    if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(p))) =
-                        object.properties.get_mut(field)
-                    {
-                        p.pattern = Some(DOC_ID_PATTERN.to_owned());
-                    }
+                if let Some(p) = property_mut(components, schema, field) {
+                    p.pattern = Some(DOC_ID_PATTERN.to_owned());
                 }
             }
         }
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            if matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics") {
+        for (path, op) in operations(openapi) {
+            if matches!(path, "/healthz" | "/readyz" | "/metrics") {
                 continue;
             }
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let has_body = op.request_body.is_some();
-                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
-                for param in op.parameters.iter_mut().flatten() {
-                    let utoipa::openapi::RefOr::T(param) = param else {
-                        continue;
-                    };
-                    if param.name == "id" && path.contains("/documents/") {
-                        param.schema = Some(
-                            ObjectBuilder::new()
-                                .schema_type(Type::String)
-                                .pattern(Some(DOC_ID_PATTERN))
-                                .into(),
-                        );
-                    }
-                    if param.name == "kb" {
-                        param.schema = Some(
-                            ObjectBuilder::new()
-                                .schema_type(Type::String)
-                                .pattern(Some("^[A-Za-z0-9_-]{1,64}$"))
-                                .into(),
-                        );
-                    }
-                }
-                let responses = &mut op.responses.responses;
-                let mut add = |code: &str, response: &utoipa::openapi::Response| {
-                    responses
-                        .entry(code.into())
-                        .or_insert_with(|| response.clone().into());
+            let has_body = op.request_body.is_some();
+            let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            for param in op.parameters.iter_mut().flatten() {
+                let utoipa::openapi::RefOr::T(param) = param else {
+                    continue;
                 };
-                add("400", &bad);
-                add("503", &unavailable);
-                if has_body {
-                    add("413", &too_large);
-                    add("415", &media);
+                if param.name == "id" && path.contains("/documents/") {
+                    param.schema = Some(string_matching(DOC_ID_PATTERN).into());
                 }
-                if has_body || has_params {
-                    add("422", &invalid);
+                if param.name == "kb" {
+                    param.schema = Some(string_matching(KB_NAME_PATTERN).into());
                 }
             }
+            add_response(op, "400", &bad);
+            add_response(op, "503", &unavailable);
+            if has_body {
+                add_response(op, "413", &too_large);
+                add_response(op, "415", &media);
+            }
+            if has_body || has_params {
+                add_response(op, "422", &invalid);
+            }
         }
+    }
+}
+
+/// A knowledge base name as `KbName::parse` accepts it.
+const KB_NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
+/// A payload field name as the filter check accepts it.
+const FIELD_NAME_PATTERN: &str = "^[A-Za-z0-9_-]+$";
+
+/// Every operation with its path.
+fn operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&str, &mut utoipa::openapi::path::Operation)> {
+    openapi.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        .map(move |op| (path.as_str(), op))
+    })
+}
+
+/// An error answer with the `ErrorBody` JSON.
+fn error_response(description: &str) -> utoipa::openapi::ResponseBuilder {
+    use utoipa::openapi::{Content, Ref, ResponseBuilder};
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+    )
+}
+
+/// Documents `response` under `code` unless the handler documented that status itself.
+fn add_response(
+    op: &mut utoipa::openapi::path::Operation,
+    code: &str,
+    response: &utoipa::openapi::Response,
+) {
+    op.responses
+        .responses
+        .entry(code.into())
+        .or_insert_with(|| response.clone().into());
+}
+
+/// A string schema with `pattern`.
+fn string_matching(pattern: &str) -> utoipa::openapi::Schema {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(pattern))
+        .into()
+}
+
+/// The object schema of `schema`'s property `field`, if both are plain objects.
+fn property_mut<'a>(
+    components: &'a mut utoipa::openapi::Components,
+    schema: &str,
+    field: &str,
+) -> Option<&'a mut utoipa::openapi::Object> {
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+        return None;
+    };
+    match object.properties.get_mut(field) {
+        Some(RefOr::T(Schema::Object(p))) => Some(p),
+        _ => None,
     }
 }
 
