@@ -177,7 +177,7 @@ impl Engine {
         let layout = DataLayout::new(data_dir);
         let kbs = layout.kbs_dir();
         fs_err::create_dir_all(&kbs).map_err(|source| EngineError::Io { path: kbs, source })?;
-        let tasks = TaskQueue::open(&layout.tasks_dir())?;
+        let tasks = TaskQueue::open(&layout.tasks_dir());
         Ok(Self {
             tasks,
             keys: KeyStore::open(&layout.auth_dir()),
@@ -458,9 +458,7 @@ impl Engine {
         opts: &IngestOptions<'_>,
     ) -> Result<IngestSummary> {
         ctx.principal.require(Role::Editor, Some(name))?;
-        for d in docs {
-            DocId::parse(&d.id)?;
-        }
+        crate::ingest::check_documents(docs)?;
         let model = self.model()?;
         let kb = match self.kb(name) {
             Err(EngineError::KbNotFound(_)) if opts.create_missing => {

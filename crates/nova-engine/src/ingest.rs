@@ -79,9 +79,9 @@ struct Stored {
     others: bool,
 }
 
-/// Ingests `docs` into `kb`. The caller holds `kb.writer`.
-/// Checks what every ingest requires of its input: valid ids, each once. (Readers already skip bad ids;
-/// this is the rule for every other caller of the engine.)
+/// Checks what every ingest requires of its input: valid ids, each once. `Engine::ingest` and
+/// `Engine::submit_ingest` call it before any work. (Readers already skip bad ids; this is the rule for
+/// every other caller of the engine.)
 pub(crate) fn check_documents(docs: &[Document]) -> Result<()> {
     for doc in docs {
         nova_core::DocId::parse(&doc.id)?;
@@ -96,6 +96,8 @@ pub(crate) fn check_documents(docs: &[Document]) -> Result<()> {
 /// Asked before each batch is embedded: `true` stops the ingest with [`EngineError::Canceled`].
 pub type CancelCheck<'a> = &'a (dyn Fn() -> bool + Sync);
 
+/// Ingests `docs` into `kb`. The caller holds `kb.writer` and has checked `docs` with
+/// [`check_documents`].
 pub(crate) fn ingest(
     kb: &KnowledgeBase,
     embedder: &dyn Embedder,
@@ -103,7 +105,6 @@ pub(crate) fn ingest(
     progress: &(dyn Fn(IngestProgress) + Sync),
     cancel: CancelCheck<'_>,
 ) -> Result<IngestSummary> {
-    check_documents(docs)?;
     let mut summary = IngestSummary::default();
     // One batch in flight: embedding of batch n+1 overlaps the commit of batch n.
     let (tx, rx) = sync_channel::<Batch>(1);

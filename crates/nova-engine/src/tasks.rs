@@ -11,7 +11,6 @@ use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -97,7 +96,9 @@ pub(crate) fn now() -> u64 {
 /// The task files of a data folder, the queue to the worker and the cancel requests.
 pub(crate) struct TaskQueue {
     dir: PathBuf,
-    next_id: AtomicU64,
+    /// The next id, once known: found by reading the folder on first need, so commands that never touch
+    /// tasks (every CLI search) do not list it.
+    next_id: Mutex<Option<u64>>,
     to_worker: Mutex<Option<Sender<u64>>>,
     canceled: Mutex<HashSet<u64>>,
     /// The task being ingested now, and its KB.
@@ -108,22 +109,34 @@ pub(crate) struct TaskQueue {
 }
 
 impl TaskQueue {
-    /// Opens (creating) `dir`; ids continue after the highest one there.
-    pub(crate) fn open(dir: &Path) -> Result<Self> {
-        fs_err::create_dir_all(dir).map_err(|source| EngineError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let highest = ids_in(dir).into_iter().max().unwrap_or(0);
-        Ok(Self {
+    /// The queue in `dir` (created at the first submission); ids continue after the highest one there.
+    pub(crate) fn open(dir: &Path) -> Self {
+        Self {
             dir: dir.to_path_buf(),
-            next_id: AtomicU64::new(highest + 1),
+            next_id: Mutex::new(None),
             to_worker: Mutex::new(None),
             canceled: Mutex::new(HashSet::new()),
             running: Mutex::new(None),
             generation: Mutex::new(0),
             changed: Condvar::new(),
-        })
+        }
+    }
+
+    /// A fresh id (creating the folder the first time).
+    fn allocate(&self) -> Result<u64> {
+        let mut next = self.next_id.lock();
+        let id = match *next {
+            Some(id) => id,
+            None => {
+                fs_err::create_dir_all(&self.dir).map_err(|source| EngineError::Io {
+                    path: self.dir.clone(),
+                    source,
+                })?;
+                ids_in(&self.dir).into_iter().max().unwrap_or(0) + 1
+            }
+        };
+        *next = Some(id + 1);
+        Ok(id)
     }
 
     fn status_file(&self, id: u64) -> PathBuf {
@@ -142,7 +155,7 @@ impl TaskQueue {
         docs: &[Document],
         skipped: Vec<TaskSkip>,
     ) -> Result<TaskInfo> {
-        let task_id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let task_id = self.allocate()?;
         write_json_atomic(&self.input_file(task_id), &docs)?;
         let info = TaskInfo {
             task_id,

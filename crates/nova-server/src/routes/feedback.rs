@@ -58,7 +58,7 @@ pub async fn record_feedback(
     ApiJson(body): ApiJson<FeedbackIn>,
 ) -> Result<(StatusCode, Json<FeedbackRecorded>), ApiError> {
     let kb = kb_name(&kb)?;
-    non_empty("query", &body.query)?;
+    // The engine bounds `query` and the rest; an empty id gets this clearer message first.
     non_empty("doc_id", &body.doc_id)?;
     // Without the search's own id, the engine records this request's.
     let feedback = Feedback {
