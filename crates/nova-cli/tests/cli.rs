@@ -516,16 +516,29 @@ fn http_status(addr: &str, path: &str) -> u16 {
 /// `nova serve` on a free port over `data` with extra `env`; returns the child and its address as soon
 /// as it prints it (before the model has loaded).
 fn spawn_serve(data: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    spawn_serve_logging(data, env, &[], std::process::Stdio::null())
+}
+
+/// [`spawn_serve`] with global flags before `serve` (e.g. `-v`) and its stderr sent to `stderr`; the
+/// caller's `RUST_LOG` is dropped so the flags decide what is logged.
+fn spawn_serve_logging(
+    data: &Path,
+    env: &[(&str, &str)],
+    flags: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_nova"))
         .current_dir(root())
         .env("NOVA_DATA__DIR", data)
+        .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .arg("--model")
         .arg(root().join("models/all-MiniLM-L6-v2"))
+        .args(flags)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("nova serve runs");
     let mut first = String::new();
@@ -1027,30 +1040,10 @@ fn a_kb_held_by_another_process_leaves_the_server_listing_ready_and_serving_the_
 
 #[test]
 fn serve_with_one_v_logs_one_line_per_request_with_status_latency_and_request_id() {
-    use std::io::{BufRead, BufReader};
     let data = TempDir::new().expect("tmp");
     let log = data.path().join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nova"))
-        .current_dir(root())
-        .env("NOVA_DATA__DIR", data.path())
-        .env_remove("RUST_LOG")
-        .arg("--model")
-        .arg(root().join("models/all-MiniLM-L6-v2"))
-        .args(["-v", "serve", "--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("nova serve runs");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut first)
-        .expect("address line");
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .expect("address")
-        .to_owned();
+    let stderr = std::fs::File::create(&log).expect("log file");
+    let (mut child, addr) = spawn_serve_logging(data.path(), &[], &["-v"], stderr.into());
     assert_eq!(http_status(&addr, "/healthz"), 200);
     assert_eq!(http_status(&addr, "/no-such-route"), 401);
     child.kill().expect("kill");

@@ -109,12 +109,8 @@ async fn cross_site_writes_foreign_preflights_and_rebound_hosts_are_refused() {
         assert_eq!(r.status(), StatusCode::OK, "{origin}");
     }
     let r = app
-        .client
-        .get(app.url("/v1/kbs"))
-        .header("origin", "https://portal.example")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/v1/kbs", "origin", "https://portal.example")
+        .await;
     assert_eq!(
         r.headers()["access-control-allow-origin"],
         "https://portal.example"
@@ -143,13 +139,7 @@ async fn cross_site_writes_foreign_preflights_and_rebound_hosts_are_refused() {
         StatusCode::FORBIDDEN
     );
     // DNS rebinding: the right address under a foreign name.
-    let r = app
-        .client
-        .get(app.url("/v1/kbs"))
-        .header("host", "evil.example")
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_with("/v1/kbs", "host", "evil.example").await;
     let (status, code, body) = error_of(r).await;
     assert_eq!(
         (status, code.as_str()),
@@ -282,24 +272,12 @@ async fn limits_hold_on_json_multipart_and_jsonl_paths_and_errors_stay_small() {
 
     // A long or odd x-request-id is replaced, not echoed.
     for sent in ["r".repeat(1_000), "two words".into()] {
-        let r = app
-            .client
-            .get(app.url("/v1/kbs"))
-            .header("x-request-id", &sent)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_with("/v1/kbs", "x-request-id", &sent).await;
         let got = r.headers()["x-request-id"].to_str().unwrap().to_owned();
         assert_ne!(got, sent);
         assert_eq!(got.len(), 36, "a fresh UUID: {got}");
     }
-    let r = app
-        .client
-        .get(app.url("/v1/kbs"))
-        .header("x-request-id", "trace-42")
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_with("/v1/kbs", "x-request-id", "trace-42").await;
     assert_eq!(
         r.headers()["x-request-id"],
         "trace-42",

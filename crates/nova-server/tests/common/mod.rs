@@ -217,6 +217,16 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// [`Self::get`] with one extra header.
+    pub async fn get_with(&self, path: &str, header: &str, value: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header(header, value)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A KB holding the sample articles (multipart upload) and tickets (JSON).
     pub async fn sample_kb(&self, name: &str) {
         let r = self.post("/v1/kbs", json!({ "name": name })).await;
