@@ -12,6 +12,7 @@
 
 use crate::authenticator::Authenticated;
 use crate::error::{AuthError, Result};
+use crate::token_cache::TokenCache;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use nova_core::{Grant, Principal};
@@ -98,6 +99,8 @@ pub struct JwtVerifier {
     /// When the last fetch started; held during a fetch so concurrent callers wait for it.
     last_fetch: Mutex<Option<Instant>>,
     fetches: AtomicU64,
+    /// Tokens that passed every check in the last minute.
+    verified: TokenCache,
 }
 
 impl JwtVerifier {
@@ -129,6 +132,7 @@ impl JwtVerifier {
             }),
             last_fetch: Mutex::new(None),
             fetches: AtomicU64::new(0),
+            verified: TokenCache::default(),
         };
         match verifier.fetch_now() {
             Ok(()) => {}
@@ -148,6 +152,9 @@ impl JwtVerifier {
     /// The caller `token` names, if it is valid. [`AuthError::KeysStale`] means fetching the key set
     /// again may change the answer: call [`Self::refresh`] (off any async executor) and verify again.
     pub fn verify(&self, token: &str) -> Result<Authenticated> {
+        if let Some(who) = self.verified.get(token) {
+            return Ok(who);
+        }
         let refused = AuthError::Unauthenticated;
         let header = jsonwebtoken::decode_header(token).map_err(|_| refused("malformed token"))?;
         if !ALLOWED.contains(&header.alg) {
@@ -185,7 +192,13 @@ impl JwtVerifier {
             refused("invalid token")
         })?;
         drop(cache);
-        self.principal(&data.claims)
+        let who = self.principal(&data.claims)?;
+        // `exp` is a required claim the check above accepted, so it is a number here.
+        if let Some(exp) = data.claims.get("exp").and_then(serde_json::Value::as_u64) {
+            self.verified
+                .put(token, &who, exp, self.settings.leeway_secs);
+        }
+        Ok(who)
     }
 
     /// Fetches the key set again unless another fetch happened within `min_interval` (then waits for
@@ -265,6 +278,8 @@ impl JwtVerifier {
             by_kid,
             loaded: Some(Instant::now()),
         };
+        // A withdrawn key's tokens must not outlive the set that dropped it.
+        self.verified.clear();
         Ok(())
     }
 

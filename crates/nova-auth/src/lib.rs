@@ -14,6 +14,7 @@ mod issuer;
 mod jwt;
 mod keys;
 mod limits;
+mod token_cache;
 
 pub use authenticator::{AuthMode, Authenticated, Authenticator, RoleLimits};
 pub use error::{AuthError, Result};

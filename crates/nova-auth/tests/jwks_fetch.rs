@@ -219,3 +219,33 @@ fn a_jwks_url_a_foreign_discovery_document_and_plain_http_elsewhere() {
     .expect("plain http to a remote host is refused");
     assert!(err.to_string().contains("https://"), "{err}");
 }
+
+#[test]
+fn a_verified_token_is_not_trusted_beyond_the_key_set_that_signed_it() {
+    let idp = Provider::start();
+    let issuer = idp.base.clone();
+    let old = LocalIssuer::generate("old").unwrap();
+    let new = LocalIssuer::generate("new").unwrap();
+    idp.serve("/keys", &json!({ "keys": [old.jwk()] }));
+    let verifier = JwtVerifier::new(
+        settings(&issuer),
+        JwksSource::Url(format!("{issuer}/keys")),
+        policy(0),
+    )
+    .unwrap();
+    let (auth, _dir) = authenticator(verifier, RoleLimits::default());
+    let bearer = token(&old, "old", &issuer);
+    for _ in 0..3 {
+        // Verified once, then served from the verified-token cache.
+        assert!(auth.authenticate(Some(&bearer)).is_ok());
+    }
+    // The provider withdraws the key (compromised); the next re-fetch must end its tokens at once,
+    // cached or not.
+    idp.serve("/keys", &json!({ "keys": [new.jwk()] }));
+    auth.refresh_jwt_keys();
+    let r = auth.authenticate_blocking(Some(&bearer));
+    assert!(matches!(r, Err(AuthError::Unauthenticated(_))), "{r:?}");
+    assert!(auth
+        .authenticate(Some(&token(&new, "new", &issuer)))
+        .is_ok());
+}
