@@ -70,3 +70,60 @@ pub(crate) fn bounded(
         ))),
     }
 }
+
+/// An optional count from JSON: JSON has one number type, and JSON Schema's `integer` admits `68.0`,
+/// which JavaScript clients send for computed values — so a whole number written with a fraction part is
+/// the same count; `68.5`, negatives and values beyond `T` are refused naming the value.
+pub(crate) fn whole_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::de::Error as _;
+    use serde::Deserialize as _;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    // Beyond 2^53 a float no longer holds every whole number exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=EXACT).contains(f))
+            .map(|f| f as u64)
+    });
+    let v = whole.ok_or_else(|| {
+        D::Error::custom(format!(
+            "invalid value `{n}`, expected a non-negative whole number"
+        ))
+    })?;
+    T::try_from(v)
+        .map(Some)
+        .map_err(|_| D::Error::custom(format!("`{n}` is too large")))
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    #[derive(serde::Deserialize, Debug)]
+    struct Body {
+        #[serde(default, deserialize_with = "super::whole_number")]
+        k: Option<usize>,
+    }
+
+    fn k(json: &str) -> Result<Option<usize>, String> {
+        serde_json::from_str::<Body>(json)
+            .map(|b| b.k)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn whole_numbers_in_either_notation_and_nothing_else() {
+        assert_eq!(k(r#"{"k": 68}"#), Ok(Some(68)));
+        assert_eq!(k(r#"{"k": 68.0}"#), Ok(Some(68)));
+        assert_eq!(k(r#"{"k": 6.8e1}"#), Ok(Some(68)));
+        assert_eq!(k(r#"{"k": null}"#), Ok(None));
+        assert_eq!(k("{}"), Ok(None));
+        for bad in ["68.5", "-1", "-1.0", "1e300", r#""68""#] {
+            assert!(k(&format!(r#"{{"k": {bad}}}"#)).is_err(), "{bad}");
+        }
+    }
+}

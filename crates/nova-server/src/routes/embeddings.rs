@@ -52,7 +52,7 @@ pub struct EmbeddingsRequest {
     #[serde(default)]
     pub encoding_format: EncodingFormat,
     /// Must equal the model's dimension when given (no truncation).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub dimensions: Option<usize>,
 }
 

@@ -36,13 +36,13 @@ pub struct CreateKey {
     #[serde(default)]
     pub groups: Vec<String>,
     /// Days until the key expires [default: never].
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub expires_in_days: Option<u64>,
     /// Request rate, e.g. `600/min` [default: the role's, else unlimited].
     #[serde(default)]
     pub rate: Option<String>,
     /// Requests per UTC day [default: the role's, else unlimited].
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub daily_quota: Option<u64>,
 }
 

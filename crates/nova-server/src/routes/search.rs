@@ -34,8 +34,8 @@ pub struct SearchRequest {
     #[serde(default)]
     pub mode: Option<Mode>,
     /// Documents to return (1–100, default 10).
-    #[serde(default)]
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub k: Option<usize>,
     /// Payload filters, all required, e.g. `{"kind": "ticket", "tags": "vpn"}`.
     #[serde(default)]
@@ -113,12 +113,12 @@ pub struct TroubleshootRequest {
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
     /// Passages to return (1–20, default 5).
-    #[serde(default)]
     #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub passages: Option<usize>,
     /// Similar tickets to return (0–20, default 3).
-    #[serde(default)]
     #[schema(minimum = 0, maximum = 20)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub tickets: Option<usize>,
 }
 

@@ -40,8 +40,8 @@ pub struct ClassifyRequest {
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub threshold: Option<f32>,
     /// Labels to return, best first (1–20, default 3).
-    #[serde(default)]
     #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub top: Option<usize>,
 }
 
@@ -59,12 +59,12 @@ pub struct SuggestRequest {
     #[serde(default)]
     pub label: Option<String>,
     /// Similar resolved tickets (1–20, default 3).
-    #[serde(default)]
     #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub tickets: Option<usize>,
     /// KB passages (1–20, default 3).
-    #[serde(default)]
     #[schema(minimum = 1, maximum = 20)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub passages: Option<usize>,
     /// Payload filters for both searches, all required.
     #[serde(default)]
