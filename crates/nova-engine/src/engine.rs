@@ -123,6 +123,15 @@ struct Model {
     queries: QueryEncoder,
 }
 
+impl Model {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            id: self.embedder.model_id().to_owned(),
+            dim: self.embedder.dim(),
+        }
+    }
+}
+
 /// How long `drop_kb` waits for requests still using the KB before removing its files.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -233,11 +242,12 @@ impl Engine {
 
     /// The embedding model (loading it if needed).
     pub fn model_info(&self) -> Result<ModelInfo> {
-        let m = self.model()?;
-        Ok(ModelInfo {
-            id: m.embedder.model_id().to_owned(),
-            dim: m.embedder.dim(),
-        })
+        Ok(self.model()?.info())
+    }
+
+    /// The model's id and dimension if it is loaded (never loads it).
+    pub fn loaded_model_info(&self) -> Option<ModelInfo> {
+        self.model.get().map(|m| m.info())
     }
 
     /// Query-embedding cache (hits, misses); zeros before the model is loaded.
@@ -664,9 +674,13 @@ impl Engine {
         let kb = self.kb(name)?;
         crate::feedback::check(&feedback)?;
         // Only a document the caller can see may be rated: no records about ids that do not exist.
+        // The id is a field of the body, not the resource addressed, so this is invalid input (422).
         let doc = DocId::parse(&feedback.doc_id)?;
         if kb.doc_chunks(doc.as_str(), &ctx.access(name))?.is_empty() {
-            return Err(EngineError::DocumentNotFound(feedback.doc_id));
+            return Err(EngineError::Invalid(format!(
+                "`doc_id`: no document `{}` in `{name}`",
+                nova_core::excerpt(doc.as_str())
+            )));
         }
         feedback.at = crate::tasks::now();
         feedback

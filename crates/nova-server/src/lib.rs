@@ -18,7 +18,7 @@ pub use metrics::Metrics;
 pub use site::SitePolicy;
 pub use state::{AppState, Limits, Security};
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -69,8 +69,16 @@ pub fn app(state: AppState) -> Router {
     with_middleware(api.merge(docs), limits)
 }
 
-async fn openapi_json() -> impl IntoResponse {
-    ([("content-type", "application/json")], openapi::json())
+/// The contract; once the model is loaded it also states the one `dimensions` value embeddings accept.
+async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
+    let doc = state
+        .engine()
+        .and_then(|engine| engine.loaded_model_info())
+        .map_or_else(openapi::ApiDoc::openapi_doc, |m| {
+            openapi::for_model_dim(m.dim)
+        });
+    let body = doc.to_pretty_json().unwrap_or_else(|_| openapi::json());
+    ([("content-type", "application/json")], body)
 }
 
 /// The cross-cutting stack, outermost last: request id (accepted from `x-request-id` when it is a

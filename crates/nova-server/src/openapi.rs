@@ -128,6 +128,9 @@ impl utoipa::Modify for InputResponses {
                     p.pattern = Some(DOC_ID_PATTERN.to_owned());
                 }
             }
+            for schema in ["ClassifyRequest", "SuggestRequest"] {
+                require_ticket_text(components, schema);
+            }
         }
         for (path, op) in operations(openapi) {
             if matches!(path, "/healthz" | "/readyz" | "/metrics") {
@@ -157,6 +160,43 @@ impl utoipa::Modify for InputResponses {
             }
         }
     }
+}
+
+/// `subject` and `body` may each be empty but not both (nor both blank): the object schema becomes
+/// `allOf: [it, anyOf: [subject has a non-space, body has a non-space]]`.
+fn require_ticket_text(components: &mut utoipa::openapi::Components, schema: &str) {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder};
+    let Some(object) = components.schemas.remove(schema) else {
+        return;
+    };
+    let has_text = |field: &str| {
+        ObjectBuilder::new()
+            .property(field, string_matching("\\S"))
+            .required(field)
+            .build()
+    };
+    let either = AnyOfBuilder::new()
+        .item(has_text("subject"))
+        .item(has_text("body"))
+        .description(Some("`subject` and `body` are not both empty"));
+    components.schemas.insert(
+        schema.to_owned(),
+        utoipa::openapi::Schema::AllOf(AllOfBuilder::new().item(object).item(either).build())
+            .into(),
+    );
+}
+
+/// The served document for a server whose model makes `dim`-dimensional vectors: `dimensions` in an
+/// embeddings request must equal it (there is no truncation), which only the running server knows.
+pub fn for_model_dim(dim: usize) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi_doc();
+    if let Some(components) = doc.components.as_mut() {
+        if let Some(p) = property_mut(components, "EmbeddingsRequest", "dimensions") {
+            p.minimum = Some(utoipa::Number::UInt(dim));
+            p.maximum = Some(utoipa::Number::UInt(dim));
+        }
+    }
+    doc
 }
 
 /// A knowledge base name as `KbName::parse` accepts it.

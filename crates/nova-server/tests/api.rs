@@ -585,6 +585,27 @@ async fn openapi_covers_every_route_and_docs_load_offline() {
             }
         }
     }
+    // The running server states the one `dimensions` its model accepts; the committed document,
+    // written without a model, does not.
+    let embedded: Value = app
+        .post("/v1/embeddings", json!({ "input": "x" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dim = embedded["data"][0]["embedding"].as_array().unwrap().len();
+    let mut spec = spec;
+    let dimensions =
+        &mut spec["components"]["schemas"]["EmbeddingsRequest"]["properties"]["dimensions"];
+    assert_eq!(
+        (
+            dimensions["minimum"].as_u64(),
+            dimensions["maximum"].as_u64()
+        ),
+        (Some(dim as u64), Some(dim as u64))
+    );
+    dimensions["minimum"] = json!(0);
+    dimensions.as_object_mut().unwrap().remove("maximum");
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("docs/openapi.json")).unwrap())
             .unwrap();
