@@ -30,7 +30,7 @@ for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null &
 # The key routes are left out: a generated DELETE /v1/keys/{name} would revoke the fuzzer's own key and
 # turn every later request into a 401.
 set +e
-"$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
+"$VENV/bin/schemathesis" --config-file bench/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
   -H "Authorization: Bearer $KEY" --max-time "$MAX_TIME" --workers 1 \
   --exclude-path-regex '^/v1/keys' --report junit --report-junit-path "$OUT/api-fuzz-junit.xml" \
   2>&1 | tee "$OUT/api-fuzz.txt" | tail -40

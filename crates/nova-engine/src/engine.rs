@@ -674,13 +674,9 @@ impl Engine {
         let kb = self.kb(name)?;
         crate::feedback::check(&feedback)?;
         // Only a document the caller can see may be rated: no records about ids that do not exist.
-        // The id is a field of the body, not the resource addressed, so this is invalid input (422).
         let doc = DocId::parse(&feedback.doc_id)?;
         if kb.doc_chunks(doc.as_str(), &ctx.access(name))?.is_empty() {
-            return Err(EngineError::Invalid(format!(
-                "`doc_id`: no document `{}` in `{name}`",
-                nova_core::excerpt(doc.as_str())
-            )));
+            return Err(EngineError::DocumentNotFound(feedback.doc_id));
         }
         feedback.at = crate::tasks::now();
         feedback

@@ -69,14 +69,13 @@ pub fn app(state: AppState) -> Router {
     with_middleware(api.merge(docs), limits)
 }
 
-/// The contract; once the model is loaded it also states the one `dimensions` value embeddings accept.
+/// The contract, with what only the running server knows (the model's dimension, its limits).
 async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
-    let doc = state
+    let dim = state
         .engine()
         .and_then(|engine| engine.loaded_model_info())
-        .map_or_else(openapi::ApiDoc::openapi_doc, |m| {
-            openapi::for_model_dim(m.dim)
-        });
+        .map(|m| m.dim);
+    let doc = openapi::served(dim, state.limits().max_embedding_inputs);
     let body = doc.to_pretty_json().unwrap_or_else(|_| openapi::json());
     ([("content-type", "application/json")], body)
 }

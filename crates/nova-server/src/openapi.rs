@@ -129,8 +129,12 @@ impl utoipa::Modify for InputResponses {
                 }
             }
             for schema in ["ClassifyRequest", "SuggestRequest"] {
+                if let Some(p) = property_mut(components, schema, "label") {
+                    p.pattern = Some(KB_NAME_PATTERN.to_owned()); // `LabelField::parse`: the same rule
+                }
                 require_ticket_text(components, schema);
             }
+            set_input_items(components, Some(1), None);
         }
         for (path, op) in operations(openapi) {
             if matches!(path, "/healthz" | "/readyz" | "/metrics") {
@@ -186,12 +190,35 @@ fn require_ticket_text(components: &mut utoipa::openapi::Components, schema: &st
     );
 }
 
-/// The served document for a server whose model makes `dim`-dimensional vectors: `dimensions` in an
-/// embeddings request must equal it (there is no truncation), which only the running server knows.
-pub fn for_model_dim(dim: usize) -> utoipa::openapi::OpenApi {
+/// Bounds on the list form of an embeddings `input`.
+fn set_input_items(
+    components: &mut utoipa::openapi::Components,
+    min: Option<usize>,
+    max: Option<usize>,
+) {
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(RefOr::T(Schema::OneOf(input))) = components.schemas.get_mut("Input") else {
+        return;
+    };
+    for item in &mut input.items {
+        if let RefOr::T(Schema::Array(list)) = item {
+            list.min_items = min.or(list.min_items);
+            list.max_items = max.or(list.max_items);
+        }
+    }
+}
+
+/// The document a running server serves: what only it knows is stated too — `dimensions` in an
+/// embeddings request must equal its model's (`dim`, once loaded; there is no truncation), and `input`
+/// holds at most `max_inputs` texts (`server.max_embedding_inputs`).
+pub fn served(dim: Option<usize>, max_inputs: usize) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi_doc();
     if let Some(components) = doc.components.as_mut() {
-        if let Some(p) = property_mut(components, "EmbeddingsRequest", "dimensions") {
+        set_input_items(components, None, Some(max_inputs));
+        if let (Some(dim), Some(p)) = (
+            dim,
+            property_mut(components, "EmbeddingsRequest", "dimensions"),
+        ) {
             p.minimum = Some(utoipa::Number::UInt(dim));
             p.maximum = Some(utoipa::Number::UInt(dim));
         }

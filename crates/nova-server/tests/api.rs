@@ -606,6 +606,12 @@ async fn openapi_covers_every_route_and_docs_load_offline() {
     );
     dimensions["minimum"] = json!(0);
     dimensions.as_object_mut().unwrap().remove("maximum");
+    let list = &mut spec["components"]["schemas"]["Input"]["oneOf"][1];
+    assert_eq!(
+        list["maxItems"],
+        json!(app.state.limits().max_embedding_inputs)
+    );
+    list.as_object_mut().unwrap().remove("maxItems");
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("docs/openapi.json")).unwrap())
             .unwrap();

@@ -102,13 +102,24 @@ impl DocumentIn {
     }
 }
 
+/// A multipart upload, for the OpenAPI document (the handler reads the parts as they stream in).
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the body; never constructed
+pub struct UploadForm {
+    /// The files, one part each. A part's file name is its document id and its extension the format
+    /// (`.md`, `.markdown`, `.txt`, `.html`, `.htm`, `.pdf`, `.jsonl`, `.csv`); parts without a file name
+    /// are ignored, files of other types are reported as skipped.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    files: Vec<Vec<u8>>,
+}
+
 /// Add or replace documents: a JSON body `{"documents": [...]}`, or a multipart upload of files
 /// (Markdown, text, HTML, PDF, JSONL, CSV; the file name is the document id). The input is checked and
 /// written to disk, then ingested by a task: the answer is `202` with the task (poll `Location`, i.e.
 /// `GET /v1/tasks/{id}`), or with `?wait=true` `200` with the finished task.
 #[utoipa::path(post, path = "/v1/kbs/{kb}/documents", tag = "documents",
     params(("kb" = String, Path, description = "Knowledge base name"), SubmitParams),
-    request_body(content((DocumentsIn = "application/json"), (Vec<u8> = "multipart/form-data"))),
+    request_body(content((DocumentsIn = "application/json"), (UploadForm = "multipart/form-data"))),
     responses((status = 200, description = "Finished (with `?wait=true`): the task's final status", body = TaskInfo),
         (status = 202, description = "Queued: the task, also at the `Location` header", body = TaskInfo,
             headers(("location" = String, description = "`/v1/tasks/{id}`"))),

@@ -50,7 +50,7 @@ pub struct FeedbackRecorded {
 #[utoipa::path(post, path = "/v1/kbs/{kb}/feedback", tag = "feedback",
     params(("kb" = String, Path, description = "Knowledge base name")),
     request_body = FeedbackIn,
-    responses((status = 201, description = "Created", body = FeedbackRecorded), (status = 404, description = "Knowledge base not found", body = ErrorBody), (status = 422, description = "Invalid input, or `doc_id` names no document the caller can see; the message names the field", body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = FeedbackRecorded), (status = 404, description = "Knowledge base not found, or `doc_id` names no document the caller can see (`document_not_found`)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn record_feedback(
     Ready(engine): Ready,
     Caller(ctx): Caller,
