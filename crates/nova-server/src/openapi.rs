@@ -153,6 +153,9 @@ impl utoipa::Modify for InputResponses {
                     param.schema = Some(string_matching(KB_NAME_PATTERN).into());
                 }
             }
+            if path == "/v1/kbs/{kb}/documents" {
+                declare_upload_types(op);
+            }
             add_response(op, "400", &bad);
             add_response(op, "503", &unavailable);
             if has_body {
@@ -224,6 +227,27 @@ pub fn served(dim: Option<usize>, max_inputs: usize) -> utoipa::openapi::OpenApi
         }
     }
     doc
+}
+
+/// The media types an upload's file parts may have (the formats `nova ingest` reads).
+const UPLOAD_TYPES: &str =
+    "text/markdown, text/plain, text/html, application/pdf, application/x-ndjson, text/csv";
+
+/// States which file types the multipart upload's `files` parts may be.
+fn declare_upload_types(op: &mut utoipa::openapi::path::Operation) {
+    let Some(utoipa::openapi::RefOr::T(body)) = op.request_body.as_mut() else {
+        return;
+    };
+    let Some(utoipa::openapi::RefOr::T(content)) = body.content.get_mut("multipart/form-data")
+    else {
+        return;
+    };
+    content.encoding.insert(
+        "files".to_owned(),
+        utoipa::openapi::encoding::EncodingBuilder::new()
+            .content_type(Some(UPLOAD_TYPES))
+            .build(),
+    );
 }
 
 /// A knowledge base name as `KbName::parse` accepts it.
