@@ -219,6 +219,8 @@ pub struct DataConfig {
     pub default_kb: String,
     /// Days feedback records are kept; 0 = forever.
     pub feedback_retention_days: u64,
+    /// Days a finished ingest task's status stays readable at `GET /v1/tasks/{id}`; 0 = forever.
+    pub task_retention_days: u64,
 }
 
 /// `[model]`: which embedding model and how to batch it.

@@ -50,6 +50,8 @@ pub struct EngineOptions {
     pub batching: BatchingOptions,
     /// Feedback older than this many days is removed from `feedback.jsonl`; 0 keeps it forever.
     pub feedback_retention_days: u64,
+    /// Finished ingest tasks older than this many days are removed from `tasks/`; 0 keeps them forever.
+    pub task_retention_days: u64,
 }
 
 impl Default for EngineOptions {
@@ -58,6 +60,7 @@ impl Default for EngineOptions {
             cache_entries: 10_000,
             batching: BatchingOptions::default(),
             feedback_retention_days: 365,
+            task_retention_days: 7,
         }
     }
 }
@@ -572,6 +575,11 @@ impl Engine {
                 source,
             })?;
         Ok(())
+    }
+
+    /// The options the engine was built with.
+    pub(crate) fn options(&self) -> &EngineOptions {
+        &self.opts
     }
 
     /// The task files and queue (for the worker).

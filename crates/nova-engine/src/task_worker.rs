@@ -10,14 +10,24 @@ use nova_core::{KbName, RequestCtx};
 use parking_lot::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Weak;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs tasks as their ids arrive, until the engine is gone.
 pub(crate) fn run(engine: &Weak<Engine>, inbox: &Receiver<u64>) {
+    let mut last_prune: Option<Instant> = None;
     loop {
         let id = match inbox.recv_timeout(Duration::from_secs(1)) {
             Ok(id) => id,
-            Err(RecvTimeoutError::Timeout) if engine.strong_count() > 0 => continue,
+            Err(RecvTimeoutError::Timeout) => match engine.upgrade() {
+                Some(engine) => {
+                    if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                        last_prune = Some(Instant::now());
+                        prune(&engine);
+                    }
+                    continue;
+                }
+                None => return,
+            },
             Err(_) => return,
         };
         let Some(engine) = engine.upgrade() else {
@@ -38,6 +48,22 @@ pub(crate) fn run(engine: &Weak<Engine>, inbox: &Receiver<u64>) {
             }
         }
         engine.task_queue().set_running(None);
+    }
+}
+
+/// How often, when idle, the worker removes finished tasks past `task_retention_days`.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+fn prune(engine: &Engine) {
+    let days = engine.options().task_retention_days;
+    if days == 0 {
+        return;
+    }
+    let removed = engine
+        .task_queue()
+        .prune(now().saturating_sub(days * 86_400));
+    if removed > 0 {
+        tracing::info!(removed, days, "removed finished tasks past their retention");
     }
 }
 

@@ -276,6 +276,25 @@ impl TaskQueue {
     }
 }
 
+impl TaskQueue {
+    /// Removes the status files of tasks that finished before `cutoff` (Unix seconds), except the
+    /// newest task's: its id is where numbering resumes after a restart, so ids are never reused.
+    /// Returns how many were removed.
+    pub(crate) fn prune(&self, cutoff: u64) -> usize {
+        let ids = ids_in(&self.dir);
+        let newest = ids.iter().copied().max();
+        let mut removed = 0;
+        for id in ids.into_iter().filter(|&id| Some(id) != newest) {
+            let old = matches!(self.get(id), Ok(Some(t))
+                if t.status.is_final() && t.finished_at.is_some_and(|at| at < cutoff));
+            if old && fs_err::remove_file(self.status_file(id)).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
 /// Task ids with a status file in `dir`.
 fn ids_in(dir: &Path) -> Vec<u64> {
     std::fs::read_dir(dir)
@@ -289,4 +308,38 @@ fn ids_in(dir: &Path) -> Vec<u64> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_drops_only_old_finished_tasks_and_never_the_newest() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let queue = TaskQueue::open(dir.path());
+        let day = 86_400;
+        let mut ids = Vec::new();
+        // (finished how many days ago, if at all)
+        for finished in [Some(30), Some(1), None, Some(30)] {
+            let mut task = queue.submit("kb", &[], Vec::new()).expect("submit");
+            if let Some(days_ago) = finished {
+                task.status = TaskStatus::Succeeded;
+                task.finished_at = Some(now() - days_ago * day);
+            }
+            queue.save(&task).expect("save");
+            ids.push(task.task_id);
+        }
+        assert_eq!(queue.prune(now() - 7 * day), 1);
+        let left: Vec<bool> = ids
+            .iter()
+            .map(|&id| queue.get(id).expect("read").is_some())
+            .collect();
+        // The old one goes; the recent, the unfinished and the newest (old, but where ids resume) stay.
+        assert_eq!(left, [false, true, true, true]);
+        let next = TaskQueue::open(dir.path())
+            .submit("kb", &[], Vec::new())
+            .expect("submit after a restart");
+        assert_eq!(next.task_id, ids[3] + 1, "ids never repeat");
+    }
 }

@@ -119,6 +119,7 @@ fn load_engine(config: &Config, state: &AppState) -> Result<()> {
             ..BatchingOptions::default()
         },
         feedback_retention_days: config.data.feedback_retention_days,
+        task_retention_days: config.data.task_retention_days,
     });
     let engine = Engine::new(&config.data.dir, embedder, opts)
         .with_context(|| format!("opening data folder {}", config.data.dir.display()))?;
