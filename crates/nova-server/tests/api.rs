@@ -577,6 +577,16 @@ async fn openapi_covers_every_route_and_docs_load_offline() {
                 assert_eq!(op["security"], json!([{}]), "{method} {path} is open");
                 continue;
             }
+            // Only the path template's own names are path parameters (the rest are the query's).
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap();
+                assert_eq!(
+                    param["in"] == "path",
+                    path.contains(&format!("{{{name}}}")),
+                    "{method} {path}: parameter {name} is declared in {}",
+                    param["in"]
+                );
+            }
             for status in ["401", "403", "429"] {
                 assert!(
                     op["responses"].get(status).is_some(),

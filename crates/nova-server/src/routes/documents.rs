@@ -71,6 +71,7 @@ pub struct DocumentsIn {
 
 /// `POST …/documents` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitParams {
     /// Wait for the task to finish (at most the request timeout less two seconds) and answer 200 with its
@@ -254,6 +255,7 @@ pub async fn get_document(
 
 /// `GET …/access` query: whom to explain the document's visibility for (neither: every key).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccessParams {
     /// An API key's name (`bob` or `key:bob`).
