@@ -197,7 +197,7 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Longest search `query` or troubleshoot `problem`, in characters.
     pub max_query_chars: usize,
-    /// Most filter conditions (filters plus tags) per request.
+    /// Most `filters` entries per request (and, separately, troubleshoot `tags`).
     pub max_filters: usize,
     /// Longest request target (path and query string), in bytes.
     pub max_uri_bytes: usize,

@@ -15,6 +15,18 @@ pub enum AccessQuestion {
     Key(String),
     /// A reader of the knowledge base in these groups (e.g. a JWT caller, whose groups come from its token).
     Groups(Vec<String>),
+    /// Both: the key's verdict, then the hypothetical reader's (to compare a key with a token's groups).
+    KeyAndGroups(String, Vec<String>),
+}
+
+impl AccessQuestion {
+    /// The API key asked about, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Key(k) | Self::KeyAndGroups(k, _) => Some(k),
+            Self::Keys | Self::Groups(_) => None,
+        }
+    }
 }
 
 /// The answer.
@@ -107,6 +119,11 @@ pub(crate) fn explain(
                 subject: "groups".into(),
                 ..verdict(&Principal::member("groups", &refs), kb, acl)
             }]
+        }
+        AccessQuestion::KeyAndGroups(name, groups) => {
+            let mut both = explain(kb, doc, keys, &AccessQuestion::Key(name.clone())).callers;
+            both.extend(explain(kb, doc, keys, &AccessQuestion::Groups(groups.clone())).callers);
+            both
         }
     };
     DocumentAccess {

@@ -514,6 +514,11 @@ impl Engine {
         ctx.principal.require(Role::Editor, Some(name))?;
         crate::ingest::check_documents(docs)?;
         self.kb(name)?;
+        if docs.is_empty() {
+            // Every uploaded file was skipped: a well-formed request whose content cannot be ingested,
+            // reported like any upload's skips, as a task (failed, never queued).
+            return self.tasks.record_unreadable(name.as_str(), skipped);
+        }
         self.tasks.submit(name.as_str(), docs, skipped)
     }
 
@@ -651,9 +656,9 @@ impl Engine {
             return Ok(None);
         };
         let keys = self.keys.list()?;
-        if let AccessQuestion::Key(key) = question {
-            if !keys.iter().any(|k| &k.name == key) {
-                return Err(nova_auth::AuthError::KeyNotFound(key.clone()).into());
+        if let Some(key) = question.key() {
+            if !keys.iter().any(|k| k.name == key) {
+                return Err(nova_auth::AuthError::KeyNotFound(key.to_owned()).into());
             }
         }
         Ok(Some(crate::access::explain(name, &doc, &keys, question)))

@@ -157,23 +157,7 @@ impl TaskQueue {
     ) -> Result<TaskInfo> {
         let task_id = self.allocate()?;
         write_json_atomic(&self.input_file(task_id), &docs)?;
-        let info = TaskInfo {
-            task_id,
-            kb: kb.to_owned(),
-            status: TaskStatus::Queued,
-            documents: docs.len(),
-            docs_done: 0,
-            chunks_done: 0,
-            added: 0,
-            updated: 0,
-            unchanged: 0,
-            chunks: 0,
-            skipped,
-            error: None,
-            enqueued_at: now(),
-            started_at: None,
-            finished_at: None,
-        };
+        let info = new_task(task_id, kb, docs.len(), skipped);
         self.save(&info)?;
         if let Some(tx) = self.to_worker.lock().as_ref() {
             let _ = tx.send(task_id);
@@ -181,6 +165,41 @@ impl TaskQueue {
         Ok(info)
     }
 
+    /// Records an upload in which no file could be read as a task that failed at once, so the answer
+    /// (and `GET /v1/tasks/{id}`) lists every file with its reason, as for any other upload.
+    pub(crate) fn record_unreadable(&self, kb: &str, skipped: Vec<TaskSkip>) -> Result<TaskInfo> {
+        let mut info = new_task(self.allocate()?, kb, 0, skipped);
+        info.status = TaskStatus::Failed;
+        info.error =
+            Some("nothing to ingest: the upload holds no readable file (each unreadable one is in `skipped`)".into());
+        info.finished_at = Some(info.enqueued_at);
+        self.save(&info)?;
+        Ok(info)
+    }
+}
+
+/// A queued task's first status.
+fn new_task(task_id: u64, kb: &str, documents: usize, skipped: Vec<TaskSkip>) -> TaskInfo {
+    TaskInfo {
+        task_id,
+        kb: kb.to_owned(),
+        status: TaskStatus::Queued,
+        documents,
+        docs_done: 0,
+        chunks_done: 0,
+        added: 0,
+        updated: 0,
+        unchanged: 0,
+        chunks: 0,
+        skipped,
+        error: None,
+        enqueued_at: now(),
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+impl TaskQueue {
     /// The task's status, if it exists.
     pub(crate) fn get(&self, id: u64) -> Result<Option<TaskInfo>> {
         let path = self.status_file(id);

@@ -75,7 +75,7 @@ async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
         .engine()
         .and_then(|engine| engine.loaded_model_info())
         .map(|m| m.dim);
-    let doc = openapi::served(dim, state.limits().max_embedding_inputs);
+    let doc = openapi::served(dim, state.limits());
     let body = doc.to_pretty_json().unwrap_or_else(|_| openapi::json());
     ([("content-type", "application/json")], body)
 }

@@ -211,13 +211,31 @@ fn set_input_items(
     }
 }
 
-/// The document a running server serves: what only it knows is stated too — `dimensions` in an
-/// embeddings request must equal its model's (`dim`, once loaded; there is no truncation), and `input`
-/// holds at most `max_inputs` texts (`server.max_embedding_inputs`).
-pub fn served(dim: Option<usize>, max_inputs: usize) -> utoipa::openapi::OpenApi {
+/// The document with what depends on the server's settings: `input` holds at most
+/// `server.max_embedding_inputs` texts, `filters` (and troubleshoot `tags`) at most `server.max_filters`
+/// entries, and — once the model is loaded (`dim`) — `dimensions` in an embeddings request must equal
+/// the model's (there is no truncation). `nova openapi` writes it for the default settings.
+pub fn served(dim: Option<usize>, limits: &crate::Limits) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi_doc();
     if let Some(components) = doc.components.as_mut() {
-        set_input_items(components, None, Some(max_inputs));
+        set_input_items(components, None, Some(limits.max_embedding_inputs));
+        for schema in ["SearchRequest", "TroubleshootRequest", "SuggestRequest"] {
+            if let Some(p) = property_mut(components, schema, "filters") {
+                p.max_properties = Some(limits.max_filters);
+            }
+        }
+        if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Array(tags))) = components
+            .schemas
+            .get_mut("TroubleshootRequest")
+            .and_then(|s| match s {
+                utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(o)) => {
+                    o.properties.get_mut("tags")
+                }
+                _ => None,
+            })
+        {
+            tags.max_items = Some(limits.max_filters);
+        }
         if let (Some(dim), Some(p)) = (
             dim,
             property_mut(components, "EmbeddingsRequest", "dimensions"),
@@ -242,12 +260,14 @@ fn declare_upload_types(op: &mut utoipa::openapi::path::Operation) {
     else {
         return;
     };
-    content.encoding.insert(
-        "files".to_owned(),
-        utoipa::openapi::encoding::EncodingBuilder::new()
-            .content_type(Some(UPLOAD_TYPES))
-            .build(),
-    );
+    for part in ["file", "files"] {
+        content.encoding.insert(
+            part.to_owned(),
+            utoipa::openapi::encoding::EncodingBuilder::new()
+                .content_type(Some(UPLOAD_TYPES))
+                .build(),
+        );
+    }
 }
 
 /// A knowledge base name as `KbName::parse` accepts it.
@@ -327,7 +347,7 @@ impl ApiDoc {
 
 /// The document as JSON text.
 pub fn json() -> String {
-    ApiDoc::openapi()
+    served(None, &crate::Limits::default())
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

@@ -198,16 +198,28 @@ async fn limits_hold_on_json_multipart_and_jsonl_paths_and_errors_stay_small() {
         );
         short(&body);
     }
-    // …as a multipart file name (the only file: nothing to ingest)…
+    // …as a multipart file name (the only file: a task that failed at once, listing why)…
     let long_name = format!("{}.md", "n".repeat(5_000));
     let r = upload(&app, "lim", vec![(long_name, b"# T\n\nbody".to_vec())]).await;
-    let (status, _, body) = error_of(r).await;
-    assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["message"]
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "failed", "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("nothing to ingest"));
+    assert!(body["skipped"][0]["reason"]
         .as_str()
         .unwrap()
         .contains("invalid document id"));
-    short(&body);
+    assert!(body.to_string().len() < 2_000, "{body}");
+    let task: Value = app
+        .get(&format!("/v1/tasks/{}", body["task_id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(task, body, "the task keeps the same answer");
     // …and as JSONL `_id`s next to a good record, which is still ingested.
     let jsonl = format!(
         "{}\n{}\n{}\n",

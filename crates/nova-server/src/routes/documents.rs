@@ -105,13 +105,18 @@ impl DocumentIn {
 
 /// A multipart upload, for the OpenAPI document (the handler reads the parts as they stream in).
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the body; never constructed
+#[schema(min_properties = 1)]
 pub struct UploadForm {
     /// The files, one part each. A part's file name is its document id and its extension the format
-    /// (`.md`, `.markdown`, `.txt`, `.html`, `.htm`, `.pdf`, `.jsonl`, `.csv`); parts without a file name
-    /// are ignored, files of other types are reported as skipped.
-    #[schema(value_type = Vec<String>, format = Binary)]
+    /// (`.md`, `.markdown`, `.txt`, `.html`, `.htm`, `.pdf`, `.jsonl`, `.csv`); files of other types are
+    /// reported as skipped.
+    #[schema(value_type = Vec<String>, format = Binary, required = false)]
     files: Vec<Vec<u8>>,
+    /// The same as `files` (`curl -F file=@runbook.md`).
+    #[schema(value_type = Vec<String>, format = Binary, required = false)]
+    file: Vec<Vec<u8>>,
 }
 
 /// Add or replace documents: a JSON body `{"documents": [...]}`, or a multipart upload of files
@@ -121,7 +126,7 @@ pub struct UploadForm {
 #[utoipa::path(post, path = "/v1/kbs/{kb}/documents", tag = "documents",
     params(("kb" = String, Path, description = "Knowledge base name"), SubmitParams),
     request_body(content((DocumentsIn = "application/json"), (UploadForm = "multipart/form-data"))),
-    responses((status = 200, description = "Finished (with `?wait=true`): the task's final status", body = TaskInfo),
+    responses((status = 200, description = "Finished (with `?wait=true`): the task's final status; also at once, as a `failed` task listing every file in `skipped`, when no uploaded file could be read", body = TaskInfo),
         (status = 202, description = "Queued: the task, also at the `Location` header", body = TaskInfo,
             headers(("location" = String, description = "`/v1/tasks/{id}`"))),
         (status = 404, description = "Knowledge base, document or route not found", body = ErrorBody),
@@ -164,13 +169,6 @@ pub async fn add_documents(
             .collect::<Result<Vec<_>, _>>()?;
         (docs, Vec::new())
     };
-    if docs.is_empty() {
-        let reasons: Vec<String> = skipped.iter().map(ToString::to_string).collect();
-        return Err(ApiError::invalid(format!(
-            "nothing to ingest: {}",
-            reasons.join("; ")
-        )));
-    }
     let skipped = skipped
         .into_iter()
         .map(|s| TaskSkip {
@@ -193,7 +191,10 @@ pub async fn add_documents(
     Ok(super::tasks::task_response(task))
 }
 
-/// The uploaded files as (name, bytes); form fields without a file are not documents.
+/// The multipart part names that carry files (`curl -F file=@a.md`, or `files` for several).
+const UPLOAD_PARTS: [&str; 2] = ["file", "files"];
+
+/// The uploaded files as (name, bytes), each from a `file`/`files` part with a file name.
 async fn receive_files(mut multipart: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut files = Vec::new();
     loop {
@@ -213,14 +214,24 @@ async fn receive_files(mut multipart: Multipart) -> Result<Vec<(String, Vec<u8>)
                 )))
             }
         };
+        let part = field.name().unwrap_or_default().to_owned();
+        if !UPLOAD_PARTS.contains(&part.as_str()) {
+            return Err(ApiError::invalid(format!(
+                "multipart body: unexpected part `{}`; send files as `file` or `files` parts",
+                nova_core::excerpt(&part)
+            )));
+        }
         let Some(name) = field.file_name().map(str::to_owned) else {
-            continue; // form fields without a file are not documents
+            return Err(ApiError::invalid(format!(
+                "multipart body: part `{part}` has no file name (a file's name is its document id)"
+            )));
         };
         let bytes = field.bytes().await.map_err(|e| {
             ApiError::invalid(format!("reading upload `{name}`: {}", e.body_text()))
         })?;
         files.push((name, bytes.to_vec()));
     }
+    // No files at all is answered like unreadable ones: a failed task saying there was nothing to ingest.
     Ok(files)
 }
 
@@ -264,14 +275,14 @@ pub struct AccessParams {
     pub groups: Option<String>,
 }
 
-/// Who can see a document and why: every key with a role on the KB, one key (`subject`), or a reader in
-/// some groups (`groups`). Administrators of the KB only.
+/// Who can see a document and why: every key with a role on the KB, one key (`subject`), a reader in
+/// some groups (`groups`), or both of the last two side by side. Administrators of the KB only.
 #[utoipa::path(get, path = "/v1/kbs/{kb}/documents/{id}/access", tag = "documents",
     params(("kb" = String, Path, description = "Knowledge base name"),
         ("id" = String, Path, description = "Document id (URL-encoded)"), AccessParams),
     responses((status = 200, description = "Success", body = DocumentAccess),
         (status = 404, description = "Knowledge base, document, key or route not found", body = ErrorBody),
-        (status = 422, description = "Both `subject` and `groups`", body = ErrorBody)))]
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn document_access(
     Ready(engine): Ready,
     Caller(ctx): Caller,
@@ -282,21 +293,20 @@ pub async fn document_access(
         params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
     let kb = kb_name(&kb)?;
     let lookup = DocId::parse(&id)?;
-    let question = match (params.subject, params.groups) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::new(
-                Code::InvalidInput,
-                "ask about a `subject` or about `groups`, not both",
-            ))
-        }
-        (Some(s), None) => AccessQuestion::Key(s.strip_prefix("key:").unwrap_or(&s).to_owned()),
-        (None, Some(g)) => AccessQuestion::Groups(
-            g.split(',')
-                .map(str::trim)
-                .filter(|g| !g.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
+    let key = params
+        .subject
+        .map(|s| s.strip_prefix("key:").unwrap_or(&s).to_owned());
+    let groups = params.groups.map(|g| {
+        g.split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    let question = match (key, groups) {
+        (Some(k), Some(g)) => AccessQuestion::KeyAndGroups(k, g),
+        (Some(k), None) => AccessQuestion::Key(k),
+        (None, Some(g)) => AccessQuestion::Groups(g),
         (None, None) => AccessQuestion::Keys,
     };
     match blocking(move || engine.document_access(&ctx, &kb, &lookup, &question)).await? {

@@ -125,12 +125,8 @@ pub struct TroubleshootRequest {
 impl TroubleshootRequest {
     fn options(&self, limits: &Limits) -> Result<TroubleshootOptions, ApiError> {
         query_text("problem", &self.problem, limits.max_query_chars)?;
-        // Tags are filters too: together they share one bound.
-        at_most(
-            "filters` and `tags",
-            self.filters.len() + self.tags.len(),
-            limits.max_filters,
-        )?;
+        // Tags are filters too, bounded like them (each list on its own, as the contract states).
+        at_most("tags", self.tags.len(), limits.max_filters)?;
         let mut filter = filters(&self.filters, limits.max_filters)?;
         for (field, value) in [("product", &self.product), ("version", &self.version)] {
             if let Some(v) = value {
