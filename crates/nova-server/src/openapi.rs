@@ -260,14 +260,12 @@ fn declare_upload_types(op: &mut utoipa::openapi::path::Operation) {
     else {
         return;
     };
-    for part in ["file", "files"] {
-        content.encoding.insert(
-            part.to_owned(),
-            utoipa::openapi::encoding::EncodingBuilder::new()
-                .content_type(Some(UPLOAD_TYPES))
-                .build(),
-        );
-    }
+    content.encoding.insert(
+        "files".to_owned(),
+        utoipa::openapi::encoding::EncodingBuilder::new()
+            .content_type(Some(UPLOAD_TYPES))
+            .build(),
+    );
 }
 
 /// A knowledge base name as `KbName::parse` accepts it.

@@ -107,16 +107,12 @@ impl DocumentIn {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the body; never constructed
-#[schema(min_properties = 1)]
 pub struct UploadForm {
-    /// The files, one part each. A part's file name is its document id and its extension the format
-    /// (`.md`, `.markdown`, `.txt`, `.html`, `.htm`, `.pdf`, `.jsonl`, `.csv`); files of other types are
-    /// reported as skipped.
-    #[schema(value_type = Vec<String>, format = Binary, required = false)]
+    /// The files, one part each (a part named `file` is read the same, as in `curl -F file=@runbook.md`).
+    /// A part's file name is its document id and its extension the format (`.md`, `.markdown`, `.txt`,
+    /// `.html`, `.htm`, `.pdf`, `.jsonl`, `.csv`); files of other types are reported as skipped.
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
     files: Vec<Vec<u8>>,
-    /// The same as `files` (`curl -F file=@runbook.md`).
-    #[schema(value_type = Vec<String>, format = Binary, required = false)]
-    file: Vec<Vec<u8>>,
 }
 
 /// Add or replace documents: a JSON body `{"documents": [...]}`, or a multipart upload of files
@@ -194,7 +190,7 @@ pub async fn add_documents(
 /// The multipart part names that carry files (`curl -F file=@a.md`, or `files` for several).
 const UPLOAD_PARTS: [&str; 2] = ["file", "files"];
 
-/// The uploaded files as (name, bytes), each from a `file`/`files` part with a file name.
+/// The uploaded files as (name, bytes): at least one, each from a `file`/`files` part with a file name.
 async fn receive_files(mut multipart: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut files = Vec::new();
     loop {
@@ -231,7 +227,11 @@ async fn receive_files(mut multipart: Multipart) -> Result<Vec<(String, Vec<u8>)
         })?;
         files.push((name, bytes.to_vec()));
     }
-    // No files at all is answered like unreadable ones: a failed task saying there was nothing to ingest.
+    if files.is_empty() {
+        return Err(ApiError::invalid(
+            "multipart body: no files (send them as `file` or `files` parts)",
+        ));
+    }
     Ok(files)
 }
 
