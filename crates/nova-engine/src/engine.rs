@@ -509,17 +509,21 @@ impl Engine {
         ctx: &RequestCtx,
         name: &KbName,
         docs: &[Document],
-        skipped: Vec<TaskSkip>,
+        mut skipped: Vec<TaskSkip>,
     ) -> Result<TaskInfo> {
         ctx.principal.require(Role::Editor, Some(name))?;
-        crate::ingest::check_documents(docs)?;
+        // One request may carry a document twice (an export with a repeated row, a retried item): the
+        // later copy is what the client last said, so it is ingested and the earlier ones are reported.
+        let (docs, replaced) = crate::ingest::last_of_each_id(docs);
+        skipped.extend(replaced);
+        crate::ingest::check_documents(&docs)?;
         self.kb(name)?;
         if docs.is_empty() {
             // Every uploaded file was skipped: a well-formed request whose content cannot be ingested,
             // reported like any upload's skips, as a task (failed, never queued).
             return self.tasks.record_unreadable(name.as_str(), skipped);
         }
-        self.tasks.submit(name.as_str(), docs, skipped)
+        self.tasks.submit(name.as_str(), &docs, skipped)
     }
 
     /// A task's status; `None` when there is none or it belongs to a KB the caller may not edit.

@@ -79,6 +79,30 @@ struct Stored {
     others: bool,
 }
 
+/// `docs` with only the last document of each id, and a skip for each earlier one (by its position).
+pub(crate) fn last_of_each_id(docs: &[Document]) -> (Vec<Document>, Vec<crate::tasks::TaskSkip>) {
+    let mut last = std::collections::HashMap::new();
+    for (i, doc) in docs.iter().enumerate() {
+        last.insert(doc.id.as_str(), i);
+    }
+    let mut kept = Vec::with_capacity(last.len());
+    let mut replaced = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        if last.get(doc.id.as_str()) == Some(&i) {
+            kept.push(doc.clone());
+        } else {
+            replaced.push(crate::tasks::TaskSkip {
+                source: format!("documents[{i}]"),
+                reason: format!(
+                    "document `{}` appears again later in the request; the later one is ingested",
+                    nova_core::excerpt(&doc.id)
+                ),
+            });
+        }
+    }
+    (kept, replaced)
+}
+
 /// Checks what every ingest requires of its input: valid ids, each once. `Engine::ingest` and
 /// `Engine::submit_ingest` call it before any work. (Readers already skip bad ids; this is the rule for
 /// every other caller of the engine.)

@@ -122,6 +122,32 @@ async fn uploads_answer_202_with_a_task_that_reports_progress_results_and_can_be
     );
     assert_eq!(task["skipped"][0]["source"], "blank.md", "{task}");
 
+    // The same id twice in one request: the later copy is ingested, the earlier one reported.
+    let r = app
+        .post(
+            "/v1/kbs/ops/documents?wait=true",
+            json!({"documents": [
+                {"id": "twice.md", "text": "first draft about printers"},
+                {"id": "twice.md", "text": "final text about scanners"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let task: Value = r.json().await.unwrap();
+    assert_eq!(task["added"], 1, "{task}");
+    assert_eq!(task["skipped"][0]["source"], "documents[0]", "{task}");
+    let doc: Value = app
+        .get("/v1/kbs/ops/documents/twice.md")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc.to_string().contains("final text about scanners"),
+        "{doc}"
+    );
+    assert!(!doc.to_string().contains("first draft"), "{doc}");
+
     // Unknown, malformed, and other people's tasks.
     let (status, code, _) = error_of(app.get("/v1/tasks/999999").await).await;
     assert_eq!((status.as_u16(), code.as_str()), (404, "task_not_found"));
