@@ -92,8 +92,23 @@ pub(crate) fn explain(
     keys: &[KeyInfo],
     question: &AccessQuestion,
 ) -> DocumentAccess {
-    let acl = &doc.acl;
-    let callers = match question {
+    DocumentAccess {
+        kb: kb.to_string(),
+        doc_id: doc.id.clone(),
+        acl: doc.acl.clone(),
+        rule: rule(kb, &doc.acl),
+        callers: callers(kb, &doc.acl, keys, question),
+    }
+}
+
+/// One verdict per caller `question` asks about, for a document whose acl is `acl`.
+fn callers(
+    kb: &KbName,
+    acl: &[String],
+    keys: &[KeyInfo],
+    question: &AccessQuestion,
+) -> Vec<CallerAccess> {
+    match question {
         AccessQuestion::Keys => keys
             .iter()
             .filter(|k| k.refusal().is_none())
@@ -121,16 +136,14 @@ pub(crate) fn explain(
             }]
         }
         AccessQuestion::KeyAndGroups(name, groups) => {
-            let mut both = explain(kb, doc, keys, &AccessQuestion::Key(name.clone())).callers;
-            both.extend(explain(kb, doc, keys, &AccessQuestion::Groups(groups.clone())).callers);
+            let mut both = callers(kb, acl, keys, &AccessQuestion::Key(name.clone()));
+            both.extend(callers(
+                kb,
+                acl,
+                keys,
+                &AccessQuestion::Groups(groups.clone()),
+            ));
             both
         }
-    };
-    DocumentAccess {
-        kb: kb.to_string(),
-        doc_id: doc.id.clone(),
-        acl: acl.clone(),
-        rule: rule(kb, acl),
-        callers,
     }
 }

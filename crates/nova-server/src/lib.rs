@@ -64,7 +64,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .with_state(state);
     let docs: Router = SwaggerUi::new("/docs")
-        .url("/docs/openapi.json", openapi::ApiDoc::openapi_doc())
+        .url("/docs/openapi.json", openapi::served(None, &limits))
         .into();
     with_middleware(api.merge(docs), limits)
 }
@@ -75,8 +75,7 @@ async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
         .engine()
         .and_then(|engine| engine.loaded_model_info())
         .map(|m| m.dim);
-    let doc = openapi::served(dim, state.limits());
-    let body = doc.to_pretty_json().unwrap_or_else(|_| openapi::json());
+    let body = openapi::to_json(&openapi::served(dim, state.limits()));
     ([("content-type", "application/json")], body)
 }
 

@@ -224,15 +224,8 @@ pub fn served(dim: Option<usize>, limits: &crate::Limits) -> utoipa::openapi::Op
                 p.max_properties = Some(limits.max_filters);
             }
         }
-        if let Some(utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Array(tags))) = components
-            .schemas
-            .get_mut("TroubleshootRequest")
-            .and_then(|s| match s {
-                utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(o)) => {
-                    o.properties.get_mut("tags")
-                }
-                _ => None,
-            })
+        if let Some(utoipa::openapi::Schema::Array(tags)) =
+            property_schema_mut(components, "TroubleshootRequest", "tags")
         {
             tags.max_items = Some(limits.max_filters);
         }
@@ -326,12 +319,24 @@ fn property_mut<'a>(
     schema: &str,
     field: &str,
 ) -> Option<&'a mut utoipa::openapi::Object> {
+    match property_schema_mut(components, schema, field)? {
+        utoipa::openapi::Schema::Object(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// The schema of `schema`'s property `field` (of any kind), if `schema` is a plain object.
+fn property_schema_mut<'a>(
+    components: &'a mut utoipa::openapi::Components,
+    schema: &str,
+    field: &str,
+) -> Option<&'a mut utoipa::openapi::Schema> {
     use utoipa::openapi::{RefOr, Schema};
     let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
         return None;
     };
     match object.properties.get_mut(field) {
-        Some(RefOr::T(Schema::Object(p))) => Some(p),
+        Some(RefOr::T(p)) => Some(p),
         _ => None,
     }
 }
@@ -345,7 +350,11 @@ impl ApiDoc {
 
 /// The document as JSON text.
 pub fn json() -> String {
-    served(None, &crate::Limits::default())
-        .to_pretty_json()
+    to_json(&served(None, &crate::Limits::default()))
+}
+
+/// `doc` as JSON text.
+pub fn to_json(doc: &utoipa::openapi::OpenApi) -> String {
+    doc.to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

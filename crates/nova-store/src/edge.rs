@@ -190,14 +190,16 @@ impl EdgeStore {
 
     /// Runs a read with `access`, or with no filter while no chunk sets an acl (see `acls_in_use`).
     fn with_access<T>(&self, access: &AccessFilter, read: impl FnOnce(&AccessFilter) -> T) -> T {
-        let in_use = self.acls_in_use.read();
-        if *in_use || access.filter().is_none() {
-            drop(in_use);
-            return read(access);
-        }
         // The guard lives to the end of the read: an upsert adding the first acl waits for it.
-        let open = access.where_no_document_sets_acl();
-        let answer = read(&open);
+        let in_use = self.acls_in_use.read();
+        let open;
+        let access = if *in_use {
+            access
+        } else {
+            open = access.where_no_document_sets_acl();
+            &open
+        };
+        let answer = read(access);
         drop(in_use);
         answer
     }
@@ -422,12 +424,18 @@ impl Store for EdgeStore {
         with_dense: bool,
     ) -> Result<Vec<StoredPoint>> {
         self.with_access(access, |access| {
-            self.scan_as(f, access, payload_keys, with_dense)
+            self.scroll(restricted(f, access)?, payload_keys, with_dense)
         })
     }
 
     fn count(&self, f: &Filter, access: &AccessFilter) -> Result<usize> {
-        self.with_access(access, |access| self.count_as(f, access))
+        self.with_access(access, |access| {
+            let request = qdrant_edge::CountRequest {
+                filter: restricted(f, access)?,
+                exact: true,
+            };
+            self.shard.lock().count(request).map_err(op_err("count"))
+        })
     }
 
     fn optimize(&self) -> Result<()> {
@@ -519,23 +527,5 @@ impl EdgeStore {
             }
         };
         Ok(records)
-    }
-
-    fn scan_as(
-        &self,
-        f: &Filter,
-        access: &AccessFilter,
-        payload_keys: Option<&[&str]>,
-        with_dense: bool,
-    ) -> Result<Vec<StoredPoint>> {
-        self.scroll(restricted(f, access)?, payload_keys, with_dense)
-    }
-
-    fn count_as(&self, f: &Filter, access: &AccessFilter) -> Result<usize> {
-        let request = qdrant_edge::CountRequest {
-            filter: restricted(f, access)?,
-            exact: true,
-        };
-        self.shard.lock().count(request).map_err(op_err("count"))
     }
 }
