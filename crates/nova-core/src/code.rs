@@ -61,6 +61,8 @@ pub enum Code {
     TaskNotFound,
     /// The operation was canceled on request.
     Canceled,
+    /// The ingest task has not finished, so its record cannot be removed yet (cancel it first).
+    TaskRunning,
     /// The knowledge base is open in another process (e.g. `nova ingest` while `nova serve` runs).
     KbBusy,
     /// A request the HTTP layer could not take apart (bad percent-encoding, a malformed header or query
@@ -104,6 +106,7 @@ impl Code {
             Self::KbBusy => "kb_busy",
             Self::TaskNotFound => "task_not_found",
             Self::Canceled => "canceled",
+            Self::TaskRunning => "task_running",
             Self::UriTooLong => "uri_too_long",
             Self::Internal => "internal",
         }

@@ -570,6 +570,19 @@ impl Engine {
         Ok(Some(task))
     }
 
+    /// Removes a finished task's record, so it is no longer readable. `None` when there is no such task
+    /// (or the caller may not see it); a task still queued or running is refused with
+    /// [`EngineError::TaskRunning`] — cancel it first.
+    pub fn delete_task(&self, ctx: &RequestCtx, id: u64) -> Result<Option<()>> {
+        let Some(task) = self.task(ctx, id)? else {
+            return Ok(None);
+        };
+        if !task.status.is_final() {
+            return Err(EngineError::TaskRunning(id));
+        }
+        self.tasks.forget(id).map(Some)
+    }
+
     /// Starts the thread that runs ingest tasks in order, beginning with those a previous run left
     /// queued or unfinished. It stops when the engine is dropped.
     pub fn start_task_worker(self: &Arc<Self>) -> Result<()> {

@@ -56,6 +56,11 @@ pub enum EngineError {
     /// An ingest stopped because its task was canceled.
     #[error("canceled on request")]
     Canceled,
+    /// A task's record was to be removed while it is still queued or running.
+    #[error(
+        "task {0} has not finished; cancel it first (POST /v1/tasks/{0}/cancel), then delete it"
+    )]
+    TaskRunning(u64),
     /// A knowledge base by that name already exists.
     #[error("knowledge base `{0}` already exists")]
     KbExists(String),
@@ -122,6 +127,7 @@ impl EngineError {
             Self::KbExists(_) => Code::KbExists,
             Self::KbBusy { .. } => Code::KbBusy,
             Self::Canceled => Code::Canceled,
+            Self::TaskRunning(_) => Code::TaskRunning,
             Self::DocumentNotFound(_) => Code::DocumentNotFound,
             Self::Invalid(_) => Code::InvalidInput,
             Self::NoModel => Code::NotReady,

@@ -132,11 +132,32 @@ impl TaskQueue {
                     path: self.dir.clone(),
                     source,
                 })?;
-                ids_in(&self.dir).into_iter().max().unwrap_or(0) + 1
+                let newest_file = ids_in(&self.dir).into_iter().max().unwrap_or(0);
+                newest_file.max(self.last_id()) + 1
             }
         };
+        // Recorded apart from the status files, which deletion and retention remove: an id is never
+        // handed out twice, even after the newest task was deleted and the server restarted.
+        write_json_atomic(&self.last_id_file(), &id)?;
         *next = Some(id + 1);
         Ok(id)
+    }
+
+    fn last_id_file(&self) -> PathBuf {
+        self.dir.join("last-id")
+    }
+
+    /// The last id handed out, as recorded (0 in a folder from before it was recorded).
+    fn last_id(&self) -> u64 {
+        read_json(&self.last_id_file()).unwrap_or(0)
+    }
+
+    /// Removes a task's record (and its input, if it never ran). The caller checks it is final.
+    pub(crate) fn forget(&self, id: u64) -> Result<()> {
+        let path = self.status_file(id);
+        fs_err::remove_file(&path).map_err(|source| EngineError::Io { path, source })?;
+        let _ = fs_err::remove_file(self.input_file(id));
+        Ok(())
     }
 
     fn status_file(&self, id: u64) -> PathBuf {

@@ -68,7 +68,7 @@ pub fn status_of(code: Code) -> StatusCode {
         }
         Code::KbExists | Code::KeyExists => StatusCode::CONFLICT,
         Code::KeyNotFound | Code::TaskNotFound => StatusCode::NOT_FOUND,
-        Code::Canceled => StatusCode::CONFLICT,
+        Code::Canceled | Code::TaskRunning => StatusCode::CONFLICT,
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         Code::Forbidden | Code::OriginNotAllowed => StatusCode::FORBIDDEN,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

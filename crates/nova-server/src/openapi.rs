@@ -14,7 +14,7 @@ use utoipa::OpenApi;
         tickets::classify, tickets::suggest,
         documents::add_documents, documents::get_document, documents::delete_document,
         documents::document_access,
-        tasks::get_task, tasks::cancel_task,
+        tasks::get_task, tasks::cancel_task, tasks::delete_task,
         feedback::record_feedback,
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,

@@ -84,14 +84,31 @@ async fn uploads_answer_202_with_a_task_that_reports_progress_results_and_can_be
     assert!(queued_id > long_id);
     let r = app
         .client
-        .delete(app.url(&format!("/v1/tasks/{queued_id}")))
+        .post(app.url(&format!("/v1/tasks/{queued_id}/cancel")))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "canceled");
-    assert_eq!(finished(&app, long_id).await["status"], "succeeded");
+    // A task that has not finished cannot be deleted (its record is what tells the client how it ended);
+    // a finished one can. (The 300-note task is still running here unless the host is very fast.)
+    let delete = |id: u64| {
+        app.client
+            .delete(app.url(&format!("/v1/tasks/{id}")))
+            .send()
+    };
+    let r = delete(long_id).await.unwrap();
+    if r.status() != 204 {
+        let (status, code, _) = error_of(r).await;
+        assert_eq!((status.as_u16(), code.as_str()), (409, "task_running"));
+        assert_eq!(finished(&app, long_id).await["status"], "succeeded");
+        assert_eq!(delete(long_id).await.unwrap().status(), 204);
+    }
     assert_eq!(finished(&app, queued_id).await["status"], "canceled");
+    // Gone from GET, a second DELETE is 404, and what the task ingested stays.
+    assert_eq!(app.get(&format!("/v1/tasks/{long_id}")).await.status(), 404);
+    assert_eq!(delete(long_id).await.unwrap().status(), 404);
+    assert_eq!(app.get("/v1/kbs/ops/documents/long-0").await.status(), 200);
     assert_eq!(app.get("/v1/kbs/ops/documents/never-0").await.status(), 404);
     let kb: Value = app.get("/v1/kbs/ops").await.json().await.unwrap();
     assert_eq!(kb["documents"], 303, "{kb}");
@@ -214,4 +231,25 @@ async fn a_task_accepted_before_a_stop_runs_when_the_next_process_starts() {
         engine.submit_ingest(&ctx, &kb, &docs[..1], vec![]).unwrap()
     });
     assert!(later.task_id > id, "ids keep increasing across restarts");
+
+    // Deleting the newest task and restarting does not hand its id out again.
+    let newest = tokio::task::block_in_place(|| {
+        engine
+            .wait_task(&ctx, later.task_id, std::time::Duration::from_secs(120))
+            .unwrap()
+            .unwrap()
+    });
+    assert!(newest.status.is_final(), "{newest:?}");
+    engine.delete_task(&ctx, newest.task_id).unwrap().unwrap();
+    drop(engine);
+    let next = tokio::task::block_in_place(|| {
+        // Another KB: the worker of the engine just dropped may still hold `ops` for a moment.
+        let engine = Engine::new(data.path(), embedder(), EngineOptions::default()).unwrap();
+        let other = nova_engine::KbName::parse("ops2").unwrap();
+        engine.create(&ctx, &other).unwrap();
+        engine
+            .submit_ingest(&ctx, &other, &docs[..1], vec![])
+            .unwrap()
+    });
+    assert!(next.task_id > newest.task_id, "{next:?} after {newest:?}");
 }
