@@ -70,6 +70,9 @@ pub enum Code {
     BadRequest,
     /// A request target longer than `server.max_uri_bytes`.
     UriTooLong,
+    /// The configured answer model (an OpenAI-compatible endpoint) is down, refused the key or answered
+    /// an error.
+    GeneratorUnavailable,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -108,6 +111,7 @@ impl Code {
             Self::Canceled => "canceled",
             Self::TaskRunning => "task_running",
             Self::UriTooLong => "uri_too_long",
+            Self::GeneratorUnavailable => "generator_unavailable",
             Self::Internal => "internal",
         }
     }

@@ -77,6 +77,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::NotReady | Code::KbBusy => StatusCode::SERVICE_UNAVAILABLE,
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
         Code::Overloaded | Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+        Code::GeneratorUnavailable => StatusCode::BAD_GATEWAY,
         Code::ModelMissing | Code::ModelCorrupt | Code::Io | Code::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
