@@ -85,6 +85,22 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Troubleshoot(TroubleshootArgs),
 
+    /// Ask a question: an answer written from the knowledge base, streamed as it is written, with its
+    /// sources listed after it. Every [n] in the answer names a passage the writer was given; citations
+    /// of anything else are removed. Nothing relevant in the KB: a refusal, and no model is called.
+    ///
+    /// The writer is generation.provider: "extractive" (default; no model), "local" (a GGUF chat
+    /// model; scripts/fetch-models.sh installs SmolLM2-135M-Instruct) or "openai" (any
+    /// OpenAI-compatible endpoint).
+    ///
+    /// Examples:
+    ///   nova ask "my vpn keeps disconnecting" --kb examples
+    ///   nova ask "pods crash after deploy" --generator local --max-tokens 200
+    ///   NOVA_GENERATION__PROVIDER=openai NOVA_GENERATION__BASE_URL=http://127.0.0.1:11434/v1 \
+    ///     NOVA_GENERATION__MODEL=llama3.2 nova ask "printer offline"
+    #[command(verbatim_doc_comment)]
+    Ask(AskArgs),
+
     /// Support tickets: import, train a router, evaluate, classify, suggest solutions.
     ///
     /// The router predicts a ticket's category (queue) from its text, with a calibrated confidence.
@@ -157,6 +173,7 @@ impl Command {
             Self::Ingest(_) => "ingest",
             Self::Search(_) => "search",
             Self::Troubleshoot(_) => "troubleshoot",
+            Self::Ask(_) => "ask",
             Self::Tickets(_) => "tickets",
             Self::Delete(_) => "delete",
             Self::Kbs => "kbs",
@@ -691,6 +708,41 @@ pub struct TroubleshootArgs {
     pub filters: Vec<String>,
 
     /// Print JSON instead of a readable report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question.
+    pub question: String,
+
+    /// Knowledge base name [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+
+    /// Who writes the answer [default: generation.provider].
+    #[arg(long, value_enum)]
+    pub generator: Option<crate::config::Provider>,
+
+    /// The GGUF for --generator local [default: generation.model_path].
+    #[arg(long, value_name = "FILE")]
+    pub gguf: Option<std::path::PathBuf>,
+
+    /// Most tokens in the answer [default: generation.max_tokens].
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+
+    /// Sampling temperature, 0 = greedy [default: generation.temperature].
+    #[arg(long)]
+    pub temperature: Option<f32>,
+
+    /// Payload filter FIELD=VALUE (repeatable, all must match).
+    #[arg(long = "filter", value_name = "FIELD=VALUE")]
+    pub filters: Vec<String>,
+
+    /// Print the whole answer as JSON (citations, usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
 }

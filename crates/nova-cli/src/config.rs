@@ -23,6 +23,56 @@ pub struct Config {
     pub server: ServerConfig,
     /// Who may call `nova serve`.
     pub auth: AuthConfig,
+    /// Who writes answers.
+    pub generation: GenerationConfig,
+}
+
+/// `[generation]`: the answer writer and its sampling.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationConfig {
+    /// `extractive`, `local` or `openai`.
+    pub provider: Provider,
+    /// The GGUF for `local`.
+    pub model_path: std::path::PathBuf,
+    /// The endpoint for `openai`, up to `/v1`.
+    pub base_url: String,
+    /// The model the endpoint serves.
+    pub model: String,
+    /// Environment variable holding the API key.
+    pub api_key_env: String,
+    /// File holding the API key (when the variable is unset).
+    pub api_key_file: std::path::PathBuf,
+    /// Connect and per-read timeout, seconds.
+    pub timeout_secs: u64,
+    /// Retries on 429/5xx/connection failures.
+    pub retries: u32,
+    /// Sampling temperature; 0 = greedy.
+    pub temperature: f32,
+    /// Nucleus mass.
+    pub top_p: f32,
+    /// Sampler seed.
+    pub seed: u64,
+    /// Most tokens per answer.
+    pub max_tokens: usize,
+    /// Token budget of the passages in the prompt.
+    pub context_tokens: usize,
+    /// Passages retrieved per question.
+    pub passages: usize,
+    /// Resolved tickets retrieved per question.
+    pub tickets: usize,
+}
+
+/// Who writes answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Sentences of the retrieved passages, cited; no model.
+    Extractive,
+    /// A GGUF chat model in-process.
+    Local,
+    /// An OpenAI-compatible endpoint.
+    Openai,
 }
 
 /// `[auth]`: authentication of HTTP callers.
@@ -284,10 +334,90 @@ impl Config {
         if let Some(jwt) = &self.auth.jwt {
             jwt.settings()?;
         }
+        let g = &self.generation;
+        if g.max_tokens == 0 || g.context_tokens == 0 || g.passages == 0 {
+            bail!("generation.max_tokens, generation.context_tokens and generation.passages must be at least 1");
+        }
+        if !(0.0..=2.0).contains(&g.temperature)
+            || !(0.0..=1.0).contains(&g.top_p)
+            || g.top_p == 0.0
+        {
+            bail!("generation.temperature must be within 0–2 and generation.top_p within (0, 1]");
+        }
+        if g.provider == Provider::Openai && !g.base_url.starts_with("http") {
+            bail!("generation.base_url `{}` is not an http(s) URL", g.base_url);
+        }
         if self.model.path.trim().is_empty() {
             bail!("model.path must not be empty");
         }
         Ok(())
+    }
+}
+
+impl GenerationConfig {
+    /// The default answer settings (requests may override sampling and counts).
+    pub fn answer_options(&self) -> nova_engine::AnswerOptions {
+        nova_engine::AnswerOptions {
+            passages: self.passages,
+            tickets: self.tickets,
+            context_tokens: self.context_tokens,
+            sampling: nova_engine::nova_generate::Sampling {
+                temperature: self.temperature,
+                top_p: self.top_p,
+                seed: self.seed,
+                max_tokens: self.max_tokens,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// The API key for `openai`: the variable if set and not empty, else the file's first line.
+    fn api_key(&self) -> nova_engine::nova_generate::Result<Option<String>> {
+        if let Ok(key) = std::env::var(&self.api_key_env) {
+            if !key.trim().is_empty() {
+                return Ok(Some(key.trim().to_owned()));
+            }
+        }
+        if self.api_key_file.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&self.api_key_file).map_err(|source| {
+            nova_engine::nova_generate::GenerateError::KeyFile {
+                path: self.api_key_file.clone(),
+                source,
+            }
+        })?;
+        Ok(text
+            .lines()
+            .next()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty()))
+    }
+
+    /// What builds the configured generator when the engine first needs it.
+    pub fn loader(&self) -> nova_engine::GeneratorLoader {
+        use nova_engine::nova_generate::{
+            Extractive, Generator, LocalGenerator, OpenAiConfig, OpenAiGenerator,
+        };
+        let config = self.clone();
+        Box::new(move || {
+            let generator: std::sync::Arc<dyn Generator> = match config.provider {
+                Provider::Extractive => std::sync::Arc::new(Extractive),
+                Provider::Local => {
+                    tracing::info!(path = %config.model_path.display(), "loading chat model");
+                    std::sync::Arc::new(LocalGenerator::load(&config.model_path)?)
+                }
+                Provider::Openai => std::sync::Arc::new(OpenAiGenerator::new(OpenAiConfig {
+                    base_url: config.base_url.clone(),
+                    model: config.model.clone(),
+                    api_key: config.api_key()?,
+                    timeout: std::time::Duration::from_secs(config.timeout_secs.max(1)),
+                    retries: config.retries,
+                })),
+            };
+            Ok(generator)
+        })
     }
 }
 

@@ -70,6 +70,8 @@ pub enum Code {
     BadRequest,
     /// A request target longer than `server.max_uri_bytes`.
     UriTooLong,
+    /// `model` in an OpenAI-compatible request names no `kb:<name>` the caller may read.
+    ModelNotFound,
     /// The configured answer model (an OpenAI-compatible endpoint) is down, refused the key or answered
     /// an error.
     GeneratorUnavailable,
@@ -112,6 +114,7 @@ impl Code {
             Self::TaskRunning => "task_running",
             Self::UriTooLong => "uri_too_long",
             Self::GeneratorUnavailable => "generator_unavailable",
+            Self::ModelNotFound => "model_not_found",
             Self::Internal => "internal",
         }
     }

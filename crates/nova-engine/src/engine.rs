@@ -7,6 +7,7 @@
 //! Every method blocks (model inference, disk); async callers run them on a blocking thread.
 
 use crate::access::{AccessQuestion, DocumentAccess};
+use crate::answer::{Answer, AnswerOptions};
 use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
@@ -52,6 +53,8 @@ pub struct EngineOptions {
     pub feedback_retention_days: u64,
     /// Finished ingest tasks older than this many days are removed from `tasks/`; 0 keeps them forever.
     pub task_retention_days: u64,
+    /// Answer settings a request does not override.
+    pub answers: AnswerOptions,
 }
 
 impl Default for EngineOptions {
@@ -61,6 +64,7 @@ impl Default for EngineOptions {
             batching: BatchingOptions::default(),
             feedback_retention_days: 365,
             task_retention_days: 7,
+            answers: AnswerOptions::default(),
         }
     }
 }
@@ -78,6 +82,11 @@ impl EngineOptions {
         }
     }
 }
+
+/// Loads the answer generator when the engine first writes an answer (a GGUF takes a second and some
+/// hundred MB; servers that never answer never pay for it).
+pub type GeneratorLoader =
+    Box<dyn Fn() -> nova_generate::Result<Arc<dyn nova_generate::Generator>> + Send + Sync>;
 
 /// Loads the embedding model when the engine first needs it.
 pub type EmbedderLoader = Box<dyn Fn() -> nova_embed::Result<Arc<dyn Embedder>> + Send + Sync>;
@@ -161,6 +170,10 @@ pub struct Engine {
     health: HealthCache,
     /// Ingest tasks.
     tasks: TaskQueue,
+    /// Writes answers; loaded by `generator_loader` on first use (extractive when there is none).
+    generator: OnceLock<Arc<dyn nova_generate::Generator>>,
+    generator_loader: Option<GeneratorLoader>,
+    generator_init: Mutex<()>,
 }
 
 /// A caller's filter may not name the fields the engine enforces itself.
@@ -205,7 +218,37 @@ impl Engine {
             feedback_lock: Mutex::new(()),
             routers: RwLock::new(HashMap::new()),
             health: HealthCache::default(),
+            generator: OnceLock::new(),
+            generator_loader: None,
+            generator_init: Mutex::new(()),
         })
+    }
+
+    /// Writes answers with what `loader` builds, the first time one is asked for.
+    pub fn with_generator(mut self, loader: GeneratorLoader) -> Self {
+        self.generator_loader = Some(loader);
+        self
+    }
+
+    /// Answer settings a request does not override (`[generation]`).
+    pub fn answer_defaults(&self) -> &AnswerOptions {
+        &self.opts.answers
+    }
+
+    /// The answer generator, loading it if needed.
+    pub fn generator(&self) -> Result<Arc<dyn nova_generate::Generator>> {
+        if let Some(g) = self.generator.get() {
+            return Ok(g.clone());
+        }
+        let _init = self.generator_init.lock();
+        if let Some(g) = self.generator.get() {
+            return Ok(g.clone());
+        }
+        let generator: Arc<dyn nova_generate::Generator> = match &self.generator_loader {
+            Some(load) => load()?,
+            None => Arc::new(nova_generate::Extractive),
+        };
+        Ok(self.generator.get_or_init(|| generator).clone())
     }
 
     /// Uses `backend` for the stores instead of the embedded default.
@@ -646,6 +689,35 @@ impl Engine {
         let kb = self.kb(name)?;
         let dense = self.model()?.queries.encode(problem)?;
         crate::troubleshoot::troubleshoot(&kb, &ctx.access(name), problem, &dense, opts)
+    }
+
+    /// An answer to `question` written from what the caller may read in `name`, with checked citations;
+    /// each piece of text goes to `on_token` as it is written (`Break` stops generation).
+    pub fn answer(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        question: &str,
+        opts: &AnswerOptions,
+        on_token: &mut dyn FnMut(&str) -> std::ops::ControlFlow<()>,
+    ) -> Result<Answer> {
+        let started = Instant::now();
+        let retrieval = TroubleshootOptions {
+            passages: opts.passages,
+            tickets: opts.tickets,
+            max_steps: 0,
+            filter: opts.filter.clone(),
+        };
+        let report = self.troubleshoot(ctx, name, question, &retrieval)?;
+        let generator = self.generator()?;
+        crate::answer::answer(
+            generator.as_ref(),
+            question,
+            &report,
+            started.elapsed(),
+            opts,
+            on_token,
+        )
     }
 
     /// A stored document, or `None` (also when the caller may not see it).

@@ -13,6 +13,9 @@ pub enum EngineError {
     /// Embedding failed.
     #[error(transparent)]
     Embed(#[from] nova_embed::EmbedError),
+    /// Writing an answer failed (the chat model, or the endpoint behind it).
+    #[error(transparent)]
+    Generate(#[from] nova_generate::GenerateError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] nova_store::StoreError),
@@ -114,6 +117,7 @@ impl EngineError {
     pub fn code(&self) -> Code {
         match self {
             Self::Embed(e) => e.code(),
+            Self::Generate(e) => e.code(),
             Self::Store(e) => e.code(),
             Self::Classify(e) => e.code(),
             Self::Name(e) => e.code(),

@@ -5,9 +5,10 @@
 //!
 //! Modules depend one way: `payload`, `meta`, `fusion`, `steps`, `query`, `feedback`, `error` are leaves;
 //! `kb` → payload, meta; `ingest` → kb; `search` → kb, fusion; `troubleshoot` → search, steps;
-//! `tickets` → troubleshoot; `eval` → search; `access` → kb; `engine` → all of them, and nothing imports `engine`.
+//! `tickets` → troubleshoot; `answer` → troubleshoot (and the `nova-generate` crate); `eval` → search; `access` → kb; `engine` → all of them, and nothing imports `engine`.
 
 mod access;
+mod answer;
 mod engine;
 mod error;
 mod eval;
@@ -29,7 +30,10 @@ mod tickets;
 mod troubleshoot;
 
 pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
-pub use engine::{EmbedderLoader, Engine, EngineOptions, IngestOptions, KbInfo, ModelInfo};
+pub use answer::{Answer, AnswerOptions, Citation, Timings, Usage, REFUSAL};
+pub use engine::{
+    EmbedderLoader, Engine, EngineOptions, GeneratorLoader, IngestOptions, KbInfo, ModelInfo,
+};
 pub use error::{EngineError, Result};
 pub use eval::{BeirSet, ModeReport};
 pub use feedback::{Feedback, Rating};
@@ -43,6 +47,7 @@ pub use nova_core::{
     AccessFilter, Condition, DocId, Filter, Grant, KbName, LabelField, Principal, RequestCtx, Role,
     Visibility,
 };
+pub use nova_generate;
 pub use payload::{ChunkPayload, TICKET_KIND};
 pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};
 pub use steps::Step;

@@ -14,6 +14,23 @@ use std::collections::HashSet;
 /// A passage gives steps when its score is at least this share of the best passage's.
 const STEP_SCORE_RATIO: f64 = 0.8;
 
+/// A hit is relevant when its fused score is at least this share of the best hit's in its list…
+pub(crate) const RELEVANCE_RATIO: f64 = 0.5;
+/// …and the embedding model found it at all, at least this close (cosine): a ticket list in which
+/// nothing is about the problem should be empty, not its five least unrelated entries. all-MiniLM-L6-v2
+/// puts unrelated English text at 0.0–0.2.
+pub(crate) const MIN_COSINE: f32 = 0.25;
+
+/// The hits of `hits` (best first) near enough the best one to show: see [`RELEVANCE_RATIO`] and
+/// [`MIN_COSINE`].
+pub(crate) fn relevant(mut hits: Vec<DocHit>) -> Vec<DocHit> {
+    let best = hits.first().map_or(0.0, |h| h.score);
+    hits.retain(|h| {
+        h.score >= RELEVANCE_RATIO * best && h.dense.as_ref().is_some_and(|d| d.score >= MIN_COSINE)
+    });
+    hits
+}
+
 /// What to return.
 #[derive(Debug, Clone)]
 pub struct TroubleshootOptions {
@@ -60,9 +77,10 @@ pub struct SuggestedStep {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TroubleshootReport {
-    /// Best knowledge-base passages, best first.
+    /// Best knowledge-base passages, best first: only those scoring at least half the best one's and
+    /// semantically close to the problem (so fewer than asked when the rest are unrelated).
     pub passages: Vec<DocHit>,
-    /// Most similar tickets (their resolution, when known, is in `metadata.answer`).
+    /// Most similar tickets (their resolution, when known, is in `metadata.answer`), by the same rule.
     pub similar_tickets: Vec<DocHit>,
     /// Steps from the passages, in passage order, duplicates removed.
     pub steps: Vec<SuggestedStep>,
@@ -87,7 +105,7 @@ pub(crate) fn troubleshoot(
         filter: opts.filter.clone().and_not(kind_is_ticket()),
         ..SearchOptions::default()
     };
-    let passages = search(kb, access, problem, Some(dense), &articles)?;
+    let passages = relevant(search(kb, access, problem, Some(dense), &articles)?);
     let tickets = SearchOptions {
         k: opts.tickets,
         filter: opts.filter.clone().and(kind_is_ticket()),
@@ -96,7 +114,7 @@ pub(crate) fn troubleshoot(
     let similar_tickets = if opts.tickets == 0 {
         Vec::new()
     } else {
-        search(kb, access, problem, Some(dense), &tickets)?
+        relevant(search(kb, access, problem, Some(dense), &tickets)?)
     };
     let steps = steps_for(kb, access, &passages, opts.max_steps)?;
     Ok(TroubleshootReport {
@@ -116,6 +134,9 @@ fn steps_for(
 ) -> Result<Vec<SuggestedStep>> {
     let mut seen = HashSet::new();
     let mut steps = Vec::new();
+    if max == 0 {
+        return Ok(steps);
+    }
     let best = passages.first().map_or(0.0, |p| p.score);
     for hit in passages
         .iter()

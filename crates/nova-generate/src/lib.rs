@@ -130,7 +130,8 @@ impl GenOutput {
     pub fn tokens_per_second(&self) -> Option<f64> {
         let first = self.time_to_first_token?;
         let decoding = self.total_time.checked_sub(first)?.as_secs_f64();
-        (self.completion_tokens > 1 && decoding > 0.0)
+        // Under a millisecond of decoding is text that was not decoded (extractive): no speed to report.
+        (self.completion_tokens > 1 && decoding >= 0.001)
             .then(|| (self.completion_tokens - 1) as f64 / decoding)
     }
 }

@@ -67,7 +67,7 @@ pub fn status_of(code: Code) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         Code::KbExists | Code::KeyExists => StatusCode::CONFLICT,
-        Code::KeyNotFound | Code::TaskNotFound => StatusCode::NOT_FOUND,
+        Code::KeyNotFound | Code::TaskNotFound | Code::ModelNotFound => StatusCode::NOT_FOUND,
         Code::Canceled | Code::TaskRunning => StatusCode::CONFLICT,
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         Code::Forbidden | Code::OriginNotAllowed => StatusCode::FORBIDDEN,
@@ -196,7 +196,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         None => return response,
     };
     let code = error.code;
-    let message = if status.is_server_error() {
+    let message = if code == Code::GeneratorUnavailable {
+        // The upstream's failure (address, status, its bounded reply) is what the operator needs to
+        // act on, and it never holds the key: keys travel only in the request header.
+        tracing::warn!(code = %error.code, request_id, "{}", error.message);
+        bounded_message(error.message)
+    } else if status.is_server_error() {
         tracing::error!(code = %error.code, request_id, "{}", error.message);
         "internal error; the server log has the details under this request id".to_owned()
     } else {

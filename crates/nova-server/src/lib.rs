@@ -44,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::tickets::routes())
         .merge(routes::documents::routes())
         .merge(routes::tasks::routes())
+        .merge(routes::answer::routes())
+        .merge(routes::chat::routes())
         .merge(routes::feedback::routes())
         .merge(routes::embeddings::routes())
         .merge(routes::health::routes())

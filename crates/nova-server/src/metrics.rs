@@ -28,6 +28,12 @@ pub struct Metrics {
     kb_chunks: IntGaugeVec,
     cache: IntGaugeVec,
     in_flight: prometheus::IntGauge,
+    gen_tokens: IntCounterVec,
+    gen_ttft: HistogramVec,
+    gen_speed: HistogramVec,
+    gen_answers: IntCounterVec,
+    gen_dropped: IntCounterVec,
+    gen_errors: IntCounterVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -113,8 +119,72 @@ impl Metrics {
                 must(registry.register(Box::new(g.clone())));
                 g
             },
+            gen_tokens: counter(
+                "nova_generation_tokens_total",
+                "Tokens read (prompt) and written (completion) by the answer generator.",
+                &["provider", "kind"],
+            ),
+            gen_ttft: histogram(
+                "nova_generation_time_to_first_token_seconds",
+                "From calling the generator to its first text.",
+                &["provider"],
+                LATENCY_BUCKETS.to_vec(),
+            ),
+            gen_speed: histogram(
+                "nova_generation_tokens_per_second",
+                "Decode speed of each answer (completion tokens per second after the first).",
+                &["provider"],
+                vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0],
+            ),
+            gen_answers: counter(
+                "nova_answers_total",
+                "Answers by outcome: answered, or refused (nothing relevant; no model called).",
+                &["provider", "outcome"],
+            ),
+            gen_dropped: counter(
+                "nova_answer_dropped_citations_total",
+                "Citations in generated text naming no passage given to the model (removed).",
+                &["provider"],
+            ),
+            gen_errors: counter(
+                "nova_generation_errors_total",
+                "Answers that failed in the generator, by error code.",
+                &["provider", "code"],
+            ),
             registry,
         }
+    }
+
+    /// Records one answer.
+    pub fn answer(&self, a: &nova_engine::Answer) {
+        let p = a.provider.as_str();
+        let outcome = if a.refused { "refused" } else { "answered" };
+        self.gen_answers.with_label_values(&[p, outcome]).inc();
+        if a.refused {
+            return;
+        }
+        self.gen_tokens
+            .with_label_values(&[p, "prompt"])
+            .inc_by(a.usage.prompt_tokens as u64);
+        self.gen_tokens
+            .with_label_values(&[p, "completion"])
+            .inc_by(a.usage.completion_tokens as u64);
+        self.gen_dropped
+            .with_label_values(&[p])
+            .inc_by(a.dropped_citations as u64);
+        if let Some(ms) = a.timings.time_to_first_token_ms {
+            self.gen_ttft.with_label_values(&[p]).observe(ms / 1000.0);
+        }
+        if let Some(tps) = a.timings.tokens_per_second {
+            self.gen_speed.with_label_values(&[p]).observe(tps);
+        }
+    }
+
+    /// Records an answer that failed with `code` (an endpoint down, a model that would not load).
+    pub fn generation_error(&self, provider: &str, code: nova_core::Code) {
+        self.gen_errors
+            .with_label_values(&[provider, code.as_str()])
+            .inc();
     }
 
     /// Records one search.

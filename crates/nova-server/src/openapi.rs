@@ -1,16 +1,19 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the offline Swagger UI.
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{documents, embeddings, feedback, health, kbs, keys, search, tasks, tickets};
+use crate::routes::{
+    answer, chat, documents, embeddings, feedback, health, kbs, keys, search, tasks, tickets,
+};
 use utoipa::OpenApi;
 
 /// KB Nova's HTTP API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "KB Nova", description = "Self-hosted knowledge-base troubleshooting engine: hybrid search, troubleshooting with cited steps, ticket routing, OpenAI-compatible embeddings."),
+    info(title = "KB Nova", description = "Self-hosted knowledge-base troubleshooting engine: hybrid search, troubleshooting with cited steps, answers with checked citations, ticket routing, OpenAI-compatible chat and embeddings."),
     paths(
         kbs::list_kbs, kbs::create_kb, kbs::get_kb, kbs::delete_kb,
-        search::search, search::troubleshoot,
+        search::search, search::troubleshoot, answer::answer,
+        chat::chat_completions, chat::models,
         tickets::classify, tickets::suggest,
         documents::add_documents, documents::get_document, documents::delete_document,
         documents::document_access,
@@ -26,7 +29,8 @@ use utoipa::OpenApi;
     tags(
         (name = "knowledge bases", description = "Create, list and delete knowledge bases"),
         (name = "documents", description = "Add (as ingest tasks), read and delete documents"),
-        (name = "search", description = "Hybrid search and troubleshooting"),
+        (name = "search", description = "Hybrid search, troubleshooting and answers with sources"),
+        (name = "openai", description = "OpenAI-compatible chat: the model `kb:<name>` answers from that knowledge base"),
         (name = "tickets", description = "Route new tickets and suggest solutions from resolved ones"),
         (name = "feedback", description = "Was a result helpful?"),
         (name = "embeddings", description = "OpenAI-compatible embeddings"),

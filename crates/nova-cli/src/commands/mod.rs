@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches and each returns an [`Outcome`].
 
+mod ask;
 mod bench_auth;
 mod bench_embed;
 mod bench_http;
@@ -56,6 +57,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Ingest(args) => kb::ingest(&config, &engine(&config)?, &args),
         Command::Search(args) => kb::search(&config, &engine(&config)?, &args),
         Command::Troubleshoot(args) => troubleshoot::run(&config, &engine(&config)?, &args),
+        Command::Ask(args) => {
+            if let Some(provider) = args.generator {
+                config.generation.provider = provider;
+            }
+            if let Some(path) = &args.gguf {
+                config.generation.model_path = path.clone();
+            }
+            ask::run(&config, &engine(&config)?, &args)
+        }
         Command::Tickets(cmd) => {
             let engine = engine(&config)?;
             match cmd {
@@ -111,8 +121,13 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
         let embedder: Arc<dyn Embedder> = Arc::new(SentenceEmbedder::load(&source, model.batch())?);
         Ok(embedder)
     });
-    Engine::lazy(&config.data.dir, loader, EngineOptions::single_caller())
-        .with_context(|| format!("opening data folder {}", config.data.dir.display()))
+    let opts = EngineOptions {
+        answers: config.generation.answer_options(),
+        ..EngineOptions::single_caller()
+    };
+    Ok(Engine::lazy(&config.data.dir, loader, opts)
+        .with_context(|| format!("opening data folder {}", config.data.dir.display()))?
+        .with_generator(config.generation.loader()))
 }
 
 /// `--kb`, or the configured default.

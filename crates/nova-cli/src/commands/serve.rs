@@ -120,9 +120,11 @@ fn load_engine(config: &Config, state: &AppState) -> Result<()> {
         },
         feedback_retention_days: config.data.feedback_retention_days,
         task_retention_days: config.data.task_retention_days,
+        answers: config.generation.answer_options(),
     });
     let engine = Engine::new(&config.data.dir, embedder, opts)
-        .with_context(|| format!("opening data folder {}", config.data.dir.display()))?;
+        .with_context(|| format!("opening data folder {}", config.data.dir.display()))?
+        .with_generator(config.generation.loader());
     state.set_engine(Arc::new(engine));
     tracing::info!("model loaded; ready");
     Ok(())

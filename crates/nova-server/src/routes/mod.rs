@@ -1,6 +1,8 @@
 //! Routes, one module per resource; each exposes `routes()`. Handlers extract, call one engine
 //! function on a blocking thread, and map the result.
 
+pub mod answer;
+pub mod chat;
 pub mod documents;
 pub mod embeddings;
 pub mod feedback;

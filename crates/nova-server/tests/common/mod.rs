@@ -190,6 +190,19 @@ impl TestApp {
         self.state.set_engine(Arc::new(engine));
     }
 
+    /// A ready server whose answers come from what `generator` builds.
+    pub async fn ready_with_generator(generator: nova_engine::GeneratorLoader) -> Self {
+        let app = Self::unready(Limits::default()).await;
+        tokio::task::block_in_place(|| {
+            let opts = app.state.engine_options(EngineOptions::default());
+            let engine = Engine::new(app.data.path(), embedder(), opts)
+                .unwrap()
+                .with_generator(generator);
+            app.state.set_engine(Arc::new(engine));
+        });
+        app
+    }
+
     pub async fn ready() -> Self {
         Self::ready_with(Limits::default()).await
     }
