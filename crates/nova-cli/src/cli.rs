@@ -144,12 +144,15 @@ pub enum Command {
     Keys(KeysCommand),
 
     /// Evaluate retrieval quality (nDCG@10, Recall@5/@100, MRR@10, latency) on a BEIR-format dataset, or
-    /// on a folder of documents with a queries file naming the relevant documents.
+    /// on a folder of documents with a queries file naming the relevant documents; with --answers, the
+    /// answers' citations instead.
     ///
     /// Examples:
     ///   nova eval --dataset ../shared/datasets/scifact --out scifact-report.json
     ///   nova eval --kb-queries ../shared/datasets/troubleshooting/queries.jsonl \
     ///             --docs ../shared/datasets/troubleshooting/docs
+    ///   nova eval --answers --generator local --kb-queries ../shared/datasets/troubleshooting/queries.jsonl \
+    ///             --docs ../shared/datasets/troubleshooting/docs --out answers-report.json
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
 
@@ -486,6 +489,39 @@ pub enum BenchCommand {
     ///   nova bench auth --iterations 50000
     #[command(verbatim_doc_comment)]
     Auth(BenchAuthArgs),
+
+    /// The local chat model's speed: time to first token (reading the prompt) and decode tokens/s over
+    /// exactly --tokens greedy tokens, median of --runs after a warm-up — the figures
+    /// `bench/generate_baseline.py` measures for llama.cpp on the same GGUF and chat.
+    ///
+    /// Example:
+    ///   nova bench generate --messages bench/generate-messages.json --tokens 128 --runs 5
+    #[command(verbatim_doc_comment)]
+    Generate(BenchGenerateArgs),
+}
+
+/// `nova bench generate`.
+#[derive(Debug, Args)]
+pub struct BenchGenerateArgs {
+    /// JSON file with the chat: [{"role": "system"|"user"|"assistant", "content": "…"}, …].
+    #[arg(long, value_name = "FILE")]
+    pub messages: PathBuf,
+
+    /// The GGUF [default: generation.model_path].
+    #[arg(long, value_name = "FILE")]
+    pub gguf: Option<PathBuf>,
+
+    /// Tokens to decode per run (end of turn ignored).
+    #[arg(long, default_value_t = 128)]
+    pub tokens: usize,
+
+    /// Timed runs (the median is reported), after one warm-up.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+
+    /// Write the result as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `nova bench auth`.
@@ -722,6 +758,21 @@ pub struct AskArgs {
     #[arg(long)]
     pub kb: Option<String>,
 
+    #[command(flatten)]
+    pub generation: GeneratorArgs,
+
+    /// Payload filter FIELD=VALUE (repeatable, all must match).
+    #[arg(long = "filter", value_name = "FIELD=VALUE")]
+    pub filters: Vec<String>,
+
+    /// Print the whole answer as JSON (citations, usage, timings) instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Who writes answers and how (`nova ask`, `nova eval --answers`).
+#[derive(Debug, Args)]
+pub struct GeneratorArgs {
     /// Who writes the answer [default: generation.provider].
     #[arg(long, value_enum)]
     pub generator: Option<crate::config::Provider>,
@@ -737,14 +788,6 @@ pub struct AskArgs {
     /// Sampling temperature, 0 = greedy [default: generation.temperature].
     #[arg(long)]
     pub temperature: Option<f32>,
-
-    /// Payload filter FIELD=VALUE (repeatable, all must match).
-    #[arg(long = "filter", value_name = "FIELD=VALUE")]
-    pub filters: Vec<String>,
-
-    /// Print the whole answer as JSON (citations, usage, timings) instead of streaming text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `nova delete`.
@@ -777,6 +820,14 @@ pub struct EvalArgs {
     /// Folder of documents the --kb-queries paths point into.
     #[arg(long, value_name = "DIR")]
     pub docs: Option<PathBuf>,
+
+    /// Evaluate answers instead of retrieval: how often each answer cites a judged relevant document,
+    /// dropped citations, refusals, time to first token and latency.
+    #[arg(long)]
+    pub answers: bool,
+
+    #[command(flatten)]
+    pub generation: GeneratorArgs,
 
     /// Modes to evaluate, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "hybrid,dense,bm25")]

@@ -8,6 +8,7 @@
 
 use crate::access::{AccessQuestion, DocumentAccess};
 use crate::answer::{Answer, AnswerOptions};
+use crate::answer_eval::{AnswerReport, AnsweredQuery};
 use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
@@ -718,6 +719,36 @@ impl Engine {
             opts,
             on_token,
         )
+    }
+
+    /// Answers each of `set`'s questions against KB `name` (already holding the corpus) and scores the
+    /// citations against the judged relevant documents.
+    pub fn evaluate_answers(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        set: &BeirSet,
+        opts: &AnswerOptions,
+        progress: &mut dyn FnMut(usize, &AnsweredQuery),
+    ) -> Result<AnswerReport> {
+        let generator = self.generator()?;
+        let no_relevance = HashMap::new();
+        let mut scored = Vec::with_capacity(set.queries.len());
+        for (i, (id, question)) in set.queries.iter().enumerate() {
+            let answer = self.answer(ctx, name, question, opts, &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })?;
+            let relevant = set.qrels.get(id).unwrap_or(&no_relevance);
+            scored.push(AnsweredQuery::score(id, question, &answer, relevant));
+            if let Some(last) = scored.last() {
+                progress(i + 1, last);
+            }
+        }
+        Ok(AnswerReport::new(
+            generator.provider(),
+            generator.model_id(),
+            scored,
+        ))
     }
 
     /// A stored document, or `None` (also when the caller may not see it).

@@ -5,10 +5,11 @@
 //!
 //! Modules depend one way: `payload`, `meta`, `fusion`, `steps`, `query`, `feedback`, `error` are leaves;
 //! `kb` → payload, meta; `ingest` → kb; `search` → kb, fusion; `troubleshoot` → search, steps;
-//! `tickets` → troubleshoot; `answer` → troubleshoot (and the `nova-generate` crate); `eval` → search; `access` → kb; `engine` → all of them, and nothing imports `engine`.
+//! `tickets` → troubleshoot; `answer` → troubleshoot (and the `nova-generate` crate); `answer_eval` → answer; `eval` → search; `access` → kb; `engine` → all of them, and nothing imports `engine`.
 
 mod access;
 mod answer;
+mod answer_eval;
 mod engine;
 mod error;
 mod eval;
@@ -31,6 +32,7 @@ mod troubleshoot;
 
 pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
 pub use answer::{Answer, AnswerOptions, Citation, Timings, Usage, REFUSAL};
+pub use answer_eval::{AnswerReport, AnsweredQuery};
 pub use engine::{
     EmbedderLoader, Engine, EngineOptions, GeneratorLoader, IngestOptions, KbInfo, ModelInfo,
 };

@@ -23,7 +23,7 @@ mod sampling;
 
 pub use error::{GenerateError, Result};
 pub use extractive::Extractive;
-pub use local::{LocalGenerator, DEFAULT_GGUF};
+pub use local::{LocalGenerator, SpeedSample, DEFAULT_GGUF};
 pub use openai::{OpenAiConfig, OpenAiGenerator};
 pub use prompt::{grounded_messages, render_passages, Passage, SYSTEM_PROMPT};
 pub use sampling::Sampling;

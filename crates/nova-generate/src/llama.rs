@@ -7,6 +7,7 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::QMatMul;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use candle_nn::kv_cache::KvCache;
 use std::io::{Read, Seek};
 
 /// The shape of the network, from the GGUF metadata.
@@ -202,15 +203,36 @@ fn rotary_tables(h: &Hyper, device: &Device) -> candle_core::Result<(Tensor, Ten
 /// One generation's state: the weights and the key/value cache of what it has read so far.
 pub(crate) struct Session {
     weights: Weights,
-    cache: Vec<Option<(Tensor, Tensor)>>,
+    cache: Vec<KvCache>,
     /// Tokens already in the cache.
     pub(crate) position: usize,
+}
+
+/// Cache rows allocated at a time: growing copies the cache, so it happens once per this many tokens
+/// instead of on every token as concatenating would.
+const CACHE_CHUNK: usize = 512;
+
+/// From this many tokens in one forward pass (reading a prompt) a matmul runs on weights dequantized to
+/// f32 for the call: the dense kernel is several times faster than candle's quantized one once the
+/// dequantizing is shared by enough rows, and nothing extra stays in memory.
+const DENSE_FROM_ROWS: usize = 32;
+
+fn matmul(m: &QMatMul, x: &Tensor) -> candle_core::Result<Tensor> {
+    match m {
+        QMatMul::QTensor(q) if x.dim(1)? >= DENSE_FROM_ROWS => {
+            let w = q.dequantize(&Device::Cpu)?;
+            x.broadcast_matmul(&w.t()?)
+        }
+        _ => m.forward(x),
+    }
 }
 
 impl Session {
     pub(crate) fn new(weights: &Weights) -> Self {
         Self {
-            cache: vec![None; weights.layers.len()],
+            cache: (0..weights.layers.len())
+                .map(|_| KvCache::new(2, CACHE_CHUNK))
+                .collect(),
             weights: weights.clone(),
             position: 0,
         }
@@ -224,8 +246,11 @@ impl Session {
         let device = Device::Cpu;
         let ids = Tensor::new(tokens, &device)?;
         let mut x = w.embeddings.index_select(&ids, 0)?.unsqueeze(0)?;
+        // Grouped-query attention: each key/value head serves `group` query heads, so the queries are
+        // viewed as kv_heads × (group · n) rows against the shared keys instead of copying the keys.
+        let group = h.heads / h.kv_heads;
         let mask = (n > 1)
-            .then(|| causal_mask(n, self.position, &device))
+            .then(|| causal_mask(n, self.position, group, &device))
             .transpose()?;
         let (cos, sin) = (
             w.cos.narrow(0, self.position, n)?,
@@ -236,7 +261,7 @@ impl Session {
             let residual = x.clone();
             let normed = candle_nn::ops::rms_norm(&x, &layer.attn_norm, h.norm_eps as f32)?;
             let project = |m: &QMatMul, b: &Option<Tensor>, heads: usize| {
-                let mut t = m.forward(&normed)?;
+                let mut t = matmul(m, &normed)?;
                 if let Some(b) = b {
                     t = t.broadcast_add(b)?;
                 }
@@ -254,32 +279,26 @@ impl Session {
                     candle_nn::rotary_emb::rope_i(t, &cos, &sin)
                 }
             };
-            let (q, k) = (rope(&q)?, rope(&k)?);
-            let (k, v) = match cache.take() {
-                Some((ck, cv)) => (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?),
-                None => (k, v),
-            };
-            *cache = Some((k.clone(), v.clone()));
-            // Grouped-query attention: each key/value head serves heads / kv_heads query heads.
-            let group = h.heads / h.kv_heads;
-            let (k, v) = (repeat_kv(&k, group)?, repeat_kv(&v, group)?);
+            let (q, k) = (rope(&q)?, rope(&k)?.contiguous()?);
+            let (k, v) = cache.append(&k, &v)?;
+            let q = q.reshape((1, h.kv_heads, group * n, head_dim))?;
             let mut scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?;
             if let Some(mask) = &mask {
                 scores = scores.broadcast_add(mask)?;
             }
             let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let attended =
-                probs
-                    .matmul(&v.contiguous()?)?
-                    .transpose(1, 2)?
-                    .reshape((1, n, h.embedding))?;
-            x = (layer.wo.forward(&attended)? + residual)?;
+            let attended = probs
+                .matmul(&v)?
+                .reshape((1, h.heads, n, head_dim))?
+                .transpose(1, 2)?
+                .reshape((1, n, h.embedding))?;
+            x = (matmul(&layer.wo, &attended)? + residual)?;
 
             let residual = x.clone();
             let normed = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, h.norm_eps as f32)?;
-            let gate = candle_nn::ops::silu(&layer.gate.forward(&normed)?)?;
-            let up = layer.up.forward(&normed)?;
-            x = (layer.down.forward(&(gate * up)?)? + residual)?;
+            let gate = candle_nn::ops::silu(&matmul(&layer.gate, &normed)?)?;
+            let up = matmul(&layer.up, &normed)?;
+            x = (matmul(&layer.down, &(gate * up)?)? + residual)?;
         }
         let last = x.i((.., n - 1, ..))?;
         let normed = candle_nn::ops::rms_norm(&last, &w.norm, h.norm_eps as f32)?;
@@ -289,20 +308,18 @@ impl Session {
     }
 }
 
-fn repeat_kv(t: &Tensor, group: usize) -> candle_core::Result<Tensor> {
-    if group == 1 {
-        return Ok(t.clone());
-    }
-    let (b, heads, len, dim) = t.dims4()?;
-    // Concatenating along the sequence axis then reshaping interleaves the copies head by head.
-    Tensor::cat(&vec![t; group], 2)?.reshape((b, heads * group, len, dim))
-}
-
-/// Additive mask for `n` new tokens after `past` cached ones: 0 where a token may look, -inf ahead.
-fn causal_mask(n: usize, past: usize, device: &Device) -> candle_core::Result<Tensor> {
+/// Additive mask for `n` new tokens after `past` cached ones: 0 where a token may look, -inf ahead;
+/// repeated `group` times down the rows, as the grouped queries are laid out.
+fn causal_mask(
+    n: usize,
+    past: usize,
+    group: usize,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let total = past + n;
-    let values: Vec<f32> = (0..n)
+    let values: Vec<f32> = (0..group)
+        .flat_map(|_| 0..n)
         .flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
-    Tensor::from_vec(values, (n, total), device)?.reshape((1, 1, n, total))
+    Tensor::from_vec(values, (group * n, total), device)?.reshape((1, 1, group * n, total))
 }

@@ -88,6 +88,51 @@ impl LocalGenerator {
     }
 }
 
+/// One timed run of [`LocalGenerator::measure`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SpeedSample {
+    /// Tokens in the rendered prompt.
+    pub prompt_tokens: usize,
+    /// Reading the prompt and choosing the first token, milliseconds.
+    pub ttft_ms: f64,
+    /// Tokens per second after the first.
+    pub tokens_per_second: f64,
+    /// The greedy continuation, to check that two engines read the file the same way.
+    pub text: String,
+}
+
+impl LocalGenerator {
+    /// Times the prompt of `messages` and exactly `tokens` greedy tokens, end of turn ignored — the
+    /// figure llama.cpp's benchmarks report, so the two can be compared on the same file and prompt.
+    pub fn measure(&self, messages: &[ChatMessage], tokens: usize) -> Result<SpeedSample> {
+        let prompt = self.prompt_ids(messages)?;
+        let greedy = crate::Sampling {
+            temperature: 0.0,
+            repeat_penalty: 1.0,
+            ..crate::Sampling::default()
+        };
+        let mut sampler = Sampler::new(&greedy);
+        let started = Instant::now();
+        let mut session = Session::new(&self.weights);
+        let mut logits = session.forward(&prompt).map_err(GenerateError::Model)?;
+        let mut token = sampler.next(&mut logits, &prompt);
+        let first = started.elapsed();
+        let mut generated = vec![token];
+        for _ in 1..tokens.max(1) {
+            logits = session.forward(&[token]).map_err(GenerateError::Model)?;
+            token = sampler.next(&mut logits, &prompt);
+            generated.push(token);
+        }
+        let decode = (started.elapsed() - first).as_secs_f64();
+        Ok(SpeedSample {
+            prompt_tokens: prompt.len(),
+            ttft_ms: first.as_secs_f64() * 1000.0,
+            tokens_per_second: (tokens.max(1) - 1) as f64 / decode.max(f64::EPSILON),
+            text: self.tokenizer.decode(&generated)?,
+        })
+    }
+}
+
 /// What of `text` may be shown now: everything except a tail that could still become a stop string
 /// or is an unfinished character (decoded as U+FFFD).
 fn shown_len(text: &str, stop: &[String]) -> usize {

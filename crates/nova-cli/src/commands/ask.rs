@@ -1,25 +1,17 @@
 //! `nova ask`: an answer from the knowledge base streamed to the terminal, then its sources.
 
 use super::{kb_name, Outcome};
-use crate::cli::AskArgs;
+use crate::cli::{AskArgs, GeneratorArgs};
 use crate::config::Config;
 use anyhow::Result;
-use nova_engine::{Answer, Engine, RequestCtx};
+use nova_engine::{Answer, AnswerOptions, Engine, RequestCtx};
 use std::io::Write;
 use std::ops::ControlFlow;
 
 pub fn run(config: &Config, engine: &Engine, args: &AskArgs) -> Result<Outcome> {
     let name = kb_name(config, args.kb.as_deref())?;
-    let mut opts = engine.answer_defaults().clone();
+    let mut opts = answer_options(engine, &args.generation)?;
     opts.filter = super::kb::parse_filters(&args.filters)?;
-    if let Some(n) = args.max_tokens {
-        anyhow::ensure!(n >= 1, "--max-tokens must be at least 1");
-        opts.sampling.max_tokens = n;
-    }
-    if let Some(t) = args.temperature {
-        anyhow::ensure!((0.0..=2.0).contains(&t), "--temperature must be within 0–2");
-        opts.sampling.temperature = t;
-    }
     let stream = !args.json;
     let mut stdout = std::io::stdout();
     let mut on_token = |text: &str| {
@@ -47,6 +39,30 @@ pub fn run(config: &Config, engine: &Engine, args: &AskArgs) -> Result<Outcome> 
         print!("{}", sources(&answer));
     }
     Ok(Outcome::Done)
+}
+
+/// `--generator` and `--gguf` replace the configured provider and model before the engine is built.
+pub(crate) fn choose_generator(config: &mut Config, args: &GeneratorArgs) {
+    if let Some(provider) = args.generator {
+        config.generation.provider = provider;
+    }
+    if let Some(path) = &args.gguf {
+        config.generation.model_path = path.clone();
+    }
+}
+
+/// The engine's answer defaults with `--max-tokens` and `--temperature` applied.
+pub(crate) fn answer_options(engine: &Engine, args: &GeneratorArgs) -> Result<AnswerOptions> {
+    let mut opts = engine.answer_defaults().clone();
+    if let Some(n) = args.max_tokens {
+        anyhow::ensure!(n >= 1, "--max-tokens must be at least 1");
+        opts.sampling.max_tokens = n;
+    }
+    if let Some(t) = args.temperature {
+        anyhow::ensure!((0.0..=2.0).contains(&t), "--temperature must be within 0–2");
+        opts.sampling.temperature = t;
+    }
+    Ok(opts)
 }
 
 /// The sources block printed after a streamed answer.

@@ -1,5 +1,5 @@
 //! `nova eval`: ingest a BEIR corpus into a KB (idempotent), run its test queries per mode, print a table
-//! and optionally write a JSON report.
+//! and optionally write a JSON report; with `--answers`, hand over to [`super::eval_answers`].
 
 use super::progress::bar;
 use super::Outcome;
@@ -75,6 +75,10 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
         summary.unchanged,
         engine.info(&ctx, &kb_name)?.chunks
     );
+
+    if args.answers {
+        return super::eval_answers::run(engine, args, &set, &kb_name, &dataset_name);
+    }
 
     let progress = bar(set.queries.len() * modes.len(), "querying", "queries");
     let base = SearchOptions {

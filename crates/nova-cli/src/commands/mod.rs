@@ -3,9 +3,11 @@
 mod ask;
 mod bench_auth;
 mod bench_embed;
+mod bench_generate;
 mod bench_http;
 mod embed;
 mod eval;
+mod eval_answers;
 mod kb;
 mod keys;
 mod progress;
@@ -58,12 +60,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Search(args) => kb::search(&config, &engine(&config)?, &args),
         Command::Troubleshoot(args) => troubleshoot::run(&config, &engine(&config)?, &args),
         Command::Ask(args) => {
-            if let Some(provider) = args.generator {
-                config.generation.provider = provider;
-            }
-            if let Some(path) = &args.gguf {
-                config.generation.model_path = path.clone();
-            }
+            ask::choose_generator(&mut config, &args.generation);
             ask::run(&config, &engine(&config)?, &args)
         }
         Command::Tickets(cmd) => {
@@ -87,9 +84,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
         }
         Command::Kbs => kb::list(&config, &engine(&config)?),
-        Command::Eval(args) => eval::run(&engine(&config)?, &args),
+        Command::Eval(args) => {
+            ask::choose_generator(&mut config, &args.generation);
+            eval::run(&engine(&config)?, &args)
+        }
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(&args),
         Command::Bench(BenchCommand::Auth(args)) => bench_auth::run(&args),
+        Command::Bench(BenchCommand::Generate(args)) => bench_generate::run(&config, &args),
         Command::Bench(BenchCommand::Embed(args)) => {
             bench_embed::run(&load_embedder(&config)?, &args)
         }
