@@ -61,6 +61,8 @@ pub struct GenerationConfig {
     pub passages: usize,
     /// Resolved tickets retrieved per question.
     pub tickets: usize,
+    /// Cite the passage an uncited sentence was taken from.
+    pub attribute: bool,
 }
 
 /// Who writes answers.
@@ -360,6 +362,7 @@ impl GenerationConfig {
         nova_engine::AnswerOptions {
             passages: self.passages,
             tickets: self.tickets,
+            attribute: self.attribute,
             context_tokens: self.context_tokens,
             sampling: nova_engine::nova_generate::Sampling {
                 temperature: self.temperature,

@@ -5,7 +5,8 @@
 
 use crate::search::DocHit;
 use crate::troubleshoot::TroubleshootReport;
-use nova_generate::citations::CitationFilter;
+use nova_generate::attribution::Attributor;
+use nova_generate::citations::{check, CitationFilter};
 use nova_generate::{grounded_messages, ChatMessage, GenRequest, Generator, Passage, Sampling};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -31,6 +32,8 @@ pub struct AnswerOptions {
     pub history: Vec<ChatMessage>,
     /// Payload filter for retrieval; may not name `acl`.
     pub filter: nova_core::Filter,
+    /// Cite a passage after a sentence the model left uncited when most of its words come from it.
+    pub attribute: bool,
 }
 
 impl Default for AnswerOptions {
@@ -42,6 +45,7 @@ impl Default for AnswerOptions {
             sampling: Sampling::default(),
             history: Vec::new(),
             filter: nova_core::Filter::all(),
+            attribute: true,
         }
     }
 }
@@ -64,6 +68,9 @@ pub struct Citation {
     pub chunk: u64,
     /// `article`, `ticket`, …
     pub kind: String,
+    /// KB Nova added every `[n]` of this passage (after sentences whose words come from it); the model
+    /// itself did not cite it.
+    pub attributed: bool,
 }
 
 /// Tokens in and out.
@@ -102,6 +109,8 @@ pub struct Answer {
     pub passages: Vec<Citation>,
     /// Citation numbers in the model's text that named no given passage (removed).
     pub dropped_citations: usize,
+    /// Citation markers KB Nova added after uncited sentences taken from a passage.
+    pub attributed_citations: usize,
     /// Nothing relevant was found: the answer is the refusal and no model was called.
     pub refused: bool,
     /// `extractive`, `local` or `openai`.
@@ -178,6 +187,7 @@ fn context(
             section: hit.headings.clone(),
             chunk: hit.chunk,
             kind: hit.kind.clone(),
+            attributed: false,
         });
     }
     (passages, cited)
@@ -199,6 +209,7 @@ pub(crate) fn answer(
         citations: Vec::new(),
         passages: given.clone(),
         dropped_citations: 0,
+        attributed_citations: 0,
         refused: passages.is_empty(),
         provider: generator.provider().to_owned(),
         model: generator.model_id().to_owned(),
@@ -220,9 +231,13 @@ pub(crate) fn answer(
         sampling: opts.sampling.clone(),
     };
     let mut filter = CitationFilter::new(given.len());
+    let mut attributor = opts.attribute.then(|| Attributor::new(&request.passages));
     let mut text = String::new();
     let mut forward = |piece: &str| {
-        let shown = filter.push(piece);
+        let mut shown = filter.push(piece);
+        if let Some(a) = attributor.as_mut() {
+            shown = a.push(&shown);
+        }
         text.push_str(&shown);
         if shown.is_empty() {
             ControlFlow::Continue(())
@@ -232,17 +247,28 @@ pub(crate) fn answer(
     };
     let started = Instant::now();
     let out = generator.generate(&request, &mut forward)?;
-    let rest = filter.finish();
+    let mut rest = filter.finish();
+    if let Some(a) = attributor.as_mut() {
+        rest = a.push(&rest);
+        rest.push_str(&a.finish());
+    }
     if !rest.is_empty() {
         text.push_str(&rest);
         let _ = on_token(&rest);
     }
-    reply.answer = text;
-    reply.citations = filter
+    let added = attributor.map(|a| a.added).unwrap_or_default();
+    // The final text holds both kinds of marker; its order of first mention is the citations' order.
+    reply.citations = check(&text, given.len())
         .cited
         .iter()
-        .filter_map(|n| given.get(n - 1).cloned())
+        .filter_map(|&n| {
+            let mut c = given.get(n - 1)?.clone();
+            c.attributed = !filter.cited.contains(&n);
+            Some(c)
+        })
         .collect();
+    reply.answer = text;
+    reply.attributed_citations = added.len();
     reply.dropped_citations = filter.dropped;
     reply.finish_reason = serde_json::to_value(out.finish_reason)
         .ok()

@@ -20,6 +20,10 @@ pub struct AnsweredQuery {
     pub cited: Vec<String>,
     /// At least one cited document is judged relevant.
     pub cites_relevant: bool,
+    /// Passages the model cited itself (not added by attribution).
+    pub model_cited: usize,
+    /// Citation markers KB Nova added after uncited sentences.
+    pub attributed_citations: usize,
     /// A judged relevant document was among the passages given (the ceiling for `cites_relevant`).
     pub relevant_given: bool,
     /// Citation markers removed.
@@ -58,6 +62,8 @@ impl AnsweredQuery {
             cites_relevant: cited.iter().any(|d| is_relevant(d)),
             relevant_given: answer.passages.iter().any(|p| is_relevant(&p.doc_id)),
             cited,
+            model_cited: answer.citations.iter().filter(|c| !c.attributed).count(),
+            attributed_citations: answer.attributed_citations,
             dropped_citations: answer.dropped_citations,
             refused: answer.refused,
             completion_tokens: answer.usage.completion_tokens,
@@ -81,9 +87,12 @@ pub struct AnswerReport {
     pub cites_relevant: f64,
     /// Share whose answer cites at least one given passage.
     pub cites_any: f64,
+    /// Share where the model itself cited at least one given passage (attribution aside).
+    pub model_cites_any: f64,
     /// Share where a judged relevant document was among the passages given.
     pub relevant_given: f64,
-    /// Removed citation markers over all markers the model wrote.
+    /// Citation numbers removed (naming no given passage) over those plus the passages the model cited
+    /// validly: the share of the model's own citing that pointed nowhere.
     pub dropped_share: f64,
     /// Share of refusals (nothing close enough retrieved).
     pub refusals: f64,
@@ -105,7 +114,7 @@ impl AnswerReport {
         let n = answers.len().max(1) as f64;
         let share =
             |f: &dyn Fn(&AnsweredQuery) -> bool| answers.iter().filter(|a| f(a)).count() as f64 / n;
-        let kept: usize = answers.iter().map(|a| a.cited.len()).sum();
+        let kept: usize = answers.iter().map(|a| a.model_cited).sum();
         let dropped: usize = answers.iter().map(|a| a.dropped_citations).sum();
         let mut ttft: Vec<f64> = answers
             .iter()
@@ -121,6 +130,7 @@ impl AnswerReport {
             queries: answers.len(),
             cites_relevant: share(&|a| a.cites_relevant),
             cites_any: share(&|a| !a.cited.is_empty()),
+            model_cites_any: share(&|a| a.model_cited > 0),
             relevant_given: share(&|a| a.relevant_given),
             dropped_share: if kept + dropped == 0 {
                 0.0

@@ -10,6 +10,7 @@
 //! texts. [`citations`] parses `[n]` markers out of an answer and drops those that name no given passage.
 //! No HTTP server lives here.
 
+pub mod attribution;
 mod chat_template;
 pub mod citations;
 mod error;

@@ -85,8 +85,13 @@ fn sources(a: &Answer) -> String {
                 .filter(|h| **h != c.title)
                 .map(|h| format!(" › {h}"))
                 .unwrap_or_default();
+            let how = if c.attributed {
+                " — cited by KB Nova: the sentence's words are from it"
+            } else {
+                ""
+            };
             out.push_str(&format!(
-                "  [{}] {}{section} ({})\n",
+                "  [{}] {}{section} ({}){how}\n",
                 c.n, c.title, c.source
             ));
         }

@@ -41,6 +41,10 @@ pub fn run(
     );
     println!("  cites any given passage     {}", pct(report.cites_any));
     println!(
+        "  … by the model itself       {}  (the rest by attribution)",
+        pct(report.model_cites_any)
+    );
+    println!(
         "  relevant document given     {}  (the ceiling for the first line)",
         pct(report.relevant_given)
     );

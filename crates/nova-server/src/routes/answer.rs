@@ -57,6 +57,10 @@ pub struct AnswerRequest {
     /// Payload filters for retrieval, all required.
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
+    /// Cite the passage an uncited sentence was taken from (default `generation.attribute`); such
+    /// citations are marked `attributed`.
+    #[serde(default)]
+    pub attribute: Option<bool>,
 }
 
 /// Request overrides of the configured answer settings, checked.
@@ -142,6 +146,7 @@ impl AnswerRequest {
         }
         .apply(defaults)?;
         opts.filter = filters(&self.filters, limits.max_filters)?;
+        opts.attribute = self.attribute.unwrap_or(defaults.attribute);
         Ok(opts)
     }
 }
