@@ -116,6 +116,22 @@ pub enum Command {
     /// Remove a document (all its chunks) from a knowledge base.
     Delete(DeleteArgs),
 
+    /// Manage knowledge bases: create one with options (`nova ingest` creates plain ones on first use).
+    ///
+    /// Examples:
+    ///   nova kb create patients --redact-pii     # personal data replaced at every ingest into it
+    #[command(subcommand, verbatim_doc_comment)]
+    Kb(KbCommand),
+
+    /// Show what PII redaction would replace in files — by kind and file — without ingesting anything.
+    ///
+    /// Reads files the way `nova ingest` does and applies the built-in kinds (e-mail, phone, card, SSN,
+    /// IBAN, IP) plus `[redaction.patterns]`. Examples:
+    ///   nova redact --dry-run ~/exports/tickets.csv
+    ///   nova redact --dry-run docs/ --show     # also print each redacted text
+    #[command(verbatim_doc_comment)]
+    Redact(RedactArgs),
+
     /// List the knowledge bases in the data folder with their document and chunk counts.
     Kbs,
 
@@ -142,6 +158,16 @@ pub enum Command {
     ///   nova keys revoke support
     #[command(subcommand, verbatim_doc_comment)]
     Keys(KeysCommand),
+
+    /// Check and read the audit trail (data/audit/): who did and read what, hash-chained.
+    ///
+    /// Works while `nova serve` runs. `verify` exits 0 when every record is intact and 1 naming the
+    /// first record that was edited, removed or reordered. Examples:
+    ///   nova audit verify
+    ///   nova audit export --since 2026-12-01 --until 2026-12-31 --format csv --out december.csv
+    ///   nova audit export --subject support --kb helpdesk --action document
+    #[command(subcommand, verbatim_doc_comment)]
+    Audit(AuditCommand),
 
     /// Evaluate retrieval quality (nDCG@10, Recall@5/@100, MRR@10, latency) on a BEIR-format dataset, or
     /// on a folder of documents with a queries file naming the relevant documents; with --answers, the
@@ -179,9 +205,12 @@ impl Command {
             Self::Ask(_) => "ask",
             Self::Tickets(_) => "tickets",
             Self::Delete(_) => "delete",
+            Self::Kb(_) => "kb",
+            Self::Redact(_) => "redact",
             Self::Kbs => "kbs",
             Self::Serve(_) => "serve",
             Self::Keys(_) => "keys",
+            Self::Audit(_) => "audit",
             Self::Eval(_) => "eval",
             Self::Bench(_) => "bench",
             Self::Openapi => "openapi",
@@ -216,6 +245,59 @@ pub struct SimilarArgs {
     /// Two or more texts to compare.
     #[arg(required = true, num_args = 2..)]
     pub texts: Vec<String>,
+}
+
+/// `nova audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole trail: every record sealed (with audit.hmac_key_file's key when set), numbered
+    /// without gaps and chained to the one before; exit 1 naming the first broken record.
+    Verify(AuditVerifyArgs),
+    /// Write records (oldest first) as JSON lines — the stored, sealed lines — or CSV.
+    Export(AuditExportArgs),
+}
+
+/// `nova audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova audit export`.
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// From this day (YYYY-MM-DD, UTC) or time (RFC 3339), inclusive.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Up to this day (YYYY-MM-DD: the whole day included) or time (RFC 3339, excluded).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this subject (a key name, an OIDC `sub`, `local-admin`).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Only this knowledge base.
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Only this action, or a family of them (`document` matches `document.delete`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// `jsonl` (the sealed lines, verifiable) or `csv` (for a spreadsheet).
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: AuditFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// One sealed JSON record per line.
+    Jsonl,
+    /// A header row and one row per record.
+    Csv,
 }
 
 /// `nova keys …`.
@@ -788,6 +870,41 @@ pub struct GeneratorArgs {
     /// Sampling temperature, 0 = greedy [default: generation.temperature].
     #[arg(long)]
     pub temperature: Option<f32>,
+}
+
+/// `nova kb …`.
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Create an empty knowledge base.
+    Create(KbCreateArgs),
+}
+
+/// `nova kb create`.
+#[derive(Debug, Args)]
+pub struct KbCreateArgs {
+    /// Letters, digits, `-` and `_`; at most 64 characters.
+    pub name: String,
+    /// Replace personal data with placeholders in everything ingested into it, whatever
+    /// `[redaction] enabled` says.
+    #[arg(long)]
+    pub redact_pii: bool,
+}
+
+/// `nova redact`.
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// Files and folders, as for `nova ingest`.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Report only; nothing is written (the only mode: ingest redacts when redaction is on).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also print each document's redacted title and text.
+    #[arg(long)]
+    pub show: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `nova delete`.

@@ -25,6 +25,78 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Who writes answers.
     pub generation: GenerationConfig,
+    /// The audit trail.
+    pub audit: AuditConfig,
+    /// PII redaction at ingest.
+    pub redaction: RedactionConfig,
+}
+
+/// `[redaction]`: personal data replaced with placeholders before anything is stored.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionConfig {
+    /// Redact everything ingested into every KB.
+    pub enabled: bool,
+    /// Further kinds: name → regular expression.
+    #[serde(default)]
+    pub patterns: std::collections::BTreeMap<String, String>,
+}
+
+impl RedactionConfig {
+    /// The engine's settings.
+    pub fn settings(&self) -> nova_engine::RedactionSettings {
+        nova_engine::RedactionSettings {
+            enabled: self.enabled,
+            patterns: self
+                .patterns
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// `[audit]`: the hash-chained record of who did and read what.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Force the trail on or off; unset = on when `auth.mode = "required"`.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Also record reads.
+    pub reads: bool,
+    /// Keep query text in read records.
+    pub query_text: bool,
+    /// Seal records with HMAC-SHA256 under the key in this file.
+    #[serde(default)]
+    pub hmac_key_file: Option<std::path::PathBuf>,
+    /// Days records are kept (whole files); 0 = forever.
+    pub retention_days: u64,
+    /// Size at which a new log file is started, MiB.
+    pub rotate_mb: u64,
+}
+
+impl AuditConfig {
+    /// The engine's settings; the HMAC key is read here, so a missing or short key stops the start.
+    pub fn settings(&self, auth: &AuthConfig) -> Result<nova_engine::AuditSettings> {
+        use nova_engine::nova_audit::{Sealer, TrailOptions};
+        let sealer = match &self.hmac_key_file {
+            Some(path) => Sealer::from_key_file(path).context("audit.hmac_key_file")?,
+            None => Sealer::Plain,
+        };
+        Ok(nova_engine::AuditSettings {
+            enabled: self
+                .enabled
+                .unwrap_or(auth.mode == nova_auth::AuthMode::Required),
+            reads: self.reads,
+            query_text: self.query_text,
+            trail: TrailOptions {
+                sealer,
+                rotate_bytes: self.rotate_mb.saturating_mul(1 << 20),
+                retention_days: self.retention_days,
+            },
+        })
+    }
 }
 
 /// `[generation]`: the answer writer and its sampling.
@@ -259,6 +331,26 @@ pub struct ServerConfig {
     /// `Host` header values served; empty = loopback names on a loopback address, else any.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// PEM certificate chain (leaf first): serve HTTPS. Empty = plain HTTP.
+    #[serde(default)]
+    pub tls_cert: std::path::PathBuf,
+    /// PEM private key of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: std::path::PathBuf,
+}
+
+impl ServerConfig {
+    /// The TLS configuration when `tls_cert` and `tls_key` are set; one without the other is an error.
+    pub fn tls(&self) -> Result<Option<std::sync::Arc<nova_server::tls::RustlsServerConfig>>> {
+        let (cert, key) = (&self.tls_cert, &self.tls_key);
+        match (cert.as_os_str().is_empty(), key.as_os_str().is_empty()) {
+            (true, true) => Ok(None),
+            (false, false) => Ok(Some(
+                nova_server::tls::server_config(cert, key).context("server.tls_cert / server.tls_key")?,
+            )),
+            _ => bail!("server.tls_cert and server.tls_key go together: set both, or neither for plain HTTP"),
+        }
+    }
 }
 
 /// `[data]`: storage locations.
@@ -325,6 +417,12 @@ impl Config {
                 "server.addr `{}` is not an address like 127.0.0.1:8080",
                 self.server.addr
             );
+        }
+        // A bad pattern is named at start, not at the first ingest.
+        nova_ingest::Redactor::new(&self.redaction.settings().patterns)
+            .context("redaction.patterns")?;
+        if self.audit.rotate_mb == 0 {
+            bail!("audit.rotate_mb must be at least 1");
         }
         if self.server.batch_queue == 0 {
             bail!("server.batch_queue must be at least 1");

@@ -75,6 +75,9 @@ pub enum Code {
     /// The configured answer model (an OpenAI-compatible endpoint) is down, refused the key or answered
     /// an error.
     GeneratorUnavailable,
+    /// The audit trail cannot be written, so the action was not carried out (audited deployments fail
+    /// closed: nothing happens that the trail does not record).
+    AuditUnavailable,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -115,6 +118,7 @@ impl Code {
             Self::UriTooLong => "uri_too_long",
             Self::GeneratorUnavailable => "generator_unavailable",
             Self::ModelNotFound => "model_not_found",
+            Self::AuditUnavailable => "audit_unavailable",
             Self::Internal => "internal",
         }
     }

@@ -45,6 +45,11 @@ impl DataLayout {
         self.root.join("tasks")
     }
 
+    /// The audit trail's folder.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.root.join("audit")
+    }
+
     /// One knowledge base's folder.
     pub fn kb_dir(&self, kb: &KbName) -> PathBuf {
         self.kbs_dir().join(kb.as_str())

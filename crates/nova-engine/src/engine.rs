@@ -9,6 +9,7 @@
 use crate::access::{AccessQuestion, DocumentAccess};
 use crate::answer::{Answer, AnswerOptions};
 use crate::answer_eval::{AnswerReport, AnsweredQuery};
+use crate::audit::{AuditSettings, Auditor};
 use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
@@ -38,6 +39,7 @@ use nova_ingest::Document;
 use nova_store::{EdgeBackend, StoreBackend, StoreSchema};
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -56,6 +58,26 @@ pub struct EngineOptions {
     pub task_retention_days: u64,
     /// Answer settings a request does not override.
     pub answers: AnswerOptions,
+    /// The audit trail (off unless enabled).
+    pub audit: AuditSettings,
+    /// PII redaction at ingest (off unless enabled; a KB created with `redact_pii` redacts regardless).
+    pub redaction: RedactionSettings,
+}
+
+/// `[redaction]`: replace personal data with typed placeholders before anything is stored.
+#[derive(Debug, Clone, Default)]
+pub struct RedactionSettings {
+    /// Redact everything ingested into every KB, and query text before it is recorded.
+    pub enabled: bool,
+    /// Further kinds: name → regular expression (placeholder `[NAME]`).
+    pub patterns: Vec<(String, String)>,
+}
+
+/// How a new knowledge base behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KbOptions {
+    /// Redact personal data from everything ingested into it, whatever `[redaction]` says.
+    pub redact_pii: bool,
 }
 
 impl Default for EngineOptions {
@@ -66,6 +88,8 @@ impl Default for EngineOptions {
             feedback_retention_days: 365,
             task_retention_days: 7,
             answers: AnswerOptions::default(),
+            audit: AuditSettings::default(),
+            redaction: RedactionSettings::default(),
         }
     }
 }
@@ -108,6 +132,8 @@ pub struct KbInfo {
     /// who holds it and what to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub busy: Option<String>,
+    /// Personal data is redacted from everything ingested into it (created so, or `[redaction]` on).
+    pub redact_pii: bool,
 }
 
 /// The loaded embedding model.
@@ -175,6 +201,10 @@ pub struct Engine {
     generator: OnceLock<Arc<dyn nova_generate::Generator>>,
     generator_loader: Option<GeneratorLoader>,
     generator_init: Mutex<()>,
+    /// Records who did and read what (when `[audit]` is on).
+    auditor: Auditor,
+    /// Replaces personal data (always built: a KB may ask for it when `[redaction]` is off).
+    redactor: nova_ingest::Redactor,
 }
 
 /// A caller's filter may not name the fields the engine enforces itself.
@@ -204,7 +234,11 @@ impl Engine {
         let kbs = layout.kbs_dir();
         fs_err::create_dir_all(&kbs).map_err(|source| EngineError::Io { path: kbs, source })?;
         let tasks = TaskQueue::open(&layout.tasks_dir());
+        let auditor = Auditor::open(&layout.audit_dir(), opts.audit.clone())?;
+        let redactor = nova_ingest::Redactor::new(&opts.redaction.patterns)?;
         Ok(Self {
+            auditor,
+            redactor,
             tasks,
             keys: KeyStore::open(&layout.auth_dir()),
             backend: Arc::new(EdgeBackend::new(layout.clone())),
@@ -347,7 +381,7 @@ impl Engine {
     }
 
     /// Creates `name`'s store and metadata; caller holds `lifecycle`.
-    fn create_locked(&self, name: &KbName) -> Result<Arc<KnowledgeBase>> {
+    fn create_locked(&self, name: &KbName, opts: KbOptions) -> Result<Arc<KnowledgeBase>> {
         if self.retiring.lock().contains(name) || self.layout.meta_file(name).is_file() {
             return Err(EngineError::KbExists(name.to_string()));
         }
@@ -374,6 +408,7 @@ impl Engine {
         let meta = KbMeta {
             bm25_avg_len: None,
             model: model.embedder.model_id().to_owned(),
+            redact_pii: opts.redact_pii,
         };
         // The metadata file is written last: a KB exists once it is there.
         meta.save(&self.layout.meta_file(name))?;
@@ -382,12 +417,65 @@ impl Engine {
 
     /// Creates an empty knowledge base; an error if it exists.
     pub fn create(&self, ctx: &RequestCtx, name: &KbName) -> Result<KbInfo> {
+        self.create_with(ctx, name, KbOptions::default())
+    }
+
+    /// [`Self::create`] with options.
+    pub fn create_with(&self, ctx: &RequestCtx, name: &KbName, opts: KbOptions) -> Result<KbInfo> {
         ctx.principal.require(Role::Admin, Some(name))?;
         {
             let _guard = self.lifecycle.lock();
-            self.create_locked(name)?;
+            self.create_locked(name, opts)?;
         }
+        self.auditor.record(ctx, "kb.create", Some(name), |e| {
+            e.detail(serde_json::json!({"redact_pii": opts.redact_pii}))
+        })?;
         self.info(ctx, name)
+    }
+
+    /// Whether what goes into `kb` (and queries about it) is redacted.
+    fn redacts(&self, kb: &KnowledgeBase) -> bool {
+        self.opts.redaction.enabled || kb.redacts_pii()
+    }
+
+    /// `docs` as they may be stored in `kb`: with personal data replaced when the KB redacts.
+    fn redacted<'d>(&self, kb: &KnowledgeBase, docs: &'d [Document]) -> Cow<'d, [Document]> {
+        if !self.redacts(kb) {
+            return Cow::Borrowed(docs);
+        }
+        let mut counts = nova_ingest::RedactionCounts::default();
+        let mut out = docs.to_vec();
+        for doc in &mut out {
+            self.redactor.document(doc, &mut counts);
+        }
+        if counts.total() > 0 {
+            tracing::info!(kb = %kb.name(), values = counts.total(), kinds = ?counts.0, "personal data redacted");
+        }
+        Cow::Owned(out)
+    }
+
+    /// A read for the audit trail, its query redacted first when `name` redacts (so neither the text
+    /// nor a hash of personal data is kept).
+    fn audit_read<'a>(
+        &self,
+        ctx: &RequestCtx,
+        action: &str,
+        name: &KbName,
+        query: Option<&str>,
+        doc_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<()> {
+        if !self.auditor.records_reads() {
+            return Ok(());
+        }
+        let scrubbed = match (query, self.kb(name)) {
+            (Some(q), Ok(kb)) if self.redacts(&kb) => Some(
+                self.redactor
+                    .redact(q, &mut nova_ingest::RedactionCounts::default()),
+            ),
+            _ => None,
+        };
+        let query = scrubbed.as_deref().or(query);
+        self.auditor.read(ctx, action, name, query, doc_ids)
     }
 
     /// Deletes a knowledge base and its files, once the requests still using it have finished.
@@ -413,7 +501,8 @@ impl Engine {
         drop(kb);
         let removed = self.remove_files(name);
         self.retiring.lock().remove(name);
-        removed
+        removed?;
+        self.auditor.record(ctx, "kb.drop", Some(name), |e| e)
     }
 
     fn remove_files(&self, name: &KbName) -> Result<()> {
@@ -442,6 +531,7 @@ impl Engine {
             chunks: kb.chunk_count(&access)?,
             model: kb.model(),
             busy: None,
+            redact_pii: self.redacts(&kb),
         })
     }
 
@@ -497,6 +587,7 @@ impl Engine {
                         .map(|m| crate::kb::model_id_of(&m.model))
                         .unwrap_or_default(),
                     busy: Some(e.to_string()),
+                    redact_pii: false,
                 }),
                 Err(e) => return Err(e),
             }
@@ -522,12 +613,18 @@ impl Engine {
                 ctx.principal.require(Role::Admin, Some(name))?;
                 let _guard = self.lifecycle.lock();
                 match self.kb_locked(name) {
-                    Err(EngineError::KbNotFound(_)) => self.create_locked(name)?,
+                    Err(EngineError::KbNotFound(_)) => {
+                        let kb = self.create_locked(name, KbOptions::default())?;
+                        self.auditor.record(ctx, "kb.create", Some(name), |e| e)?;
+                        kb
+                    }
                     other => other?,
                 }
             }
             other => other?,
         };
+        // Personal data goes before anything is embedded, indexed or stored.
+        let docs = &*self.redacted(&kb, docs);
         let _writer = kb.writer.lock();
         if kb.chunk_count(&AccessFilter::system())? == 0 {
             // Nothing indexed yet, so the length normalisation can still follow the corpus.
@@ -543,6 +640,16 @@ impl Engine {
         if summary.chunks > 0 {
             kb.optimize()?;
         }
+        self.auditor
+            .record(ctx, "documents.ingest", Some(name), |e| {
+                e.doc_ids(docs.iter().map(|d| d.id.as_str()))
+                    .detail(serde_json::json!({
+                        "added": summary.added,
+                        "updated": summary.updated,
+                        "unchanged": summary.unchanged,
+                        "chunks": summary.chunks,
+                    }))
+            })?;
         Ok(summary)
     }
 
@@ -561,13 +668,22 @@ impl Engine {
         let (docs, replaced) = crate::ingest::last_of_each_id(docs);
         skipped.extend(replaced);
         crate::ingest::check_documents(&docs)?;
-        self.kb(name)?;
-        if docs.is_empty() {
+        let kb = self.kb(name)?;
+        // Redacted before the queued input is written to disk.
+        let docs = self.redacted(&kb, &docs);
+        let task = if docs.is_empty() {
             // Every uploaded file was skipped: a well-formed request whose content cannot be ingested,
             // reported like any upload's skips, as a task (failed, never queued).
-            return self.tasks.record_unreadable(name.as_str(), skipped);
-        }
-        self.tasks.submit(name.as_str(), &docs, skipped)
+            self.tasks.record_unreadable(name.as_str(), skipped)?
+        } else {
+            self.tasks.submit(name.as_str(), &docs, skipped)?
+        };
+        self.auditor
+            .record(ctx, "documents.submit", Some(name), |e| {
+                e.doc_ids(docs.iter().map(|d| d.id.as_str()))
+                    .detail(serde_json::json!({"task_id": task.task_id}))
+            })?;
+        Ok(task)
     }
 
     /// A task's status; `None` when there is none or it belongs to a KB the caller may not edit.
@@ -611,6 +727,7 @@ impl Engine {
             task.finished_at = Some(crate::tasks::now());
             self.tasks.save(&task)?;
         }
+        self.record_task(ctx, "task.cancel", &task)?;
         Ok(Some(task))
     }
 
@@ -624,7 +741,16 @@ impl Engine {
         if !task.status.is_final() {
             return Err(EngineError::TaskRunning(id));
         }
-        self.tasks.forget(id).map(Some)
+        self.tasks.forget(id)?;
+        self.record_task(ctx, "task.delete", &task)?;
+        Ok(Some(()))
+    }
+
+    fn record_task(&self, ctx: &RequestCtx, action: &str, task: &TaskInfo) -> Result<()> {
+        let kb = KbName::parse(&task.kb)?;
+        self.auditor.record(ctx, action, Some(&kb), |e| {
+            e.detail(serde_json::json!({"task_id": task.task_id}))
+        })
     }
 
     /// Starts the thread that runs ingest tasks in order, beginning with those a previous run left
@@ -668,17 +794,44 @@ impl Engine {
             Mode::Bm25 => None,
             Mode::Dense | Mode::Hybrid => Some(self.model()?.queries.encode(query)?),
         };
-        crate::search::search(
+        let hits = crate::search::search(
             &kb,
             &ctx.access(name),
             query,
             dense.as_deref().map(Vec::as_slice),
             opts,
-        )
+        )?;
+        self.audit_read(
+            ctx,
+            "search",
+            name,
+            Some(query),
+            hits.iter().map(|h| h.doc_id.as_str()),
+        )?;
+        Ok(hits)
     }
 
     /// Passages, similar tickets and suggested steps for a problem.
     pub fn troubleshoot(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        problem: &str,
+        opts: &TroubleshootOptions,
+    ) -> Result<TroubleshootReport> {
+        let report = self.troubleshoot_report(ctx, name, problem, opts)?;
+        self.audit_read(
+            ctx,
+            "troubleshoot",
+            name,
+            Some(problem),
+            report_doc_ids(&report),
+        )?;
+        Ok(report)
+    }
+
+    /// [`Self::troubleshoot`] without the audit record (its callers write their own).
+    fn troubleshoot_report(
         &self,
         ctx: &RequestCtx,
         name: &KbName,
@@ -709,7 +862,9 @@ impl Engine {
             max_steps: 0,
             filter: opts.filter.clone(),
         };
-        let report = self.troubleshoot(ctx, name, question, &retrieval)?;
+        let report = self.troubleshoot_report(ctx, name, question, &retrieval)?;
+        // Recorded before a word of the answer is written: what the model is given is what is read.
+        self.audit_read(ctx, "answer", name, Some(question), report_doc_ids(&report))?;
         let generator = self.generator()?;
         crate::answer::answer(
             generator.as_ref(),
@@ -759,7 +914,11 @@ impl Engine {
         id: &DocId,
     ) -> Result<Option<StoredDocument>> {
         ctx.principal.require(Role::Reader, Some(name))?;
-        self.kb(name)?.document(id, &ctx.access(name))
+        let doc = self.kb(name)?.document(id, &ctx.access(name))?;
+        if doc.is_some() {
+            self.audit_read(ctx, "document.get", name, None, [id.as_str()])?;
+        }
+        Ok(doc)
     }
 
     /// Who can see a document and why (administrators of the KB only): every key with a role on it,
@@ -781,13 +940,25 @@ impl Engine {
                 return Err(nova_auth::AuthError::KeyNotFound(key.to_owned()).into());
             }
         }
-        Ok(Some(crate::access::explain(name, &doc, &keys, question)))
+        let answer = crate::access::explain(name, &doc, &keys, question);
+        self.auditor
+            .record(ctx, "document.access", Some(name), |e| {
+                e.doc_ids([id.as_str()])
+            })?;
+        Ok(Some(answer))
     }
 
     /// Removes a document; `false` if it was not there (or the caller may not see it).
     pub fn delete_document(&self, ctx: &RequestCtx, name: &KbName, id: &DocId) -> Result<bool> {
         ctx.principal.require(Role::Editor, Some(name))?;
-        self.kb(name)?.delete(id, &ctx.access(name))
+        let deleted = self.kb(name)?.delete(id, &ctx.access(name))?;
+        if deleted {
+            self.auditor
+                .record(ctx, "document.delete", Some(name), |e| {
+                    e.doc_ids([id.as_str()])
+                })?;
+        }
+        Ok(deleted)
     }
 
     /// Embeddings of arbitrary texts (the OpenAI-compatible endpoint), in order.
@@ -811,6 +982,13 @@ impl Engine {
         if kb.doc_chunks(doc.as_str(), &ctx.access(name))?.is_empty() {
             return Err(EngineError::DocumentNotFound(feedback.doc_id));
         }
+        if self.redacts(&kb) {
+            let mut counts = nova_ingest::RedactionCounts::default();
+            feedback.query = self.redactor.redact(&feedback.query, &mut counts);
+            feedback.comment = feedback
+                .comment
+                .map(|c| self.redactor.redact(&c, &mut counts));
+        }
         feedback.at = crate::tasks::now();
         feedback
             .request_id
@@ -823,7 +1001,11 @@ impl Engine {
                 .saturating_sub(self.opts.feedback_retention_days * 86_400);
             crate::feedback::prune(&path, cutoff)?;
         }
-        crate::feedback::append(&path, &feedback)
+        crate::feedback::append(&path, &feedback)?;
+        self.auditor.record(ctx, "feedback", Some(name), |e| {
+            e.doc_ids([feedback.doc_id.as_str()])
+                .detail(serde_json::json!({"rating": feedback.rating}))
+        })
     }
 
     /// The current router for (kb, label): read once, then reused until a retrain moves `CURRENT` on
@@ -881,6 +1063,7 @@ impl Engine {
             .ok_or_else(|| EngineError::Internal("router returned no prediction".into()))?;
         let mut router = RouterInfo::of(&model);
         router.threshold = ticket.threshold.unwrap_or(router.threshold);
+        self.audit_read(ctx, "ticket.classify", name, Some(&texts[0]), [])?;
         Ok(Classification { prediction, router })
     }
 
@@ -905,6 +1088,16 @@ impl Engine {
         let dense = self.model()?.queries.encode(&text)?;
         let (similar_tickets, passages, steps) =
             crate::tickets::suggest(&kb, &ctx.access(name), &text, &dense, opts)?;
+        self.audit_read(
+            ctx,
+            "ticket.suggest",
+            name,
+            Some(&text),
+            similar_tickets
+                .iter()
+                .chain(&passages)
+                .map(|h| h.doc_id.as_str()),
+        )?;
         Ok(Suggestion {
             classification,
             similar_tickets,
@@ -925,7 +1118,14 @@ impl Engine {
     ) -> Result<TrainedRouter> {
         ctx.principal.require(Role::Editor, Some(name))?;
         let kb = self.kb(name)?;
-        crate::tickets::train_router(&kb, &ctx.access(name), label, opts, progress)
+        let trained = crate::tickets::train_router(&kb, &ctx.access(name), label, opts, progress)?;
+        self.auditor.record(ctx, "router.train", Some(name), |e| {
+            e.detail(serde_json::json!({
+                "label": label.as_str(),
+                "version": trained.model.meta.version,
+            }))
+        })?;
+        Ok(trained)
     }
 
     /// Scores the current router for `label` on labelled `tickets` (embedded as ingest would); labels
@@ -1009,19 +1209,34 @@ impl Engine {
     /// Creates an API key (administrators of every KB only); the secret is in the answer alone.
     pub fn create_key(&self, ctx: &RequestCtx, spec: &KeySpec) -> Result<NewKey> {
         ctx.principal.require(Role::Admin, None)?;
-        Ok(self.keys.create(spec)?)
+        let key = self.keys.create(spec)?;
+        self.auditor.record(ctx, "key.create", None, |e| {
+            e.detail(serde_json::json!({
+                "name": spec.name,
+                "role": spec.role,
+                "kbs": spec.kbs,
+                "groups": spec.groups,
+            }))
+        })?;
+        Ok(key)
     }
 
     /// Every API key, without secrets.
     pub fn list_keys(&self, ctx: &RequestCtx) -> Result<Vec<KeyInfo>> {
         ctx.principal.require(Role::Admin, None)?;
-        Ok(self.keys.list()?)
+        let keys = self.keys.list()?;
+        self.auditor.record(ctx, "key.list", None, |e| e)?;
+        Ok(keys)
     }
 
     /// Revokes the key called `name`; a running server refuses it from its next request on.
     pub fn revoke_key(&self, ctx: &RequestCtx, name: &str) -> Result<KeyInfo> {
         ctx.principal.require(Role::Admin, None)?;
-        Ok(self.keys.revoke(name)?)
+        let key = self.keys.revoke(name)?;
+        self.auditor.record(ctx, "key.revoke", None, |e| {
+            e.detail(serde_json::json!({"name": name}))
+        })?;
+        Ok(key)
     }
 
     /// The caller the key called `name` authenticates as (to show a user's view; admins only).
@@ -1034,4 +1249,54 @@ impl Engine {
             .map(|k| k.principal())
             .ok_or_else(|| EngineError::Auth(nova_auth::AuthError::KeyNotFound(name.to_owned())))
     }
+
+    /// Audit records matching `query`, oldest first (administrators of every KB). The reading is itself
+    /// recorded.
+    pub fn audit_records(
+        &self,
+        ctx: &RequestCtx,
+        query: &nova_audit::Query,
+    ) -> Result<Vec<nova_audit::Record>> {
+        ctx.principal.require(Role::Admin, None)?;
+        let records = nova_audit::read(&self.layout.audit_dir(), query)?;
+        self.auditor.record(ctx, "audit.read", None, |e| {
+            e.detail(serde_json::json!({"returned": records.len()}))
+        })?;
+        Ok(records)
+    }
+
+    /// Writes the audit records matching `query` to `out` (administrators of every KB); how many. The
+    /// export is itself recorded.
+    pub fn export_audit(
+        &self,
+        ctx: &RequestCtx,
+        query: &nova_audit::Query,
+        format: nova_audit::ExportFormat,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64> {
+        ctx.principal.require(Role::Admin, None)?;
+        let n = nova_audit::export(&self.layout.audit_dir(), query, format, out)?;
+        self.auditor.record(ctx, "audit.export", None, |e| {
+            e.detail(serde_json::json!({"exported": n}))
+        })?;
+        Ok(n)
+    }
+
+    /// Checks the whole audit trail with the configured seal (administrators of every KB).
+    pub fn verify_audit(&self, ctx: &RequestCtx) -> Result<nova_audit::Verification> {
+        ctx.principal.require(Role::Admin, None)?;
+        Ok(nova_audit::verify(
+            &self.layout.audit_dir(),
+            self.auditor.sealer(),
+        )?)
+    }
+}
+
+/// The documents a troubleshoot report shows its reader.
+fn report_doc_ids(report: &TroubleshootReport) -> impl Iterator<Item = &str> {
+    report
+        .passages
+        .iter()
+        .chain(&report.similar_tickets)
+        .map(|h| h.doc_id.as_str())
 }

@@ -25,6 +25,12 @@ pub enum EngineError {
     /// A knowledge base name, document id or label field is malformed.
     #[error(transparent)]
     Name(#[from] nova_core::NameError),
+    /// The audit trail could not be written (the action was not carried out) or read.
+    #[error(transparent)]
+    Audit(#[from] nova_audit::AuditError),
+    /// A `[redaction.patterns]` entry is not a valid regular expression.
+    #[error(transparent)]
+    Pattern(#[from] nova_ingest::PatternError),
     /// A credential was refused or the key store failed.
     #[error(transparent)]
     Auth(#[from] nova_auth::AuthError),
@@ -123,6 +129,8 @@ impl EngineError {
             Self::Name(e) => e.code(),
             Self::Forbidden(_) => Code::Forbidden,
             Self::Auth(e) => e.code(),
+            Self::Audit(e) => e.code(),
+            Self::Pattern(_) => Code::InvalidInput,
             Self::DuplicateDocument(_) | Self::ReservedFilterField(_) | Self::Dataset { .. } => {
                 Code::InvalidInput
             }

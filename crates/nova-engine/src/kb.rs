@@ -104,6 +104,11 @@ impl KnowledgeBase {
         model_id_of(&self.meta.read().model)
     }
 
+    /// Whether the KB was created to redact personal data from everything ingested.
+    pub fn redacts_pii(&self) -> bool {
+        self.meta.read().redact_pii
+    }
+
     /// Fixes the BM25 average chunk length (measured on the first documents) and saves it.
     pub fn set_avg_len(&self, avg_len: f64) -> Result<()> {
         let mut meta = self.meta.write();

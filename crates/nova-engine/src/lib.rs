@@ -5,11 +5,12 @@
 //!
 //! Modules depend one way: `payload`, `meta`, `fusion`, `steps`, `query`, `feedback`, `error` are leaves;
 //! `kb` → payload, meta; `ingest` → kb; `search` → kb, fusion; `troubleshoot` → search, steps;
-//! `tickets` → troubleshoot; `answer` → troubleshoot (and the `nova-generate` crate); `answer_eval` → answer; `eval` → search; `access` → kb; `engine` → all of them, and nothing imports `engine`.
+//! `tickets` → troubleshoot; `answer` → troubleshoot (and the `nova-generate` crate); `answer_eval` → answer; `eval` → search; `access` → kb; `audit` is a leaf over the `nova-audit` crate; `engine` → all of them, and nothing imports `engine`.
 
 mod access;
 mod answer;
 mod answer_eval;
+mod audit;
 mod engine;
 mod error;
 mod eval;
@@ -33,8 +34,10 @@ mod troubleshoot;
 pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
 pub use answer::{Answer, AnswerOptions, Citation, Timings, Usage, REFUSAL};
 pub use answer_eval::{AnswerReport, AnsweredQuery};
+pub use audit::AuditSettings;
 pub use engine::{
-    EmbedderLoader, Engine, EngineOptions, GeneratorLoader, IngestOptions, KbInfo, ModelInfo,
+    EmbedderLoader, Engine, EngineOptions, GeneratorLoader, IngestOptions, KbInfo, KbOptions,
+    ModelInfo, RedactionSettings,
 };
 pub use error::{EngineError, Result};
 pub use eval::{BeirSet, ModeReport};
@@ -44,6 +47,7 @@ pub use health::{Health, HEALTH_TTL};
 pub use ingest::{CancelCheck, IngestProgress, IngestSummary};
 pub use kb::{StoredChunk, StoredDocument};
 pub use lock::set_process_label;
+pub use nova_audit;
 pub use nova_auth::{KeyInfo, KeySpec, NewKey};
 pub use nova_core::{
     AccessFilter, Condition, DocId, Filter, Grant, KbName, LabelField, Principal, RequestCtx, Role,

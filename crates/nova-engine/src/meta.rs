@@ -14,6 +14,9 @@ pub(crate) struct KbMeta {
     pub bm25_avg_len: Option<f64>,
     /// The embedding model's id when the KB was created.
     pub model: String,
+    /// Personal data is redacted from everything ingested into this KB, whatever `[redaction]` says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redact_pii: bool,
 }
 
 impl KbMeta {

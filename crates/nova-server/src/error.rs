@@ -74,7 +74,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Code::NotReady | Code::KbBusy => StatusCode::SERVICE_UNAVAILABLE,
+        Code::NotReady | Code::KbBusy | Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
         Code::Overloaded | Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         Code::GeneratorUnavailable => StatusCode::BAD_GATEWAY,
@@ -201,6 +201,10 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         // act on, and it never holds the key: keys travel only in the request header.
         tracing::warn!(code = %error.code, request_id, "{}", error.message);
         bounded_message(error.message)
+    } else if code == Code::AuditUnavailable {
+        // The client learns why nothing happened; the path and the OS error stay in the log.
+        tracing::error!(code = %error.code, request_id, "{}", error.message);
+        "the audit trail cannot be written, so the action was not carried out; the server log has the details under this request id".to_owned()
     } else if status.is_server_error() {
         tracing::error!(code = %error.code, request_id, "{}", error.message);
         "internal error; the server log has the details under this request id".to_owned()

@@ -5,12 +5,14 @@
 mod auth;
 mod error;
 mod extract;
+mod headers;
 mod listen;
 mod metrics;
 pub mod openapi;
 mod routes;
 mod site;
 mod state;
+pub mod tls;
 mod validate;
 
 pub use error::{status_of, ApiError, ErrorBody};
@@ -38,6 +40,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: routes, docs, and the middleware stack.
 pub fn app(state: AppState) -> Router {
     let limits = *state.limits();
+    let https = state.site().tls.is_some();
     let api = Router::new()
         .merge(routes::kbs::routes())
         .merge(routes::search::routes())
@@ -50,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::embeddings::routes())
         .merge(routes::health::routes())
         .merge(routes::keys::routes())
+        .merge(routes::audit::routes())
         .route("/openapi.json", get(openapi_json))
         .fallback(error::not_found)
         .method_not_allowed_fallback(|| async {
@@ -68,7 +72,9 @@ pub fn app(state: AppState) -> Router {
     let docs: Router = SwaggerUi::new("/docs")
         .url("/docs/openapi.json", openapi::served(None, &limits))
         .into();
-    with_middleware(api.merge(docs), limits)
+    with_middleware(api.merge(docs), limits).layer(middleware::from_fn(
+        move |req: Request, next: Next| headers::stamp(https, req, next),
+    ))
 }
 
 /// The contract, with what only the running server knows (the model's dimension, its limits).
@@ -162,7 +168,8 @@ async fn timeout(limit: std::time::Duration, req: Request, next: Next) -> Respon
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves `app` on `listener` (HTTPS when the site policy carries a TLS configuration) until `shutdown`
+/// resolves, then finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -173,7 +180,12 @@ pub async fn serve(
         header_read_timeout: limits.header_read_timeout,
         max_connections: limits.max_connections,
     };
-    listen::serve_connections(listener, app(state), conn, shutdown).await
+    let tls = state
+        .site()
+        .tls
+        .clone()
+        .map(tokio_rustls::TlsAcceptor::from);
+    listen::serve_connections(listener, app(state), conn, tls, shutdown).await
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

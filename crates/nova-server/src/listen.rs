@@ -8,6 +8,8 @@
 //!   accepting, so excess connections wait in the kernel's backlog instead of using up descriptors.
 //! - **Graceful shutdown**: on the signal, stop accepting, let every connection finish the request in
 //!   flight (hyper's graceful shutdown), and return once all have closed.
+//! - **TLS** (when configured): the handshake runs on the connection's own task, bounded by the same
+//!   header-read timeout, so a client that never finishes it holds a slot no longer than a slowloris.
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 /// Limits on the connections themselves (as opposed to requests).
 #[derive(Debug, Clone, Copy)]
@@ -28,11 +31,13 @@ pub struct ConnLimits {
     pub max_connections: usize,
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` resolves, then finishes in-flight
+/// requests.
 pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = limits.max_connections.max(1);
@@ -61,27 +66,17 @@ pub async fn serve_connections(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "connection closed");
-                    }
-                }
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection closed during shutdown");
-                    }
-                }
+            let Some(acceptor) = tls else {
+                return drive(TokioIo::new(stream), service, limits, stop).await;
+            };
+            match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => drive(TokioIo::new(tls), service, limits, stop).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
             }
         });
     }
@@ -89,4 +84,34 @@ pub async fn serve_connections(
     // Every connection gives its permit back when it has closed.
     let _all = permits.acquire_many(slots as u32).await;
     Ok(())
+}
+
+/// Serves HTTP/1 on one connection until it closes, or gracefully once `stop` changes.
+async fn drive<I>(
+    io: TokioIo<I>,
+    service: TowerToHyperService<Router>,
+    limits: ConnLimits,
+    mut stop: watch::Receiver<()>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed during shutdown");
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    answer, chat, documents, embeddings, feedback, health, kbs, keys, search, tasks, tickets,
+    answer, audit, chat, documents, embeddings, feedback, health, kbs, keys, search, tasks, tickets,
 };
 use utoipa::OpenApi;
 
@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
         keys::create_key, keys::list_keys, keys::revoke_key,
+        audit::list_audit,
     ),
     modifiers(&BearerKey, &AuthResponses, &InputResponses),
     security(("api_key" = [])),
@@ -36,6 +37,7 @@ use utoipa::OpenApi;
         (name = "embeddings", description = "OpenAI-compatible embeddings"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "keys", description = "API keys (administrators)"),
+        (name = "audit", description = "The audit trail: who did and read what (administrators)"),
     )
 )]
 pub struct ApiDoc;

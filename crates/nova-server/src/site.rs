@@ -18,13 +18,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use nova_core::{strip_port, Code};
 
-/// The browser-facing policy.
+/// The browser-facing policy, and whether it is served over TLS.
 #[derive(Debug, Clone, Default)]
 pub struct SitePolicy {
     /// Origins (`scheme://host[:port]`) allowed to call the API from a browser.
     pub cors_origins: Vec<String>,
     /// `Host` values served (`name` matches any port, `name:port` only that one); empty = any.
     pub allowed_hosts: Vec<String>,
+    /// The TLS configuration when serving HTTPS (`server.tls_cert` / `server.tls_key`); browsers are then
+    /// told to use nothing else (`Strict-Transport-Security`).
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl SitePolicy {
@@ -159,6 +162,7 @@ mod tests {
         let p = SitePolicy {
             cors_origins: vec![],
             allowed_hosts: vec!["localhost".into(), "[::1]".into(), "kb.example:8443".into()],
+            tls: None,
         };
         for ok in [
             "localhost",

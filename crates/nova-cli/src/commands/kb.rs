@@ -2,7 +2,7 @@
 
 use super::progress::bar;
 use super::{kb_name, Outcome};
-use crate::cli::{DeleteArgs, IngestArgs, SearchArgs};
+use crate::cli::{DeleteArgs, IngestArgs, KbCreateArgs, SearchArgs};
 use crate::config::Config;
 use anyhow::{anyhow, bail, Result};
 use nova_engine::{
@@ -233,6 +233,24 @@ pub fn delete(config: &Config, engine: &Engine, args: &DeleteArgs) -> Result<Out
     } else {
         bail!("document `{id}` is not in knowledge base `{name}`")
     }
+}
+
+pub fn create(engine: &Engine, args: &KbCreateArgs) -> Result<Outcome> {
+    let name = nova_engine::KbName::parse(&args.name)?;
+    let opts = nova_engine::KbOptions {
+        redact_pii: args.redact_pii,
+    };
+    let info = engine.create_with(&RequestCtx::local(), &name, opts)?;
+    let redaction = if info.redact_pii {
+        ", personal data redacted at ingest"
+    } else {
+        ""
+    };
+    println!(
+        "created knowledge base `{name}` ({}{redaction})",
+        info.model
+    );
+    Ok(Outcome::Done)
 }
 
 #[cfg(test)]

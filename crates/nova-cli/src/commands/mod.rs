@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches and each returns an [`Outcome`].
 
 mod ask;
+mod audit;
 mod bench_auth;
 mod bench_embed;
 mod bench_generate;
@@ -11,12 +12,15 @@ mod eval_answers;
 mod kb;
 mod keys;
 mod progress;
+mod redact;
 mod serve;
 mod similar;
 mod tickets;
 mod troubleshoot;
 
-use crate::cli::{BenchCommand, Cli, Command, KeysCommand, TicketsCommand};
+use crate::cli::{
+    AuditCommand, BenchCommand, Cli, Command, KbCommand, KeysCommand, TicketsCommand,
+};
 use crate::config::Config;
 use anyhow::{Context, Result};
 use nova_embed::{Embedder, SentenceEmbedder};
@@ -74,6 +78,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
         }
         Command::Delete(args) => kb::delete(&config, &engine(&config)?, &args),
+        Command::Kb(KbCommand::Create(args)) => kb::create(&engine(&config)?, &args),
+        Command::Redact(args) => redact::run(&config, &args),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Keys(cmd) => {
             let engine = engine(&config)?;
@@ -81,6 +87,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 KeysCommand::Create(args) => keys::create(&engine, &args),
                 KeysCommand::List(args) => keys::list(&engine, &args),
                 KeysCommand::Revoke(args) => keys::revoke(&engine, &args),
+            }
+        }
+        Command::Audit(cmd) => {
+            let engine = engine(&config)?;
+            match cmd {
+                AuditCommand::Verify(args) => audit::verify(&engine, &args),
+                AuditCommand::Export(args) => audit::export(&engine, &args),
             }
         }
         Command::Kbs => kb::list(&config, &engine(&config)?),
@@ -124,6 +137,8 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
     });
     let opts = EngineOptions {
         answers: config.generation.answer_options(),
+        audit: config.audit.settings(&config.auth)?,
+        redaction: config.redaction.settings(),
         ..EngineOptions::single_caller()
     };
     Ok(Engine::lazy(&config.data.dir, loader, opts)

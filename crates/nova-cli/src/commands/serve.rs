@@ -24,13 +24,18 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let security = security(config, &addr)?;
+    // Read the audit key and the TLS pair before binding: a missing file must stop the start, not the
+    // first request.
+    let audit = config.audit.settings(&config.auth)?;
+    let tls = config.server.tls()?;
     let limiter = security.limiter.clone();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr().context("reading the bound address")?;
-        println!("nova serving on http://{local} (API docs at http://{local}/docs)");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("nova serving on {scheme}://{local} (API docs at {scheme}://{local}/docs)");
         std::io::stdout().flush().ok();
 
         let limits = Limits {
@@ -50,13 +55,14 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
             } else {
                 config.server.allowed_hosts.clone()
             },
+            tls,
         };
         let state = AppState::with_site(limits, security, site);
         let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
         let loader_state = state.clone();
         let loader_config = config.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = load_engine(&loader_config, &loader_state) {
+            if let Err(e) = load_engine(&loader_config, &loader_state, audit) {
                 let _ = failed_tx.send(e);
             }
         });
@@ -109,7 +115,7 @@ fn security(config: &Config, addr: &str) -> Result<Security> {
     })
 }
 
-fn load_engine(config: &Config, state: &AppState) -> Result<()> {
+fn load_engine(config: &Config, state: &AppState, audit: nova_engine::AuditSettings) -> Result<()> {
     let embedder: Arc<dyn nova_embed::Embedder> = Arc::new(super::load_embedder(config)?);
     let opts = state.engine_options(EngineOptions {
         cache_entries: config.server.query_cache,
@@ -121,6 +127,8 @@ fn load_engine(config: &Config, state: &AppState) -> Result<()> {
         feedback_retention_days: config.data.feedback_retention_days,
         task_retention_days: config.data.task_retention_days,
         answers: config.generation.answer_options(),
+        audit,
+        redaction: config.redaction.settings(),
     });
     let engine = Engine::new(&config.data.dir, embedder, opts)
         .with_context(|| format!("opening data folder {}", config.data.dir.display()))?

@@ -33,6 +33,10 @@ pub struct CreateKb {
     /// Letters, digits, `-` and `_`; at most 64 characters.
     #[schema(pattern = r"^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
+    /// Replace personal data (e-mails, phones, cards, SSNs, IBANs, IPs) with placeholders in everything
+    /// ingested into this KB, whatever the server's `[redaction]` says [default: false].
+    #[serde(default)]
+    pub redact_pii: bool,
 }
 
 /// List knowledge bases.
@@ -52,7 +56,10 @@ pub async fn create_kb(
     ApiJson(body): ApiJson<CreateKb>,
 ) -> Result<(StatusCode, Json<KbInfo>), ApiError> {
     let kb = kb_name(&body.name)?;
-    let info = blocking(move || engine.create(&ctx, &kb)).await?;
+    let opts = nova_engine::KbOptions {
+        redact_pii: body.redact_pii,
+    };
+    let info = blocking(move || engine.create_with(&ctx, &kb, opts)).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 

@@ -2,6 +2,7 @@
 //! function on a blocking thread, and map the result.
 
 pub mod answer;
+pub mod audit;
 pub mod chat;
 pub mod documents;
 pub mod embeddings;
