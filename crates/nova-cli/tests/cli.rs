@@ -1064,3 +1064,81 @@ fn serve_with_one_v_logs_one_line_per_request_with_status_latency_and_request_id
     );
     assert!(lines[1].contains("status=401"), "{text}");
 }
+
+#[test]
+fn no_secret_reaches_the_log_of_a_full_api_session_at_debug_level() {
+    let data = TempDir::new().expect("tmp");
+    let admin = create_key(data.path(), "ops-admin", "admin");
+    let hmac_key = "audit-hmac-key-0123456789abcdef0123456789abcdef";
+    let hmac_file = data.path().join("audit.key");
+    std::fs::write(&hmac_file, hmac_key).expect("key file");
+    let upstream_key = "sk-upstream-secret-5f1c2e9a7b3d";
+    let log = data.path().join("serve.log");
+    let stderr = std::fs::File::create(&log).expect("log file");
+    let hmac_path = hmac_file.display().to_string();
+    let env = [
+        ("NOVA_AUDIT__ENABLED", "true"),
+        ("NOVA_AUDIT__READS", "true"),
+        ("NOVA_AUDIT__HMAC_KEY_FILE", hmac_path.as_str()),
+        ("NOVA_GENERATION__PROVIDER", "openai"),
+        // Nothing listens there: the answer fails and its error path is logged.
+        ("NOVA_GENERATION__BASE_URL", "http://127.0.0.1:9/v1"),
+        ("NOVA_GENERATION__API_KEY_ENV", "NOVA_TEST_UPSTREAM_KEY"),
+        ("NOVA_GENERATION__RETRIES", "0"),
+        ("NOVA_TEST_UPSTREAM_KEY", upstream_key),
+    ];
+    let (mut child, addr) = spawn_serve_logging(data.path(), &env, &["-vv"], stderr.into());
+    wait_ready(&addr);
+    let json = "application/json";
+    let call =
+        |key: &str, route: (&str, &str), body: &str| http(&addr, key, route, json, body.as_bytes());
+    assert_eq!(
+        call(&admin, ("POST", "/v1/kbs"), r#"{"name":"ops"}"#).0,
+        201
+    );
+    let doc = r#"{"documents":[{"id":"vpn.md","title":"VPN drops","text":"Disable Wi-Fi power saving when the VPN drops."}]}"#;
+    assert_eq!(
+        call(&admin, ("POST", "/v1/kbs/ops/documents?wait=true"), doc).0,
+        200
+    );
+    let (status, body) = call(
+        &admin,
+        ("POST", "/v1/keys"),
+        r#"{"name":"support","role":"reader"}"#,
+    );
+    assert_eq!(status, 201);
+    let minted: Value = serde_json::from_slice(&body).expect("json");
+    let reader = minted["key"].as_str().expect("secret").to_owned();
+    let search = r#"{"query":"vpn keeps dropping"}"#;
+    assert_eq!(call(&reader, ("POST", "/v1/kbs/ops/search"), search).0, 200);
+    let wrong = "nova_0000000000000000_wrongsecretwrongsecretwrong";
+    assert_eq!(call(wrong, ("POST", "/v1/kbs/ops/search"), search).0, 401);
+    let (status, _) = call(
+        &reader,
+        ("POST", "/v1/kbs/ops/answer"),
+        r#"{"question":"vpn drops"}"#,
+    );
+    assert_eq!(status, 502, "the upstream is down");
+    assert_eq!(call(&admin, ("GET", "/v1/audit"), "").0, 200);
+    assert_eq!(call(&admin, ("DELETE", "/v1/keys/support"), "").0, 200);
+    child.kill().expect("kill");
+    child.wait().expect("exits");
+
+    let text = std::fs::read_to_string(&log).expect("log");
+    // The log is not empty: requests and the upstream failure are there, so the search below means something.
+    assert!(
+        text.matches("finished processing request").count() >= 8,
+        "{text}"
+    );
+    assert!(text.contains("generator_unavailable"), "{text}");
+    let secret_part = |key: &str| key.rsplit('_').next().expect("secret part").to_owned();
+    for (what, secret) in [
+        ("admin key", secret_part(&admin)),
+        ("minted key", secret_part(&reader)),
+        ("refused key", secret_part(wrong)),
+        ("audit HMAC key", hmac_key.to_owned()),
+        ("upstream API key", upstream_key.to_owned()),
+    ] {
+        assert!(!text.contains(&secret), "the {what} is in the log");
+    }
+}
