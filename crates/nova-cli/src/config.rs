@@ -310,7 +310,8 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Query-embedding cache entries; 0 = off.
     pub query_cache: u64,
-    /// Longest a query waits to share a forward pass with concurrent ones, in milliseconds.
+    /// Extra wait for company after a batch's first query, in milliseconds (0: none; a batch is what queued
+    /// while the previous forward pass ran).
     pub batch_wait_ms: u64,
     /// Most queries waiting for the model; more are answered `429 overloaded`.
     pub batch_queue: usize,

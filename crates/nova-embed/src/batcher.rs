@@ -1,12 +1,15 @@
 //! Dynamic batching for concurrent single-text requests (as text-embeddings-inference does): callers
-//! on many threads each ask for one embedding; a worker thread takes the first waiting request, waits
-//! up to `max_wait` for more, and embeds them in one call, so eight concurrent queries cost about one
-//! forward pass instead of eight. The queue is bounded: when it is full a request is refused at once
+//! on many threads each ask for one embedding; a worker thread takes every request waiting and embeds
+//! them in one call, so eight concurrent queries cost about one forward pass instead of eight. It never
+//! waits idle: a lone query goes at once, and the requests that arrive while a pass runs queue up and
+//! form the next batch. `max_wait` (0 by default) adds a wait for company after the first request, for
+//! hosts where a larger batch is worth more than the first query's latency. The queue is bounded: when it is full a request is refused at once
 //! ([`EmbedError::Overloaded`](crate::EmbedError::Overloaded)) rather than queued without limit.
 
 use crate::embedder::Embedder;
 use crate::error::Result;
 use nova_core::Embedding;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +22,8 @@ pub type BatchObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
 pub struct BatchingOptions {
     /// Most texts per forward pass.
     pub max_batch: usize,
-    /// Longest a request waits for company after the first one arrived.
+    /// Longest the first request of a batch waits for company (0: none; the batch is what queued while
+    /// the previous pass ran).
     pub max_wait: Duration,
     /// Most requests waiting for the worker; more are refused with `Overloaded`.
     pub queue: usize,
@@ -41,7 +45,7 @@ impl Default for BatchingOptions {
     fn default() -> Self {
         Self {
             max_batch: 64,
-            max_wait: Duration::from_millis(2),
+            max_wait: Duration::ZERO,
             queue: 1024,
             observer: None,
         }
@@ -56,18 +60,27 @@ struct Job {
 /// A handle to the batching worker; cheap to share. The worker stops when the last handle is dropped.
 pub struct BatchingEmbedder {
     tx: SyncSender<Job>,
+    /// Requests queued and not yet taken into a batch.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl BatchingEmbedder {
     /// Starts the worker thread over `inner`.
     pub fn spawn(inner: Arc<dyn Embedder>, opts: BatchingOptions) -> Self {
         let (tx, rx) = mpsc::sync_channel::<Job>(opts.queue.max(1));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let taken = waiting.clone();
         std::thread::Builder::new()
             .name("nova-embed-batcher".into())
-            .spawn(move || worker(&*inner, &rx, opts))
+            .spawn(move || worker(&*inner, &rx, opts, &taken))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start the embedding batcher: {e}"));
-        Self { tx }
+        Self { tx, waiting }
+    }
+
+    /// Requests queued and not yet taken into a forward pass.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 
     /// One text's embedding; blocks until its batch has run.
@@ -78,26 +91,42 @@ impl BatchingEmbedder {
             text: text.to_owned(),
             reply,
         };
+        self.waiting.fetch_add(1, Ordering::SeqCst);
         match self.tx.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(crate::EmbedError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => return Err(gone()),
+            Err(e) => {
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                return Err(match e {
+                    TrySendError::Full(_) => crate::EmbedError::Overloaded,
+                    TrySendError::Disconnected(_) => gone(),
+                });
+            }
         }
         answer.recv().map_err(|_| gone())?
     }
 }
 
-fn worker(inner: &dyn Embedder, rx: &Receiver<Job>, opts: BatchingOptions) {
+fn worker(inner: &dyn Embedder, rx: &Receiver<Job>, opts: BatchingOptions, waiting: &AtomicUsize) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
-        let deadline = Instant::now() + opts.max_wait;
+        // Everything already queued (what arrived while the last pass ran) joins without waiting.
         while jobs.len() < opts.max_batch {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
+            match rx.try_recv() {
                 Ok(job) => jobs.push(job),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                Err(_) => break,
             }
         }
+        if !opts.max_wait.is_zero() {
+            let deadline = Instant::now() + opts.max_wait;
+            while jobs.len() < opts.max_batch {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(job) => jobs.push(job),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        waiting.fetch_sub(jobs.len(), Ordering::SeqCst);
         let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
         let started = Instant::now();
         let result = inner.embed(&texts);
@@ -125,7 +154,6 @@ fn worker(inner: &dyn Embedder, rx: &Receiver<Job>, opts: BatchingOptions) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts calls; the embedding of a text is its length, so answers can be checked.
     struct Counting(AtomicUsize);
@@ -176,6 +204,47 @@ mod tests {
     }
 
     /// Holds every forward pass until the test releases it; says when a pass has started.
+    #[test]
+    fn requests_that_arrive_during_a_pass_form_the_next_batch_without_any_wait() {
+        let gate = Arc::new(Gate {
+            lock: std::sync::Mutex::new(()),
+            entered: std::sync::atomic::AtomicBool::new(false),
+        });
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let batcher = Arc::new(BatchingEmbedder::spawn(
+            gate.clone(),
+            BatchingOptions {
+                max_wait: Duration::ZERO,
+                observer: Some(Arc::new(move |n, _| seen.lock().expect("sizes").push(n))),
+                ..BatchingOptions::default()
+            },
+        ));
+        let held = gate.lock.lock().expect("gate");
+        // The first query goes alone, at once: the pass starts (and blocks on the gate) with nobody else.
+        let first = {
+            let b = batcher.clone();
+            std::thread::spawn(move || b.embed_one("first"))
+        };
+        wait_until("the first pass started", || {
+            gate.entered.load(Ordering::SeqCst)
+        });
+        // Seven more arrive while it runs; they queue and go together as the next pass.
+        let rest: Vec<_> = (0..7)
+            .map(|i| {
+                let b = batcher.clone();
+                std::thread::spawn(move || b.embed_one(&format!("q{i}")))
+            })
+            .collect();
+        wait_until("seven queued", || batcher.waiting() == 7);
+        drop(held);
+        first.join().expect("thread").expect("embedding");
+        for h in rest {
+            h.join().expect("thread").expect("embedding");
+        }
+        assert_eq!(*sizes.lock().expect("sizes"), vec![1, 7]);
+    }
+
     struct Gate {
         lock: std::sync::Mutex<()>,
         entered: std::sync::atomic::AtomicBool,
