@@ -124,7 +124,12 @@ impl utoipa::Modify for InputResponses {
         let unavailable = error("The model is still loading (`not_ready`) or the knowledge base is open in another process (`kb_busy`, with `Retry-After`)");
         // Document ids in bodies follow the same rule as in paths; filter keys are field names.
         if let Some(components) = openapi.components.as_mut() {
-            for schema in ["SearchRequest", "TroubleshootRequest", "SuggestRequest"] {
+            for schema in [
+                "SearchRequest",
+                "TroubleshootRequest",
+                "SuggestRequest",
+                "AnswerRequest",
+            ] {
                 if let Some(p) = property_mut(components, schema, "filters") {
                     p.property_names = Some(Box::new(string_matching(FIELD_NAME_PATTERN)));
                 }
@@ -361,6 +366,48 @@ pub fn json() -> String {
 
 /// `doc` as JSON text.
 pub fn to_json(doc: &utoipa::openapi::OpenApi) -> String {
-    doc.to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    let mut value = match serde_json::to_value(doc) {
+        Ok(v) => v,
+        Err(e) => return format!("{{\"error\":\"{e}\"}}"),
+    };
+    require_a_question(&mut value);
+    serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// What utoipa cannot state of a chat request, added to the generated document: it must hold a user
+/// message with text to answer (`contains`), a message's content is a string or parts, `stop` is one
+/// string or a few.
+fn require_a_question(doc: &mut serde_json::Value) {
+    // A message's content is a string or an array of parts (OpenAI's two forms), which also lets the
+    // clause below be met.
+    if let Some(content) = doc.pointer_mut("/components/schemas/ChatMessageIn/properties/content") {
+        *content = serde_json::json!({
+            "description": "A string, or an array of parts of which the `text` ones are read.",
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "object"}}
+            ]
+        });
+    }
+    // `stop`: one string or up to four (utoipa sees an untyped value).
+    if let Some(stop) = doc.pointer_mut("/components/schemas/ChatRequest/properties/stop") {
+        *stop = serde_json::json!({
+            "description": "A stop string or up to 4 of them.",
+            "oneOf": [
+                {"type": "string", "minLength": 1, "maxLength": 64},
+                {"type": "array", "maxItems": 4, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+                {"type": "null"}
+            ]
+        });
+    }
+    if let Some(messages) = doc.pointer_mut("/components/schemas/ChatRequest/properties/messages") {
+        messages["contains"] = serde_json::json!({
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {
+                "role": {"const": "user"},
+                "content": {"type": "string", "pattern": "\\S"}
+            }
+        });
+    }
 }

@@ -63,6 +63,16 @@ pub struct AnswerRequest {
     pub attribute: Option<bool>,
 }
 
+/// One Server-Sent Event as a client parses it (the schema of each event of a `text/event-stream`
+/// answer): its name and its JSON text.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct SseEvent {
+    /// `token`, `done` or `error` (answers); absent, i.e. `message`, for OpenAI chunks.
+    pub event: Option<String>,
+    /// A JSON document (`{"text": …}`, the whole answer, an error body or a chat chunk), or `[DONE]`.
+    pub data: String,
+}
+
 /// Request overrides of the configured answer settings, checked.
 pub(crate) struct Overrides {
     pub passages: Option<usize>,
@@ -265,7 +275,7 @@ pub(crate) fn error_event(e: &ApiError) -> Event {
     request_body = AnswerRequest,
     responses((status = 200, description = "The answer (JSON), or with `stream` an event stream", content(
             (Answer = "application/json"),
-            (String = "text/event-stream"))),
+            (SseEvent = "text/event-stream"))),
         (status = 404, description = "Knowledge base not found", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody),
         (status = 429, description = "Overloaded: too many queries wait for the model; retry after `Retry-After` seconds", body = ErrorBody),

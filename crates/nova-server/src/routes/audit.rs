@@ -6,13 +6,16 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, Ready};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::Query;
+use axum::extract::{Query, RawQuery};
 use axum::routing::get;
 use axum::{Json, Router};
-use nova_core::Code;
+use nova_core::{Code, KbName};
 use nova_engine::nova_audit::{self, Record};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+/// Largest `after` (2^53 - 1).
+const MAX_SEQ: u64 = 9_007_199_254_740_991;
 
 /// Most records one page returns.
 const MAX_PAGE: usize = 1000;
@@ -28,21 +31,40 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// From this day (`YYYY-MM-DD`, UTC) or RFC 3339 time, inclusive.
+    #[param(schema_with = day_or_time)]
     pub since: Option<String>,
     /// Up to this day (whole day included) or RFC 3339 time (excluded).
+    #[param(schema_with = day_or_time)]
     pub until: Option<String>,
     /// Only this subject (key name, OIDC `sub`, `local-admin`).
+    #[param(min_length = 1)]
     pub subject: Option<String>,
     /// Only this knowledge base.
     pub kb: Option<String>,
     /// Only this action or family (`document` matches `document.delete`).
+    #[param(min_length = 1)]
     pub action: Option<String>,
     /// Only records after this sequence number (the previous page's `next_after`).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub after: Option<u64>,
     /// Records per page [default: 100].
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+}
+
+/// A day (`date`) or a time (`date-time`), as `since` and `until` take.
+fn day_or_time() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    let string = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    OneOfBuilder::new()
+        .item(string(KnownFormat::Date))
+        .item(string(KnownFormat::DateTime))
+        .build()
+        .into()
 }
 
 /// One stored record.
@@ -116,9 +138,28 @@ pub struct AuditPage {
 pub async fn list_audit(
     Ready(engine): Ready,
     Caller(ctx): Caller,
+    RawQuery(raw): RawQuery,
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    // `until=` would reach us as "absent"; a bound the client wrote but left empty is a mistake to name.
+    if let Some(name) = raw
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_suffix('='))
+    {
+        return Err(ApiError::invalid(format!(
+            "`{}` is empty: leave the parameter out for no bound",
+            nova_core::excerpt(name)
+        )));
+    }
     let Query(p) = params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    // Sequence numbers stay below 2^53, the largest count a JSON client holds exactly.
+    if let Some(after) = p.after.filter(|a| *a > MAX_SEQ) {
+        return Err(ApiError::invalid(format!(
+            "`after` is {after}; at most {MAX_SEQ}"
+        )));
+    }
     let limit = p.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::invalid(format!(
@@ -133,7 +174,10 @@ pub async fn list_audit(
         since: time("since", p.since, nova_audit::Query::parse_since)?,
         until: time("until", p.until, nova_audit::Query::parse_until)?,
         subject: p.subject,
-        kb: p.kb,
+        kb: p
+            .kb
+            .map(|k| KbName::parse(&k).map(|k| k.to_string()))
+            .transpose()?,
         action: p.action,
         after_seq: p.after,
         limit: Some(limit),

@@ -64,19 +64,21 @@ pub struct ChatRequest {
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
     /// 0–2; 0 = greedy.
+    #[schema(minimum = 0, maximum = 2)]
     #[serde(default)]
     pub temperature: Option<f32>,
     /// (0, 1].
+    #[schema(exclusive_minimum = 0, maximum = 1)]
     #[serde(default)]
     pub top_p: Option<f32>,
     /// Most tokens in the answer (1–4096).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub max_tokens: Option<u64>,
     /// The newer name of `max_tokens`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub max_completion_tokens: Option<u64>,
     /// Sampler seed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub seed: Option<u64>,
     /// A stop string or up to 4 of them.
     #[schema(value_type = Object)]
@@ -107,7 +109,16 @@ fn kb_of(model: &str) -> Result<KbName, ApiError> {
             ),
         )
     })?;
-    KbName::parse(name).map_err(ApiError::from)
+    // `kb:` followed by no valid KB name names no model this server has.
+    KbName::parse(name).map_err(|e| {
+        ApiError::new(
+            Code::ModelNotFound,
+            format!(
+                "model `{}` is not served here: {e}",
+                nova_core::excerpt(model)
+            ),
+        )
+    })
 }
 
 fn stops(stop: &Value) -> Result<Vec<String>, ApiError> {
@@ -182,7 +193,7 @@ fn finish_reason(a: &Answer) -> &'static str {
     request_body = ChatRequest,
     responses((status = 200, description = "A `chat.completion` (JSON), or with `stream` an event stream of chunks", content(
             (Object = "application/json"),
-            (String = "text/event-stream"))),
+            (super::answer::SseEvent = "text/event-stream"))),
         (status = 404, description = "No such model (`model_not_found`) or knowledge base", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody),
         (status = 429, description = "Overloaded; retry after `Retry-After` seconds", body = ErrorBody),

@@ -79,6 +79,8 @@ pub enum EmbeddingValue {
 
 /// Token counts.
 #[derive(Debug, Serialize, ToSchema)]
+// Named apart from the answers' `Usage` (prompt and completion tokens): one name, one schema.
+#[schema(as = EmbeddingUsage)]
 pub struct Usage {
     /// Tokens in the inputs (after truncation to the model's limit).
     pub prompt_tokens: usize,

@@ -72,7 +72,7 @@ pub struct SuggestRequest {
 }
 
 fn ticket_text_present(subject: &str, body: &str) -> Result<(), ApiError> {
-    if subject.trim().is_empty() && body.trim().is_empty() {
+    if crate::validate::blank(subject) && crate::validate::blank(body) {
         return Err(ApiError::invalid("`subject` and `body` are both empty"));
     }
     Ok(())
