@@ -1,5 +1,7 @@
 """Scripted check: the official `openai` Python client, pointed at `nova serve`, gets embeddings equal
-(cosine >= 0.99999) to `nova embed` for the same texts. Used by bench/openai-check.sh."""
+(cosine >= 0.99999) to `nova embed` for the same texts, lists the knowledge bases as models, and gets a
+grounded chat completion from "kb:default", whole and streamed (the same text at temperature 0, usage
+in the last chunk). Used by bench/openai-check.sh."""
 import os
 import json
 import subprocess
@@ -20,3 +22,31 @@ for t, a, b in zip(texts, got, want):
     print(f"{cos:.7f}  {t}")
     assert cos >= 0.99999, f"cosine {cos} for {t!r}"
 print("openai client embeddings equal nova embed")
+
+models = [m.id for m in client.models.list().data]
+print("models:", ", ".join(models))
+assert "kb:default" in models, models
+
+question = [{"role": "user", "content": "My pod is stuck in CrashLoopBackOff. What should I check?"}]
+whole = client.chat.completions.create(model="kb:default", messages=question, temperature=0, max_tokens=96)
+text = whole.choices[0].message.content
+print("non-streaming:", whole.choices[0].finish_reason, whole.usage.completion_tokens, "tokens")
+print(text)
+assert text and whole.usage.prompt_tokens > 0, whole
+
+parts, usage, finish = [], None, None
+stream = client.chat.completions.create(model="kb:default", messages=question, temperature=0,
+                                        max_tokens=96, stream=True,
+                                        stream_options={"include_usage": True})
+for chunk in stream:
+    if chunk.usage is not None:
+        usage = chunk.usage
+    for choice in chunk.choices:
+        parts.append(choice.delta.content or "")
+        finish = choice.finish_reason or finish
+streamed = "".join(parts)
+print(f"streaming: {len(parts)} chunks, finish {finish}, usage {usage}")
+assert streamed == text, (streamed, text)
+assert usage is not None and usage.completion_tokens == whole.usage.completion_tokens, usage
+assert finish in ("stop", "length"), finish
+print("openai client chat completions work, streamed and not")
