@@ -5,9 +5,16 @@
 //! (browsers then refuse plain HTTP to this host for two years).
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+
+/// On every response.
+const ALWAYS: [(HeaderName, &str); 3] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
 
 /// Two years, as the HSTS preload list asks for.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
@@ -17,15 +24,9 @@ pub async fn stamp(https: bool, req: Request, next: Next) -> Response {
     let cacheable = req.uri().path().starts_with("/docs");
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    for (name, value) in ALWAYS {
+        h.insert(name, HeaderValue::from_static(value));
+    }
     if !cacheable {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
