@@ -46,6 +46,8 @@ pub struct AuditTrail {
     queue: Mutex<Queue>,
     written: Condvar,
     writer: Mutex<Writer>,
+    /// The cross-process lock (`lock`), taken while `writer` is held.
+    lock: std::fs::File,
 }
 
 #[derive(Default)]
@@ -59,7 +61,6 @@ struct Queue {
 
 /// Where the chain ends, as far as this process knows.
 struct Writer {
-    lock: std::fs::File,
     file: Option<std::fs::File>,
     file_no: u32,
     len: u64,
@@ -96,8 +97,8 @@ impl AuditTrail {
             opts,
             queue: Mutex::new(Queue::default()),
             written: Condvar::new(),
+            lock,
             writer: Mutex::new(Writer {
-                lock,
                 file: None,
                 file_no: 0,
                 len: 0,
@@ -105,7 +106,7 @@ impl AuditTrail {
                 last_hash: GENESIS.to_owned(),
             }),
         };
-        trail.write_batch(Vec::new(), true)?;
+        trail.write_batch(&[], true)?;
         Ok(trail)
     }
 
@@ -135,9 +136,8 @@ impl AuditTrail {
             }
             queue.writing = true;
             let batch = std::mem::take(&mut queue.pending);
-            let outcome = MutexGuard::unlocked(&mut queue, || {
-                self.write_batch(batch.iter().map(|(_, e)| e.clone()).collect(), false)
-            });
+            let events: Vec<&Event> = batch.iter().map(|(_, e)| e).collect();
+            let outcome = MutexGuard::unlocked(&mut queue, || self.write_batch(&events, false));
             queue.writing = false;
             match outcome {
                 Ok(seqs) => {
@@ -158,29 +158,25 @@ impl AuditTrail {
 
     /// Writes `events` (and a retention record when files were removed) with one sync; their sequence
     /// numbers, in order.
-    fn write_batch(&self, events: Vec<Event>, retire: bool) -> Result<Vec<u64>> {
+    fn write_batch(&self, events: &[&Event], retire: bool) -> Result<Vec<u64>> {
         let mut w = self.writer.lock();
-        w.lock
+        self.lock
             .lock()
             .map_err(AuditError::io(self.dir.join("lock")))?;
-        let lock_file = w.lock.try_clone().map_err(AuditError::io(&self.dir))?;
-        let _os_lock = OsLock(&lock_file);
+        let _os_lock = OsLock(&self.lock);
         self.catch_up(&mut w)?;
-        let mut events = events;
         let rotate = w.len >= self.opts.rotate_bytes;
         if rotate {
             w.file_no += 1;
             w.file = None;
             w.len = 0;
         }
-        let mut retired = false;
-        if rotate || retire {
-            if let Some(record) = self.retire(&w)? {
-                events.insert(0, record);
-                retired = true;
-            }
-        }
-        if events.is_empty() {
+        let retention = if rotate || retire {
+            self.retire(&w)?
+        } else {
+            None
+        };
+        if retention.is_none() && events.is_empty() {
             return Ok(Vec::new());
         }
         let path = self.dir.join(log_name(w.file_no));
@@ -192,9 +188,9 @@ impl AuditTrail {
             }
         }
         let mut buf = String::new();
-        let mut seqs = Vec::with_capacity(events.len());
+        let mut seqs = Vec::with_capacity(events.len() + 1);
         let (mut seq, mut hash) = (w.last_seq, w.last_hash.clone());
-        for event in &events {
+        for event in retention.iter().chain(events.iter().copied()) {
             seq += 1;
             let (line, h) = seal_line(&self.opts.sealer, seq, &now_rfc3339(), &hash, event);
             buf.push_str(&line);
@@ -217,7 +213,7 @@ impl AuditTrail {
         // verifier accepts; it is never ahead of what is durable.
         let head = Marker::new("head", &self.opts.sealer, w.last_seq, &w.last_hash);
         write_marker(&self.dir.join(HEAD), &head, false)?;
-        if retired {
+        if retention.is_some() {
             // The retention record is not a caller's.
             seqs.remove(0);
         }
@@ -228,14 +224,16 @@ impl AuditTrail {
     /// process may not have read the trail yet. A partial last line (a write that was never
     /// acknowledged) is cut off so the next record starts on a line of its own.
     fn catch_up(&self, w: &mut Writer) -> Result<()> {
-        let numbers = log_numbers(&self.dir)?;
-        let latest = numbers.last().copied().unwrap_or(1);
+        // The usual case, checked without listing the folder: our file has not grown under us and no
+        // process has started the next one.
         if let Some(file) = &w.file {
             let len = file.metadata().map_err(AuditError::io(&self.dir))?.len();
-            if latest == w.file_no && len == w.len {
+            if len == w.len && !self.dir.join(log_name(w.file_no + 1)).exists() {
                 return Ok(());
             }
         }
+        let numbers = log_numbers(&self.dir)?;
+        let latest = numbers.last().copied().unwrap_or(1);
         w.file = None;
         w.file_no = latest;
         w.len = 0;
