@@ -467,15 +467,22 @@ impl Engine {
         if !self.auditor.records_reads() {
             return Ok(());
         }
-        let scrubbed = match (query, self.kb(name)) {
-            (Some(q), Ok(kb)) if self.redacts(&kb) => Some(
+        let kb = self.kb(name)?;
+        let query = query.map(|q| self.scrubbed(&kb, q));
+        self.auditor
+            .read(ctx, action, name, query.as_deref(), doc_ids)
+    }
+
+    /// Text as it may be kept about `kb` (feedback, the audit trail): redacted when the KB redacts.
+    fn scrubbed<'t>(&self, kb: &KnowledgeBase, text: &'t str) -> Cow<'t, str> {
+        if self.redacts(kb) {
+            Cow::Owned(
                 self.redactor
-                    .redact(q, &mut nova_ingest::RedactionCounts::default()),
-            ),
-            _ => None,
-        };
-        let query = scrubbed.as_deref().or(query);
-        self.auditor.read(ctx, action, name, query, doc_ids)
+                    .redact(text, &mut nova_ingest::RedactionCounts::default()),
+            )
+        } else {
+            Cow::Borrowed(text)
+        }
     }
 
     /// Deletes a knowledge base and its files, once the requests still using it have finished.
@@ -579,16 +586,21 @@ impl Engine {
                 // Dropped (or never finished creating) since the listing: not a KB any more.
                 Err(EngineError::KbNotFound(_)) => {}
                 // One KB in another process's hands must not take the whole listing down.
-                Err(e @ EngineError::KbBusy { .. }) => out.push(KbInfo {
-                    name: name.to_string(),
-                    documents: 0,
-                    chunks: 0,
-                    model: KbMeta::load(&self.layout.meta_file(&name))
-                        .map(|m| crate::kb::model_id_of(&m.model))
-                        .unwrap_or_default(),
-                    busy: Some(e.to_string()),
-                    redact_pii: false,
-                }),
+                Err(e @ EngineError::KbBusy { .. }) => {
+                    let meta = KbMeta::load(&self.layout.meta_file(&name)).ok();
+                    out.push(KbInfo {
+                        name: name.to_string(),
+                        documents: 0,
+                        chunks: 0,
+                        model: meta
+                            .as_ref()
+                            .map(|m| crate::kb::model_id_of(&m.model))
+                            .unwrap_or_default(),
+                        busy: Some(e.to_string()),
+                        redact_pii: self.opts.redaction.enabled
+                            || meta.is_some_and(|m| m.redact_pii),
+                    });
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -982,13 +994,10 @@ impl Engine {
         if kb.doc_chunks(doc.as_str(), &ctx.access(name))?.is_empty() {
             return Err(EngineError::DocumentNotFound(feedback.doc_id));
         }
-        if self.redacts(&kb) {
-            let mut counts = nova_ingest::RedactionCounts::default();
-            feedback.query = self.redactor.redact(&feedback.query, &mut counts);
-            feedback.comment = feedback
-                .comment
-                .map(|c| self.redactor.redact(&c, &mut counts));
-        }
+        feedback.query = self.scrubbed(&kb, &feedback.query).into_owned();
+        feedback.comment = feedback
+            .comment
+            .map(|c| self.scrubbed(&kb, &c).into_owned());
         feedback.at = crate::tasks::now();
         feedback
             .request_id
