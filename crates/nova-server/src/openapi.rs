@@ -370,14 +370,14 @@ pub fn to_json(doc: &utoipa::openapi::OpenApi) -> String {
         Ok(v) => v,
         Err(e) => return format!("{{\"error\":\"{e}\"}}"),
     };
-    require_a_question(&mut value);
+    chat_shapes(&mut value);
     serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// What utoipa cannot state of a chat request, added to the generated document: it must hold a user
 /// message with text to answer (`contains`), a message's content is a string or parts, `stop` is one
 /// string or a few.
-fn require_a_question(doc: &mut serde_json::Value) {
+fn chat_shapes(doc: &mut serde_json::Value) {
     // A message's content is a string or an array of parts (OpenAI's two forms), which also lets the
     // clause below be met.
     if let Some(content) = doc.pointer_mut("/components/schemas/ChatMessageIn/properties/content") {
@@ -389,15 +389,14 @@ fn require_a_question(doc: &mut serde_json::Value) {
             ]
         });
     }
-    // `stop`: one string or up to four (utoipa sees an untyped value).
+    // `stop`: one string or a few (utoipa sees an untyped value), as the request check bounds them.
     if let Some(stop) = doc.pointer_mut("/components/schemas/ChatRequest/properties/stop") {
+        use crate::routes::answer::{MAX_STOPS, MAX_STOP_CHARS};
+        let one =
+            serde_json::json!({"type": "string", "minLength": 1, "maxLength": MAX_STOP_CHARS});
         *stop = serde_json::json!({
-            "description": "A stop string or up to 4 of them.",
-            "oneOf": [
-                {"type": "string", "minLength": 1, "maxLength": 64},
-                {"type": "array", "maxItems": 4, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
-                {"type": "null"}
-            ]
+            "description": format!("A stop string or up to {MAX_STOPS} of them."),
+            "oneOf": [one, {"type": "array", "maxItems": MAX_STOPS, "items": one}, {"type": "null"}]
         });
     }
     if let Some(messages) = doc.pointer_mut("/components/schemas/ChatRequest/properties/messages") {

@@ -85,8 +85,8 @@ pub(crate) struct Overrides {
 }
 
 /// Stop strings a request may give, and how long each may be.
-const MAX_STOPS: usize = 4;
-const MAX_STOP_CHARS: usize = 64;
+pub(crate) const MAX_STOPS: usize = 4;
+pub(crate) const MAX_STOP_CHARS: usize = 64;
 
 impl Overrides {
     /// `defaults` with these overrides applied, each range-checked (errors name the field).
