@@ -3,7 +3,7 @@
 
 use crate::error::{AuditError, Result};
 use crate::files::{for_each_line_in, last_line, log_name, log_numbers};
-use crate::record::{parse_line, Record};
+use crate::record::{parse_line, Event, Record};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::io::Write;
 use std::path::Path;
@@ -142,8 +142,15 @@ pub enum ExportFormat {
     Csv,
 }
 
-/// Writes the matching records to `out`; how many.
-pub fn export(dir: &Path, q: &Query, format: ExportFormat, out: &mut dyn Write) -> Result<u64> {
+/// Writes the matching records to `out`; how many. `reveal` may rewrite a CSV row's event first (the
+/// engine opens query text it sealed); JSONL lines are written exactly as stored, so they still verify.
+pub fn export(
+    dir: &Path,
+    q: &Query,
+    format: ExportFormat,
+    out: &mut dyn Write,
+    reveal: &dyn Fn(&mut Event),
+) -> Result<u64> {
     let io = |e: std::io::Error| AuditError::Io {
         path: "<output>".into(),
         source: e,
@@ -171,7 +178,8 @@ pub fn export(dir: &Path, q: &Query, format: ExportFormat, out: &mut dyn Write) 
                 "hash",
             ])
             .map_err(csv_err)?;
-            let n = scan(dir, q, |r, _| {
+            let n = scan(dir, q, |mut r, _| {
+                reveal(&mut r.event);
                 let detail = if r.event.detail.is_null() {
                     String::new()
                 } else {

@@ -23,6 +23,8 @@ pub use knn::Knn;
 pub use logreg::LogReg;
 pub use method::{Method, MethodReport};
 pub use metrics::{ClassMetrics, CoveragePoint, Report};
-pub use model::{Algorithm, FittedHead, Hybrid, LabelScore, ModelMeta, Prediction, RouterModel};
+pub use model::{
+    Algorithm, Codec, FittedHead, Hybrid, LabelScore, ModelMeta, Prediction, RouterModel,
+};
 pub use plot::confusion_svg;
 pub use tfidf::TfIdfKnn;

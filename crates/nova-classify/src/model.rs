@@ -215,6 +215,9 @@ fn bad_model(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> ClassifyError + 
     }
 }
 
+/// Turns a model file's bytes into their stored form or back (sealing under encryption at rest).
+pub type Codec<'a> = dyn Fn(Vec<u8>) -> std::result::Result<Vec<u8>, String> + 'a;
+
 /// Writes via a temporary file and a rename, so readers see the old or the new file, never half of one.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
@@ -331,8 +334,14 @@ impl RouterModel {
 
     /// Reads a model file.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, &|b| Ok(b))
+    }
+
+    /// Reads a model file whose bytes `unwrap` turns back into the JSON [`Self::save_version_with`]
+    /// encoded (the engine opens a sealed file; an `Err` names what failed).
+    pub fn load_with(path: &Path, unwrap: &Codec<'_>) -> Result<Self> {
         let err = bad_model(path);
-        let bytes = fs_err::read(path).map_err(io_err(path))?;
+        let bytes = unwrap(fs_err::read(path).map_err(io_err(path))?).map_err(|e| err(&e))?;
         let file: ModelFile = serde_json::from_slice(&bytes).map_err(json_err(path))?;
         if file.meta.format != FORMAT {
             return Err(err(&format!(
@@ -387,11 +396,18 @@ impl RouterModel {
     /// Saves as the next version in `dir` (`v1.json`, `v2.json`, …) and points `CURRENT` at it.
     /// Returns the file written; `self.meta.version` is set.
     pub fn save_version(&mut self, dir: &Path) -> Result<PathBuf> {
+        self.save_version_with(dir, &|b| Ok(b))
+    }
+
+    /// [`Self::save_version`] with the file's bytes passed through `encode` (the engine seals them under
+    /// encryption at rest: hybrid routers keep their training texts).
+    pub fn save_version_with(&mut self, dir: &Path, encode: &Codec<'_>) -> Result<PathBuf> {
         fs_err::create_dir_all(dir).map_err(io_err(dir))?;
         let latest = versions(dir)?.into_iter().max().unwrap_or(0);
         self.meta.version = latest + 1;
         let path = dir.join(format!("v{}.json", self.meta.version));
         let bytes = serde_json::to_vec(&self.to_file()).map_err(json_err(&path))?;
+        let bytes = encode(bytes).map_err(|e| bad_model(&path)(&e))?;
         write_atomic(&path, &bytes)?;
         write_atomic(
             &dir.join(CURRENT),
@@ -422,6 +438,11 @@ impl RouterModel {
     /// Loads version `version` saved in `dir`.
     pub fn load_version(dir: &Path, version: u32) -> Result<Self> {
         Self::load(&dir.join(format!("v{version}.json")))
+    }
+
+    /// Loads version `version` saved in `dir` by [`Self::save_version_with`].
+    pub fn load_version_with(dir: &Path, version: u32, unwrap: &Codec<'_>) -> Result<Self> {
+        Self::load_with(&dir.join(format!("v{version}.json")), unwrap)
     }
 }
 

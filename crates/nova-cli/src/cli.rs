@@ -877,6 +877,20 @@ pub struct GeneratorArgs {
 pub enum KbCommand {
     /// Create an empty knowledge base.
     Create(KbCreateArgs),
+    /// Re-seal a knowledge base under the current encryption key.
+    ///
+    /// After rotating the key (new key in `encryption.key_file`, the old one in
+    /// `encryption.previous_key_files`), run this for every KB, then drop the old key. It also encrypts a
+    /// KB written before encryption was on. Chunks, the feedback log and router files are re-sealed;
+    /// vectors are untouched, so nothing is re-embedded. Stop `nova serve` first (or it holds the KB).
+    Rekey(KbRekeyArgs),
+}
+
+/// `nova kb rekey`.
+#[derive(Debug, Args)]
+pub struct KbRekeyArgs {
+    /// The knowledge base.
+    pub name: String,
 }
 
 /// `nova kb create`.

@@ -29,6 +29,37 @@ pub struct Config {
     pub audit: AuditConfig,
     /// PII redaction at ingest.
     pub redaction: RedactionConfig,
+    /// Encryption at rest.
+    pub encryption: EncryptionConfig,
+}
+
+/// `[encryption]`: stored text sealed with AES-256-GCM under a key from a file or a variable.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// File holding the data key.
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
+    /// Environment variable holding the data key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// Rotated-out keys, still read until `nova kb rekey`.
+    #[serde(default)]
+    pub previous_key_files: Vec<std::path::PathBuf>,
+}
+
+impl EncryptionConfig {
+    /// The engine's settings (the keys themselves are read when the engine opens).
+    pub fn settings(&self) -> nova_engine::EncryptionSettings {
+        // An empty string from the environment means "not set", as for the TLS files.
+        let nonempty_path =
+            |p: &Option<std::path::PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        nova_engine::EncryptionSettings {
+            key_file: nonempty_path(&self.key_file),
+            key_env: self.key_env.clone().filter(|v| !v.is_empty()),
+            previous_key_files: self.previous_key_files.clone(),
+        }
+    }
 }
 
 /// `[redaction]`: personal data replaced with placeholders before anything is stored.

@@ -78,6 +78,9 @@ pub enum Code {
     /// The audit trail cannot be written, so the action was not carried out (audited deployments fail
     /// closed: nothing happens that the trail does not record).
     AuditUnavailable,
+    /// Stored data is sealed under an encryption key that is not configured, or did not open (a wrong
+    /// key, or altered data); nothing is returned rather than garbage.
+    EncryptionKey,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -119,6 +122,7 @@ impl Code {
             Self::GeneratorUnavailable => "generator_unavailable",
             Self::ModelNotFound => "model_not_found",
             Self::AuditUnavailable => "audit_unavailable",
+            Self::EncryptionKey => "encryption_key",
             Self::Internal => "internal",
         }
     }

@@ -7,10 +7,12 @@
 //! The record says who (the verified subject), what (the action), where (the KB), the request id, a
 //! hash of the query (its text only with `query_text`) and the documents returned, written or deleted.
 
+use crate::cipher::Keyring;
 use crate::error::Result;
 use nova_audit::{AuditTrail, Event, Sealer, TrailOptions};
 use nova_core::{KbName, RequestCtx};
 use std::path::Path;
+use std::sync::Arc;
 
 /// `[audit]` as the engine uses it; the default is off.
 #[derive(Debug, Clone, Default)]
@@ -29,17 +31,30 @@ pub struct AuditSettings {
 pub(crate) struct Auditor {
     settings: AuditSettings,
     trail: Option<AuditTrail>,
+    /// Seals kept query text (encryption at rest); hashes and ids stay clear so the trail verifies.
+    keyring: Option<Arc<Keyring>>,
 }
+
+/// Sealed query text is bound to this context.
+const CONTEXT: &str = "audit";
 
 impl Auditor {
     /// Opens the trail in `dir` when `settings.enabled`.
-    pub fn open(dir: &Path, settings: AuditSettings) -> Result<Self> {
+    pub fn open(
+        dir: &Path,
+        settings: AuditSettings,
+        keyring: Option<Arc<Keyring>>,
+    ) -> Result<Self> {
         let trail = if settings.enabled {
             Some(AuditTrail::open(dir, settings.trail.clone())?)
         } else {
             None
         };
-        Ok(Self { settings, trail })
+        Ok(Self {
+            settings,
+            trail,
+            keyring,
+        })
     }
 
     /// Whether reads are recorded.
@@ -84,13 +99,33 @@ impl Auditor {
             return Ok(());
         }
         let keep_text = self.settings.query_text;
+        let sealed = match (query, &self.keyring) {
+            (Some(q), Some(k)) if keep_text => Some(k.seal(q.as_bytes(), CONTEXT)?),
+            _ => None,
+        };
         self.record(ctx, action, Some(kb), |e| {
-            let e = e.doc_ids(dedup(doc_ids));
-            match query {
-                Some(q) => e.query(q, keep_text),
-                None => e,
+            let mut e = e.doc_ids(dedup(doc_ids));
+            if let Some(q) = query {
+                e = e.query(q, keep_text);
             }
+            if sealed.is_some() {
+                e.query = sealed;
+            }
+            e
         })
+    }
+
+    /// Opens query text this auditor sealed, in place; text sealed under a key no longer configured is
+    /// left sealed (the record is still shown).
+    pub fn reveal(&self, event: &mut Event) {
+        let (Some(k), Some(q)) = (&self.keyring, &event.query) else {
+            return;
+        };
+        if crate::cipher::key_id_of(q).is_some() {
+            if let Ok(text) = k.open(q, CONTEXT) {
+                event.query = Some(String::from_utf8_lossy(&text).into_owned());
+            }
+        }
     }
 }
 

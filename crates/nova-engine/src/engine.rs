@@ -10,6 +10,7 @@ use crate::access::{AccessQuestion, DocumentAccess};
 use crate::answer::{Answer, AnswerOptions};
 use crate::answer_eval::{AnswerReport, AnsweredQuery};
 use crate::audit::{AuditSettings, Auditor};
+use crate::cipher::{EncryptionSettings, Keyring};
 use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
@@ -62,6 +63,8 @@ pub struct EngineOptions {
     pub audit: AuditSettings,
     /// PII redaction at ingest (off unless enabled; a KB created with `redact_pii` redacts regardless).
     pub redaction: RedactionSettings,
+    /// Encryption at rest (off unless a key is configured).
+    pub encryption: EncryptionSettings,
 }
 
 /// `[redaction]`: replace personal data with typed placeholders before anything is stored.
@@ -90,6 +93,7 @@ impl Default for EngineOptions {
             answers: AnswerOptions::default(),
             audit: AuditSettings::default(),
             redaction: RedactionSettings::default(),
+            encryption: EncryptionSettings::default(),
         }
     }
 }
@@ -205,6 +209,51 @@ pub struct Engine {
     auditor: Auditor,
     /// Replaces personal data (always built: a KB may ask for it when `[redaction]` is off).
     redactor: nova_ingest::Redactor,
+    /// Seals stored text, feedback, queued ingest input, routers and audited query text (`[encryption]`).
+    keyring: Option<Arc<Keyring>>,
+}
+
+/// Refuses to start when a knowledge base is sealed under a key that is not configured: a clear error
+/// now, never unreadable results later. A KB with plain chunks under a configured key is only warned
+/// about (its new chunks are sealed; `nova kb rekey` seals the rest).
+fn check_keys(layout: &DataLayout, keyring: Option<&Keyring>) -> Result<()> {
+    let Ok(entries) = fs_err::read_dir(layout.kbs_dir()) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let Ok(name) = KbName::parse(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        let meta_file = layout.meta_file(&name);
+        if !meta_file.is_file() {
+            continue;
+        }
+        let meta = KbMeta::load(&meta_file)?;
+        let refusal = match (meta.key_id.as_deref(), keyring) {
+            (Some(id), None) => format!(
+                "knowledge base `{name}` is encrypted (key id {id}) and no encryption key is \
+                 configured: set encryption.key_file (NOVA_ENCRYPTION__KEY_FILE) or \
+                 encryption.key_env to its key"
+            ),
+            (Some(id), Some(k)) if !k.knows(id) => format!(
+                "knowledge base `{name}` is encrypted under key id {id}, but the configured key is \
+                 {}: a wrong key file? (after a rotation, list the old key in \
+                 encryption.previous_key_files until `nova kb rekey {name}` has run)",
+                k.current_id()
+            ),
+            (None, Some(_)) => {
+                tracing::warn!(
+                    kb = %name,
+                    "encryption is on but this knowledge base was created without it: new chunks \
+                     are sealed, older ones stay plain until `nova kb rekey {name}`"
+                );
+                continue;
+            }
+            _ => continue,
+        };
+        return Err(EngineError::Encryption(refusal));
+    }
+    Ok(())
 }
 
 /// A caller's filter may not name the fields the engine enforces itself.
@@ -233,12 +282,15 @@ impl Engine {
         let layout = DataLayout::new(data_dir);
         let kbs = layout.kbs_dir();
         fs_err::create_dir_all(&kbs).map_err(|source| EngineError::Io { path: kbs, source })?;
-        let tasks = TaskQueue::open(&layout.tasks_dir());
-        let auditor = Auditor::open(&layout.audit_dir(), opts.audit.clone())?;
+        let keyring = Keyring::load(&opts.encryption)?.map(Arc::new);
+        check_keys(&layout, keyring.as_deref())?;
+        let tasks = TaskQueue::open(&layout.tasks_dir(), keyring.clone());
+        let auditor = Auditor::open(&layout.audit_dir(), opts.audit.clone(), keyring.clone())?;
         let redactor = nova_ingest::Redactor::new(&opts.redaction.patterns)?;
         Ok(Self {
             auditor,
             redactor,
+            keyring,
             tasks,
             keys: KeyStore::open(&layout.auth_dir()),
             backend: Arc::new(EdgeBackend::new(layout.clone())),
@@ -375,6 +427,7 @@ impl Engine {
             store,
             meta,
             lock,
+            self.keyring.clone(),
         ));
         self.open.write().insert(name.clone(), kb.clone());
         kb
@@ -409,6 +462,7 @@ impl Engine {
             bm25_avg_len: None,
             model: model.embedder.model_id().to_owned(),
             redact_pii: opts.redact_pii,
+            key_id: self.keyring.as_ref().map(|k| k.current_id().to_owned()),
         };
         // The metadata file is written last: a KB exists once it is there.
         meta.save(&self.layout.meta_file(name))?;
@@ -973,6 +1027,33 @@ impl Engine {
         Ok(deleted)
     }
 
+    /// Re-seals everything `name` stores under the current encryption key (admins of the KB): after a key
+    /// rotation, or to encrypt a KB written before encryption was on. Ingest waits meanwhile.
+    pub fn rekey(&self, ctx: &RequestCtx, name: &KbName) -> Result<crate::RekeyReport> {
+        ctx.principal.require(Role::Admin, Some(name))?;
+        let keyring = self.keyring.as_deref().ok_or_else(|| {
+            EngineError::Invalid(
+                "encryption is off: set encryption.key_file (or key_env) to the new key first"
+                    .into(),
+            )
+        })?;
+        let kb = self.kb(name)?;
+        let report = {
+            let _writer = kb.writer.lock();
+            crate::rekey::rekey(&kb, &self.layout, keyring)?
+        };
+        self.auditor.record(ctx, "kb.rekey", Some(name), |e| {
+            e.detail(serde_json::json!({
+                "key_id": report.key_id,
+                "chunks": report.chunks,
+                "feedback": report.feedback,
+                "routers": report.routers,
+            }))
+        })?;
+        // Routers are cached decoded; nothing to reload (their content is unchanged).
+        Ok(report)
+    }
+
     /// Embeddings of arbitrary texts (the OpenAI-compatible endpoint), in order.
     pub fn embed(&self, ctx: &RequestCtx, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         ctx.principal.require_somewhere(Role::Reader)?;
@@ -1010,7 +1091,7 @@ impl Engine {
                 .saturating_sub(self.opts.feedback_retention_days * 86_400);
             crate::feedback::prune(&path, cutoff)?;
         }
-        crate::feedback::append(&path, &feedback)?;
+        crate::feedback::append(&path, &feedback, self.keyring.as_deref())?;
         self.auditor.record(ctx, "feedback", Some(name), |e| {
             e.doc_ids([feedback.doc_id.as_str()])
                 .detail(serde_json::json!({"rating": feedback.rating}))
@@ -1030,7 +1111,11 @@ impl Engine {
             }
         }
         // Load the version just read, not `CURRENT` again: a retrain in between must not be mixed in.
-        let model = Arc::new(RouterModel::load_version(&dir, current)?);
+        let keyring = kb.keyring();
+        let model = Arc::new(RouterModel::load_version_with(&dir, current, &|bytes| {
+            crate::cipher::open_bytes(keyring, bytes, crate::tickets::ROUTER_CONTEXT)
+                .map_err(|e| e.to_string())
+        })?);
         tracing::info!(kb = %kb.name(), %label, version = model.meta.version, "router loaded");
         self.routers.write().insert(key, model.clone());
         Ok(model)
@@ -1267,7 +1352,10 @@ impl Engine {
         query: &nova_audit::Query,
     ) -> Result<Vec<nova_audit::Record>> {
         ctx.principal.require(Role::Admin, None)?;
-        let records = nova_audit::read(&self.layout.audit_dir(), query)?;
+        let mut records = nova_audit::read(&self.layout.audit_dir(), query)?;
+        for r in &mut records {
+            self.auditor.reveal(&mut r.event);
+        }
         self.auditor.record(ctx, "audit.read", None, |e| {
             e.detail(serde_json::json!({"returned": records.len()}))
         })?;
@@ -1284,7 +1372,9 @@ impl Engine {
         out: &mut dyn std::io::Write,
     ) -> Result<u64> {
         ctx.principal.require(Role::Admin, None)?;
-        let n = nova_audit::export(&self.layout.audit_dir(), query, format, out)?;
+        let n = nova_audit::export(&self.layout.audit_dir(), query, format, out, &|e| {
+            self.auditor.reveal(e)
+        })?;
         self.auditor.record(ctx, "audit.export", None, |e| {
             e.detail(serde_json::json!({"exported": n}))
         })?;

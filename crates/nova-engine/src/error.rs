@@ -113,6 +113,17 @@ pub enum EngineError {
         /// What is wrong, with the line when there is one.
         problem: String,
     },
+    /// Encryption at rest is misconfigured (a key file missing or malformed) or sealed data did not open.
+    #[error("{0}")]
+    Encryption(String),
+    /// Data sealed under a key the keyring does not hold.
+    #[error("data is sealed under encryption key {found} but the configured key is {configured}: a wrong key file? (a rotated-out key goes in encryption.previous_key_files until `nova kb rekey` has run)")]
+    WrongKey {
+        /// The key id the data names.
+        found: String,
+        /// The current key's id.
+        configured: String,
+    },
     /// A bug or a crashed worker thread; details are in the message and the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -144,6 +155,7 @@ impl EngineError {
             Self::Invalid(_) => Code::InvalidInput,
             Self::NoModel => Code::NotReady,
             Self::Io { .. } | Self::Json { .. } => Code::Io,
+            Self::Encryption(_) | Self::WrongKey { .. } => Code::EncryptionKey,
             Self::Payload(_) | Self::Internal(_) => Code::Internal,
         }
     }

@@ -2,6 +2,7 @@
 //! synced to disk before the call returns. Fields are bounded — it holds what users typed, so it must
 //! not grow without limit — and records older than the retention period are dropped.
 
+use crate::cipher::{open_fields, Keyring};
 use crate::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -86,7 +87,13 @@ pub(crate) fn prune(path: &Path, cutoff: u64) -> Result<usize> {
     let Ok(file) = std::fs::File::open(path) else {
         return Ok(0); // nothing recorded yet
     };
-    let at = |line: &str| serde_json::from_str::<Feedback>(line).map_or(u64::MAX, |f| f.at);
+    /// Only the time: a sealed line has no readable query.
+    #[derive(Deserialize)]
+    struct At {
+        #[serde(default)]
+        at: u64,
+    }
+    let at = |line: &str| serde_json::from_str::<At>(line).map_or(u64::MAX, |f| f.at);
     let mut lines = std::io::BufReader::new(file).lines();
     match lines.next() {
         Some(Ok(first)) if at(&first) < cutoff => {}
@@ -107,16 +114,74 @@ pub(crate) fn prune(path: &Path, cutoff: u64) -> Result<usize> {
     Ok(removed)
 }
 
+/// What users typed: sealed under encryption at rest.
+fn typed_by_user(key: &str) -> bool {
+    key == "query" || key == "comment"
+}
+
+/// Sealed lines are bound to this context.
+const CONTEXT: &str = "feedback";
+
+/// One record as its line (without the newline), the user's text sealed when a keyring is given.
+fn line_of(path: &Path, feedback: &Feedback, keyring: Option<&Keyring>) -> Result<Vec<u8>> {
+    let json = |source| EngineError::Json {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut map = match serde_json::to_value(feedback).map_err(json)? {
+        serde_json::Value::Object(map) => map,
+        _ => return Err(EngineError::Internal("feedback is not an object".into())),
+    };
+    if let Some(k) = keyring {
+        k.seal_fields(&mut map, typed_by_user, CONTEXT)?;
+    }
+    serde_json::to_vec(&map).map_err(json)
+}
+
+/// Re-seals every record of `path` under the keyring's current key (`nova kb rekey`); plain records are
+/// sealed too. Returns how many records were written.
+pub(crate) fn rekey(path: &Path, keyring: &Keyring) -> Result<usize> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(EngineError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut body = Vec::with_capacity(text.len());
+    let mut n = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
+            .map_err(|source| EngineError::Json {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        open_fields(Some(keyring), &mut map, CONTEXT)?;
+        let record: Feedback =
+            serde_json::from_value(serde_json::Value::Object(map)).map_err(|source| {
+                EngineError::Json {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+        body.extend(line_of(path, &record, Some(keyring))?);
+        body.push(b'\n');
+        n += 1;
+    }
+    crate::files::write_bytes_atomic(path, &body)?;
+    Ok(n)
+}
+
 /// Appends one line to `path`; the caller serialises appenders so lines stay whole.
-pub(crate) fn append(path: &Path, feedback: &Feedback) -> Result<()> {
+pub(crate) fn append(path: &Path, feedback: &Feedback, keyring: Option<&Keyring>) -> Result<()> {
     let io = |source| EngineError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut line = serde_json::to_vec(feedback).map_err(|source| EngineError::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut line = line_of(path, feedback, keyring)?;
     line.push(b'\n');
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);

@@ -2,6 +2,7 @@
 //! fsynced, so a crash leaves the old version or the new one, never half of either. Owner-only (0600):
 //! these files hold documents and bookkeeping nobody else on the machine needs to read.
 
+use crate::cipher::{open_bytes, seal_bytes, Keyring};
 use crate::error::{EngineError, Result};
 use serde::Serialize;
 use std::io::Write;
@@ -44,12 +45,38 @@ pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Reads JSON from `path`.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    read_sealed_json(path, None, "")
+}
+
+/// [`write_json_atomic`], the whole file sealed under `keyring` (bound to `context`) when one is given:
+/// for files that hold what users wrote (queued documents).
+pub(crate) fn write_sealed_json(
+    path: &Path,
+    value: &impl Serialize,
+    keyring: Option<&Keyring>,
+    context: &str,
+) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|source| EngineError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_bytes_atomic(path, &seal_bytes(keyring, bytes, context)?)
+}
+
+/// Reads JSON that [`write_sealed_json`] wrote, sealed or not.
+pub(crate) fn read_sealed_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    keyring: Option<&Keyring>,
+    context: &str,
+) -> Result<T> {
     let bytes = fs_err::read(path).map_err(|source| EngineError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    serde_json::from_slice(&bytes).map_err(|source| EngineError::Json {
-        path: path.to_path_buf(),
-        source,
+    serde_json::from_slice(&open_bytes(keyring, bytes, context)?).map_err(|source| {
+        EngineError::Json {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }

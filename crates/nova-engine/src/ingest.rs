@@ -170,7 +170,7 @@ fn stored_versions(kb: &KnowledgeBase, docs: &[Document]) -> Result<HashMap<Stri
     )?;
     let mut out: HashMap<String, Stored> = HashMap::new();
     for p in points {
-        let p = ChunkPayload::from_map(p.payload)?;
+        let p = kb.payload(p.payload)?;
         match out.get_mut(&p.doc_id) {
             Some(s) => {
                 s.others = true;
@@ -343,7 +343,7 @@ fn embed(
                 id,
                 sparse: bm25.document(&text),
                 dense,
-                payload: payload.into_map()?,
+                payload: payload.into_map(kb.keyring())?,
             })
         })
         .collect()

@@ -2,6 +2,7 @@
 //! reads every front door shares (one document's chunks, counts). The engine decides who may call
 //! these; every read here takes the caller's access filter.
 
+use crate::cipher::Keyring;
 use crate::error::{EngineError, Result};
 use crate::meta::KbMeta;
 use crate::payload::{keys, whole_version, ChunkPayload};
@@ -58,6 +59,8 @@ pub(crate) struct KnowledgeBase {
     bm25: RwLock<Arc<Bm25Encoder>>,
     /// One ingest at a time per KB: versions are numbered from what is stored.
     pub(crate) writer: Mutex<()>,
+    /// Seals and opens stored text (encryption at rest), when configured.
+    keyring: Option<Arc<Keyring>>,
     /// Keeps other processes out while this one has the KB open.
     _lock: crate::lock::KbLock,
 }
@@ -70,6 +73,7 @@ impl KnowledgeBase {
         store: Arc<dyn Store>,
         meta: KbMeta,
         lock: crate::lock::KbLock,
+        keyring: Option<Arc<Keyring>>,
     ) -> Self {
         let bm25 = Bm25Encoder::new(meta.bm25_avg_len.unwrap_or(DEFAULT_AVG_LEN));
         Self {
@@ -79,6 +83,7 @@ impl KnowledgeBase {
             meta: RwLock::new(meta),
             bm25: RwLock::new(Arc::new(bm25)),
             writer: Mutex::new(()),
+            keyring,
             _lock: lock,
         }
     }
@@ -91,6 +96,23 @@ impl KnowledgeBase {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The keys that seal and open its stored text (`None`: encryption at rest is off).
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_deref()
+    }
+
+    /// A stored payload read back, its sealed fields opened.
+    pub fn payload(&self, map: nova_store::Payload) -> Result<ChunkPayload> {
+        ChunkPayload::from_map(map, self.keyring())
+    }
+
+    /// Records that every chunk is now sealed under key `id` (after a rekey).
+    pub fn set_key_id(&self, id: &str) -> Result<()> {
+        let mut meta = self.meta.write();
+        meta.key_id = Some(id.to_owned());
+        meta.save(&self.layout.meta_file(&self.name))
     }
 
     /// The BM25 encoder for documents and queries.
@@ -142,7 +164,7 @@ impl KnowledgeBase {
             .store
             .scan(&filter, access, None, false)?
             .into_iter()
-            .map(|p| ChunkPayload::from_map(p.payload))
+            .map(|p| self.payload(p.payload))
             .collect::<Result<Vec<_>>>()?;
         Ok(whole_version(chunks))
     }

@@ -11,6 +11,7 @@ mod access;
 mod answer;
 mod answer_eval;
 mod audit;
+mod cipher;
 mod engine;
 mod error;
 mod eval;
@@ -24,6 +25,7 @@ mod lock;
 mod meta;
 mod payload;
 mod query;
+mod rekey;
 mod search;
 mod steps;
 mod task_worker;
@@ -35,6 +37,7 @@ pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
 pub use answer::{Answer, AnswerOptions, Citation, Timings, Usage, REFUSAL};
 pub use answer_eval::{AnswerReport, AnsweredQuery};
 pub use audit::AuditSettings;
+pub use cipher::{EncryptionSettings, Keyring};
 pub use engine::{
     EmbedderLoader, Engine, EngineOptions, GeneratorLoader, IngestOptions, KbInfo, KbOptions,
     ModelInfo, RedactionSettings,
@@ -55,6 +58,7 @@ pub use nova_core::{
 };
 pub use nova_generate;
 pub use payload::{ChunkPayload, TICKET_KIND};
+pub use rekey::RekeyReport;
 pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};
 pub use steps::Step;
 pub use tasks::{TaskInfo, TaskSkip, TaskStatus};

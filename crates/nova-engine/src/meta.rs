@@ -17,6 +17,10 @@ pub(crate) struct KbMeta {
     /// Personal data is redacted from everything ingested into this KB, whatever `[redaction]` says.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redact_pii: bool,
+    /// The encryption key (id) its stored text is sealed under: set when the KB is created with
+    /// encryption on, or by `nova kb rekey`. `None`: chunks written before encryption was on are plain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }
 
 impl KbMeta {

@@ -2,6 +2,7 @@
 //! troubleshoot, tickets and document reads. Payload keys are named here and nowhere else; the store
 //! indexes the ones [`STORE_SCHEMA_KEYWORDS`] and [`STORE_SCHEMA_INTEGERS`] list.
 
+use crate::cipher::{open_fields, Keyring, SEALED};
 use crate::error::{EngineError, Result};
 use nova_ingest::{Chunk, Document};
 use serde::{Deserialize, Serialize};
@@ -25,10 +26,39 @@ pub mod keys {
     pub const VERSION: &str = "version";
     /// Groups allowed to see the document.
     pub const ACL: &str = nova_core::ACL_FIELD;
+    /// The sealed fields under encryption at rest (ask for it with any of them).
+    pub const SEALED: &str = crate::cipher::SEALED;
 }
 
 /// The `kind` of a ticket.
 pub const TICKET_KIND: &str = "ticket";
+
+/// Whether a payload key is stored in the clear under encryption at rest: the ids, counts and hashes
+/// versioning needs, and the indexed fields filters and the access filter match inside the store
+/// (documented in docs/security.md). Title, section path, text and every other metadata field are
+/// sealed.
+pub fn stays_clear(key: &str) -> bool {
+    [
+        keys::DOC_ID,
+        keys::CHUNK,
+        keys::HASH,
+        keys::VERSION,
+        "chunk_count",
+    ]
+    .contains(&key)
+        || STORE_SCHEMA_KEYWORDS.contains(&key)
+}
+
+/// A sealed payload is bound to its document id, so sealed text moved to another document's chunk does
+/// not open there.
+fn sealing_context(map: &serde_json::Map<String, serde_json::Value>) -> Result<String> {
+    match map.get(keys::DOC_ID) {
+        Some(serde_json::Value::String(id)) => Ok(id.clone()),
+        _ => Err(EngineError::Encryption(
+            "a sealed chunk payload was read without its document id".into(),
+        )),
+    }
+}
 
 /// Keyword-indexed payload keys of new knowledge bases: the document fields, then the ticket fields
 /// help desks filter by (their names are nova-ingest's canonical ticket fields).
@@ -99,8 +129,15 @@ pub struct ChunkPayload {
 }
 
 impl ChunkPayload {
-    /// Reads a stored payload (all or some of its keys).
-    pub fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self> {
+    /// Reads a stored payload (all or some of its keys), opening its sealed fields with `keyring`.
+    pub fn from_map(
+        mut map: serde_json::Map<String, serde_json::Value>,
+        keyring: Option<&Keyring>,
+    ) -> Result<Self> {
+        if map.contains_key(SEALED) {
+            let context = sealing_context(&map)?;
+            open_fields(keyring, &mut map, &context)?;
+        }
         let mut p: Self =
             serde_json::from_value(serde_json::Value::Object(map)).map_err(EngineError::Payload)?;
         for k in INTERNAL_KEYS {
@@ -109,14 +146,25 @@ impl ChunkPayload {
         Ok(p)
     }
 
-    /// The stored form.
-    pub fn into_map(self) -> Result<serde_json::Map<String, serde_json::Value>> {
-        match serde_json::to_value(self).map_err(EngineError::Payload)? {
-            serde_json::Value::Object(map) => Ok(map),
-            other => Err(EngineError::Internal(format!(
-                "a chunk payload serialised to {other}"
-            ))),
+    /// The stored form; with a keyring, everything but the fields filters and versioning need is sealed
+    /// into one member (see [`stays_clear`]).
+    pub fn into_map(
+        self,
+        keyring: Option<&Keyring>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let doc_id = self.doc_id.clone();
+        let mut map = match serde_json::to_value(self).map_err(EngineError::Payload)? {
+            serde_json::Value::Object(map) => map,
+            other => {
+                return Err(EngineError::Internal(format!(
+                    "a chunk payload serialised to {other}"
+                )))
+            }
+        };
+        if let Some(keyring) = keyring {
+            keyring.seal_fields(&mut map, |k| !stays_clear(k), &doc_id)?;
         }
+        Ok(map)
     }
 
     /// The payload of chunk `c` of version `version` (of `chunk_count` chunks) of `doc`.
@@ -233,8 +281,20 @@ mod tests {
         let c = nova_ingest::chunk(&doc, nova_ingest::ChunkOptions::default()).remove(0);
         let p = ChunkPayload::of(&doc, "h", 1, 1, &c);
         assert_eq!(p.title, "VPN");
-        let back = ChunkPayload::from_map(p.clone().into_map().expect("map")).expect("payload");
+        let back =
+            ChunkPayload::from_map(p.clone().into_map(None).expect("map"), None).expect("payload");
         assert_eq!(back, p);
+        let ring = Keyring::from_key(&[3u8; 32]).expect("key");
+        let sealed = p.clone().into_map(Some(&ring)).expect("sealed");
+        let stored = serde_json::to_string(&sealed).expect("json");
+        assert!(!stored.contains("VPN") && !stored.contains("drops") && !stored.contains("reboot"));
+        assert_eq!(sealed.get(keys::DOC_ID), Some(&serde_json::json!("T-1")));
+        let opened = ChunkPayload::from_map(sealed.clone(), Some(&ring)).expect("opened");
+        assert_eq!(opened, p);
+        assert!(
+            ChunkPayload::from_map(sealed, None).is_err(),
+            "no key, no text"
+        );
         assert_eq!(
             back.metadata.get("answer"),
             Some(&serde_json::json!("reboot"))

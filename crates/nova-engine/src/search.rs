@@ -177,7 +177,7 @@ pub(crate) fn search(
         let mut hits = Vec::with_capacity(grouped.len());
         for (id, mut hit) in grouped {
             if let Some(p) = payloads.remove(&id) {
-                hydrate(&mut hit, ChunkPayload::from_map(p)?);
+                hydrate(&mut hit, kb.payload(p)?);
                 hits.push(hit);
             }
         }

@@ -4,14 +4,16 @@
 //! skips and the result. Its documents stay on disk until it has run, so queued and interrupted tasks
 //! survive a restart and run again (ingest is idempotent by content hash: a rerun only finishes the work).
 
+use crate::cipher::Keyring;
 use crate::error::{EngineError, Result};
-use crate::files::{read_json, write_json_atomic};
+use crate::files::{read_json, read_sealed_json, write_json_atomic, write_sealed_json};
 use nova_ingest::Document;
 use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where a task is.
@@ -106,13 +108,16 @@ pub(crate) struct TaskQueue {
     /// Bumped on every status change; waiters for a task sleep on `changed`.
     generation: Mutex<u64>,
     changed: Condvar,
+    /// Seals queued documents (encryption at rest).
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl TaskQueue {
     /// The queue in `dir` (created at the first submission); ids continue after the highest one there.
-    pub(crate) fn open(dir: &Path) -> Self {
+    pub(crate) fn open(dir: &Path, keyring: Option<Arc<Keyring>>) -> Self {
         Self {
             dir: dir.to_path_buf(),
+            keyring,
             next_id: Mutex::new(None),
             to_worker: Mutex::new(None),
             canceled: Mutex::new(HashSet::new()),
@@ -177,7 +182,12 @@ impl TaskQueue {
         skipped: Vec<TaskSkip>,
     ) -> Result<TaskInfo> {
         let task_id = self.allocate()?;
-        write_json_atomic(&self.input_file(task_id), &docs)?;
+        write_sealed_json(
+            &self.input_file(task_id),
+            &docs,
+            self.keyring.as_deref(),
+            &format!("task-{task_id}"),
+        )?;
         let info = new_task(task_id, kb, docs.len(), skipped);
         self.save(&info)?;
         if let Some(tx) = self.to_worker.lock().as_ref() {
@@ -240,7 +250,11 @@ impl TaskQueue {
 
     /// The task's documents (present until it has run).
     pub(crate) fn input(&self, id: u64) -> Result<Vec<Document>> {
-        read_json(&self.input_file(id))
+        read_sealed_json(
+            &self.input_file(id),
+            self.keyring.as_deref(),
+            &format!("task-{id}"),
+        )
     }
 
     /// Drops the documents of a task that has run.
@@ -357,7 +371,7 @@ mod tests {
     #[test]
     fn pruning_drops_only_old_finished_tasks_and_never_the_newest() {
         let dir = tempfile::TempDir::new().expect("temp dir");
-        let queue = TaskQueue::open(dir.path());
+        let queue = TaskQueue::open(dir.path(), None);
         let day = 86_400;
         let mut ids = Vec::new();
         // (finished how many days ago, if at all)
@@ -377,7 +391,7 @@ mod tests {
             .collect();
         // The old one goes; the recent, the unfinished and the newest (old, but where ids resume) stay.
         assert_eq!(left, [false, true, true, true]);
-        let next = TaskQueue::open(dir.path())
+        let next = TaskQueue::open(dir.path(), None)
             .submit("kb", &[], Vec::new())
             .expect("submit after a restart");
         assert_eq!(next.task_id, ids[3] + 1, "ids never repeat");

@@ -180,6 +180,9 @@ pub(crate) fn no_router(kb: &KnowledgeBase, label: &LabelField) -> EngineError {
     }
 }
 
+/// Sealed router files are bound to this context.
+pub(crate) const ROUTER_CONTEXT: &str = "router";
+
 /// Every ticket the caller can see with its stored embedding and its `label` field; tickets without
 /// the label are counted, not returned.
 pub(crate) fn labelled_tickets(
@@ -196,6 +199,7 @@ pub(crate) fn labelled_tickets(
             keys::VERSION,
             keys::TITLE,
             keys::TEXT,
+            keys::SEALED,
             label.as_str(),
         ]),
         true,
@@ -204,7 +208,7 @@ pub(crate) fn labelled_tickets(
     let mut docs: BTreeMap<String, Vec<(ChunkPayload, Vec<f32>)>> = BTreeMap::new();
     for p in points {
         let Some(dense) = p.dense else { continue };
-        let payload = ChunkPayload::from_map(p.payload)?;
+        let payload = kb.payload(p.payload)?;
         docs.entry(payload.doc_id.clone())
             .or_default()
             .push((payload, dense));
@@ -267,7 +271,10 @@ pub(crate) fn train_router(
         &kb.model(),
         progress,
     )?;
-    let path = model.save_version(&kb.router_dir(label))?;
+    let keyring = kb.keyring();
+    let path = model.save_version_with(&kb.router_dir(label), &|bytes| {
+        crate::cipher::seal_bytes(keyring, bytes, ROUTER_CONTEXT).map_err(|e| e.to_string())
+    })?;
     Ok(TrainedRouter {
         model,
         path,

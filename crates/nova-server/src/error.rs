@@ -78,9 +78,11 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
         Code::Overloaded | Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         Code::GeneratorUnavailable => StatusCode::BAD_GATEWAY,
-        Code::ModelMissing | Code::ModelCorrupt | Code::Io | Code::Internal => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        Code::ModelMissing
+        | Code::ModelCorrupt
+        | Code::Io
+        | Code::EncryptionKey
+        | Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -12,9 +12,10 @@ use parking_lot::{Mutex, RwLock};
 use qdrant_edge::{
     CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
     FieldCondition, FieldIndexOperations, HasIdCondition, IsEmptyCondition, JsonPath, Match,
-    Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStruct, QueryEnum, QueryRequest, ScoringQuery, UpdateOperation,
-    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    Modifier, NamedQuery, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, ScoringQuery,
+    SetPayloadOp, UpdateOperation, VectorInternal, VectorStructInternal, Vectors,
+    WithPayloadInterface, WithVector,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -393,6 +394,24 @@ impl Store for EdgeStore {
                 PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
             ))
             .map_err(op_err("upsert"))?;
+        shard.flush();
+        Ok(())
+    }
+
+    fn overwrite_payloads(&self, payloads: Vec<(u64, Payload)>) -> Result<()> {
+        let shard = self.shard.lock();
+        for (id, payload) in payloads {
+            shard
+                .update(UpdateOperation::PayloadOperation(
+                    PayloadOps::OverwritePayload(SetPayloadOp {
+                        payload: payload.into(),
+                        points: Some(vec![PointId::NumId(id)]),
+                        filter: None,
+                        key: None,
+                    }),
+                ))
+                .map_err(op_err("overwrite payload"))?;
+        }
         shard.flush();
         Ok(())
     }

@@ -34,6 +34,8 @@ pub trait Store: Send + Sync {
     fn dim(&self) -> usize;
     /// Inserts or replaces chunks by id.
     fn upsert(&self, chunks: Vec<ChunkRecord>) -> Result<()>;
+    /// Replaces the whole payload of chunks by id, vectors untouched (re-sealing under a new key).
+    fn overwrite_payloads(&self, payloads: Vec<(u64, Payload)>) -> Result<()>;
     /// Removes every chunk matching `filter`.
     fn delete(&self, filter: &Filter) -> Result<()>;
     /// Top hits of one retriever, best first.

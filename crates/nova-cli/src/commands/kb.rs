@@ -2,7 +2,7 @@
 
 use super::progress::bar;
 use super::{kb_name, Outcome};
-use crate::cli::{DeleteArgs, IngestArgs, KbCreateArgs, SearchArgs};
+use crate::cli::{DeleteArgs, IngestArgs, KbCreateArgs, KbRekeyArgs, SearchArgs};
 use crate::config::Config;
 use anyhow::{anyhow, bail, Result};
 use nova_engine::{
@@ -249,6 +249,17 @@ pub fn create(engine: &Engine, args: &KbCreateArgs) -> Result<Outcome> {
     println!(
         "created knowledge base `{name}` ({}{redaction})",
         info.model
+    );
+    Ok(Outcome::Done)
+}
+
+/// `nova kb rekey NAME`.
+pub fn rekey(engine: &Engine, args: &KbRekeyArgs) -> Result<Outcome> {
+    let name = nova_engine::KbName::parse(&args.name)?;
+    let r = engine.rekey(&RequestCtx::local(), &name)?;
+    println!(
+        "`{name}` sealed under key {}: {} chunks, {} feedback records, {} router files",
+        r.key_id, r.chunks, r.feedback, r.routers
     );
     Ok(Outcome::Done)
 }

@@ -79,6 +79,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Delete(args) => kb::delete(&config, &engine(&config)?, &args),
         Command::Kb(KbCommand::Create(args)) => kb::create(&engine(&config)?, &args),
+        Command::Kb(KbCommand::Rekey(args)) => kb::rekey(&engine(&config)?, &args),
         Command::Redact(args) => redact::run(&config, &args),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Keys(cmd) => {
@@ -139,6 +140,7 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
         answers: config.generation.answer_options(),
         audit: config.audit.settings(&config.auth)?,
         redaction: config.redaction.settings(),
+        encryption: config.encryption.settings(),
         ..EngineOptions::single_caller()
     };
     Ok(Engine::lazy(&config.data.dir, loader, opts)

@@ -129,6 +129,7 @@ fn load_engine(config: &Config, state: &AppState, audit: nova_engine::AuditSetti
         answers: config.generation.answer_options(),
         audit,
         redaction: config.redaction.settings(),
+        encryption: config.encryption.settings(),
     });
     let engine = Engine::new(&config.data.dir, embedder, opts)
         .with_context(|| format!("opening data folder {}", config.data.dir.display()))?

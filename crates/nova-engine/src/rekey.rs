@@ -1,0 +1,86 @@
+//! `nova kb rekey`: re-seals everything a knowledge base stores under the current encryption key —
+//! chunk payloads (vectors untouched), the feedback log and router files — so a rotated-out key can be
+//! dropped from `encryption.previous_key_files`. A KB written before encryption was on is sealed whole.
+
+use crate::cipher::{open_bytes, seal_bytes, Keyring};
+use crate::error::{EngineError, Result};
+use crate::kb::KnowledgeBase;
+use crate::tickets::ROUTER_CONTEXT;
+use nova_core::{AccessFilter, DataLayout, Filter};
+use serde::Serialize;
+use std::path::Path;
+
+/// What a rekey re-sealed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RekeyReport {
+    /// The key everything is now sealed under.
+    pub key_id: String,
+    /// Chunks re-sealed.
+    pub chunks: usize,
+    /// Feedback records re-sealed.
+    pub feedback: usize,
+    /// Router files re-sealed.
+    pub routers: usize,
+}
+
+/// Chunks written per store call.
+const BATCH: usize = 256;
+
+/// Re-seals `kb` under `keyring`'s current key; the caller holds the KB's writer lock.
+pub(crate) fn rekey(
+    kb: &KnowledgeBase,
+    layout: &DataLayout,
+    keyring: &Keyring,
+) -> Result<RekeyReport> {
+    let mut report = RekeyReport {
+        key_id: keyring.current_id().to_owned(),
+        ..RekeyReport::default()
+    };
+    // Every chunk, whoever may read it: the whole KB is re-sealed.
+    let points = kb
+        .store()
+        .scan(&Filter::all(), &AccessFilter::system(), None, false)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    for p in points {
+        let payload = kb.payload(p.payload)?;
+        batch.push((p.id, payload.into_map(Some(keyring))?));
+        if batch.len() == BATCH {
+            report.chunks += batch.len();
+            kb.store().overwrite_payloads(std::mem::take(&mut batch))?;
+        }
+    }
+    report.chunks += batch.len();
+    kb.store().overwrite_payloads(batch)?;
+    report.feedback = crate::feedback::rekey(&layout.feedback_file(kb.name()), keyring)?;
+    report.routers = reseal_routers(&layout.kb_dir(kb.name()).join("router"), keyring)?;
+    kb.set_key_id(keyring.current_id())?;
+    Ok(report)
+}
+
+/// Re-seals every saved router version under `dir` (`<label>/vN.json`).
+fn reseal_routers(dir: &Path, keyring: &Keyring) -> Result<usize> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EngineError::Io { path, source }
+    };
+    let Ok(labels) = fs_err::read_dir(dir) else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for label in labels.filter_map(|e| e.ok()).map(|e| e.path()) {
+        let Ok(files) = fs_err::read_dir(&label) else {
+            continue;
+        };
+        for file in files.filter_map(|e| e.ok()).map(|e| e.path()) {
+            if file.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let bytes = fs_err::read(&file).map_err(io(&file))?;
+            let plain = open_bytes(Some(keyring), bytes, ROUTER_CONTEXT)?;
+            let sealed = seal_bytes(Some(keyring), plain, ROUTER_CONTEXT)?;
+            crate::files::write_bytes_atomic(&file, &sealed)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
