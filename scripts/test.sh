@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: model fetch, formatting, lints, then every test in the workspace.
+# The whole test suite, as CI runs it: model fetch, formatting, supply-chain policy (deny.toml), lints, then
+# every test in the workspace.
 # Tests that need ../shared (golden references, datasets) say SKIPPED when it is absent.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,5 +10,6 @@ source scripts/env.sh
 bash scripts/install-deps.sh
 bash scripts/fetch-models.sh
 cargo fmt --all --check
+bash scripts/supply-chain.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked 2>&1 | tee "$KB_NOVA_CACHE/last-test.log"

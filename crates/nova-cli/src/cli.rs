@@ -283,6 +283,9 @@ pub struct AuditExportArgs {
     /// Only this action, or a family of them (`document` matches `document.delete`).
     #[arg(long)]
     pub action: Option<String>,
+    /// Only the privilege log: reads of documents tagged `privileged` (the `legal` profile).
+    #[arg(long, conflicts_with = "action")]
+    pub privileged: bool,
     /// `jsonl` (the sealed lines, verifiable) or `csv` (for a spreadsheet).
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: AuditFormat,

@@ -31,6 +31,8 @@ pub struct Config {
     pub redaction: RedactionConfig,
     /// Encryption at rest.
     pub encryption: EncryptionConfig,
+    /// A compliance profile.
+    pub compliance: crate::profile::ComplianceConfig,
 }
 
 /// `[encryption]`: stored text sealed with AES-256-GCM under a key from a file or a variable.
@@ -423,7 +425,7 @@ impl Config {
             None if Path::new("nova.toml").is_file() => fig = fig.merge(Toml::file("nova.toml")),
             None => {}
         }
-        let config: Self = fig
+        let mut config: Self = fig
             // Only NOVA_SECTION__KEY variables are config; other NOVA_* names belong to scripts.
             .merge(
                 Env::prefixed("NOVA_")
@@ -432,8 +434,26 @@ impl Config {
             )
             .extract()
             .context("invalid configuration")?;
+        config.apply_profile()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Turns on what `[compliance] profile` needs, or refuses naming what is missing.
+    fn apply_profile(&mut self) -> Result<()> {
+        let set = |p: &std::path::Path| !p.as_os_str().is_empty();
+        let tls = set(&self.server.tls_cert) && set(&self.server.tls_key);
+        let encryption = self.encryption.settings().enabled();
+        self.compliance.profile.apply(crate::profile::Controls {
+            audit_enabled: &mut self.audit.enabled,
+            audit_reads: &mut self.audit.reads,
+            audit_query_text: &mut self.audit.query_text,
+            audit_retention_days: &mut self.audit.retention_days,
+            audit_hmac: self.audit.hmac_key_file.is_some(),
+            redaction: &mut self.redaction.enabled,
+            encryption,
+            tls,
+        })
     }
 
     /// Range checks that serde cannot express; errors name the key.

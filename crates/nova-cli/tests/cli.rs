@@ -176,6 +176,83 @@ fn config_prints_env_overrides() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("max_batch = 7"));
 }
 
+#[test]
+fn each_compliance_profile_starts_with_its_requirements_and_refuses_naming_a_missing_one() {
+    let data = TempDir::new().expect("tmp");
+    let key = data.path().join("secret.key");
+    std::fs::write(
+        &key,
+        "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a",
+    )
+    .expect("key");
+    let key = key.display().to_string();
+    let encryption = ("NOVA_ENCRYPTION__KEY_FILE", key.as_str());
+    let hmac = ("NOVA_AUDIT__HMAC_KEY_FILE", key.as_str());
+    // Present in the configuration is what the profiles check; `nova serve` reads the files.
+    let tls = [
+        ("NOVA_SERVER__TLS_CERT", "/etc/nova/cert.pem"),
+        ("NOVA_SERVER__TLS_KEY", "/etc/nova/key.pem"),
+    ];
+    let run = |profile: &str, env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_nova"))
+            .env("NOVA_DATA__DIR", data.path())
+            .env("NOVA_COMPLIANCE__PROFILE", profile)
+            .envs(env.iter().copied())
+            .arg("kbs")
+            .output()
+            .expect("runs")
+    };
+    // (profile, the settings it needs, the names its refusal must give without them)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [&'a str]);
+    let cases: [Case; 4] = [
+        (
+            "hipaa",
+            vec![encryption, tls[0], tls[1]],
+            &["encryption.key_file", "server.tls_cert"],
+        ),
+        ("sox", vec![hmac], &["audit.hmac_key_file"]),
+        ("pci", vec![tls[0], tls[1]], &["server.tls_cert"]),
+        ("legal", vec![], &[]),
+    ];
+    for (profile, needs, missing) in cases {
+        let ok = run(profile, &needs);
+        assert!(ok.status.success(), "{profile}: {}", stderr(&ok));
+        if !missing.is_empty() {
+            let refused = run(profile, &[]);
+            assert_eq!(
+                refused.status.code(),
+                Some(1),
+                "{profile} started without its requirements"
+            );
+            let err = stderr(&refused);
+            assert!(
+                err.contains(&format!("compliance profile `{profile}` refuses to start")),
+                "{err}"
+            );
+            for setting in missing {
+                assert!(
+                    err.contains(setting),
+                    "{profile}: {setting} not named: {err}"
+                );
+            }
+        }
+    }
+    let contradicting = run(
+        "hipaa",
+        &[
+            encryption,
+            tls[0],
+            tls[1],
+            ("NOVA_AUDIT__QUERY_TEXT", "true"),
+        ],
+    );
+    assert!(
+        stderr(&contradicting).contains("audit.query_text = false"),
+        "{}",
+        stderr(&contradicting)
+    );
+}
+
 /// `nova` with its data folder in `data`.
 fn nova_in(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nova"))
@@ -1073,6 +1150,8 @@ fn no_secret_reaches_the_log_of_a_full_api_session_at_debug_level() {
     let hmac_file = data.path().join("audit.key");
     std::fs::write(&hmac_file, hmac_key).expect("key file");
     let upstream_key = "sk-upstream-secret-5f1c2e9a7b3d";
+    // The data key comes from a variable: sealed text, and never in the log.
+    let data_key = "9c1d2e3f405162738495a6b7c8d9eaf00112233445566778899aabbccddeeff0";
     let log = data.path().join("serve.log");
     let stderr = std::fs::File::create(&log).expect("log file");
     let hmac_path = hmac_file.display().to_string();
@@ -1086,6 +1165,8 @@ fn no_secret_reaches_the_log_of_a_full_api_session_at_debug_level() {
         ("NOVA_GENERATION__API_KEY_ENV", "NOVA_TEST_UPSTREAM_KEY"),
         ("NOVA_GENERATION__RETRIES", "0"),
         ("NOVA_TEST_UPSTREAM_KEY", upstream_key),
+        ("NOVA_ENCRYPTION__KEY_ENV", "NOVA_TEST_DATA_KEY"),
+        ("NOVA_TEST_DATA_KEY", data_key),
     ];
     let (mut child, addr) = spawn_serve_logging(data.path(), &env, &["-vv"], stderr.into());
     wait_ready(&addr);
@@ -1138,6 +1219,7 @@ fn no_secret_reaches_the_log_of_a_full_api_session_at_debug_level() {
         ("refused key", secret_part(wrong)),
         ("audit HMAC key", hmac_key.to_owned()),
         ("upstream API key", upstream_key.to_owned()),
+        ("encryption key", data_key.to_owned()),
     ] {
         assert!(!text.contains(&secret), "the {what} is in the log");
     }

@@ -292,46 +292,88 @@ impl RequestCtx {
 /// for the engine's own bookkeeping, [`AccessFilter::system`]), so store reads cannot be handed one made
 /// from request input.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AccessFilter(Option<Filter>);
+pub struct AccessFilter {
+    /// The restriction; `None` when everything is visible.
+    filter: Option<Filter>,
+    /// What is left of it in a store where no document sets an `acl` (the legal-privilege rule).
+    when_no_acl: Option<Filter>,
+}
 
 impl AccessFilter {
     /// Administrators of `kb` see all of it; everyone else sees documents whose `acl` is empty or names
     /// one of their groups.
     pub fn for_principal(principal: &Principal, kb: &KbName) -> Self {
         if principal.role_on(kb) == Some(Role::Admin) {
-            return Self(None);
+            return Self::system();
         }
         let mut should = vec![Condition::is_empty(ACL_FIELD)];
         if !principal.groups.is_empty() {
             should.push(Condition::any_of(ACL_FIELD, principal.groups.clone()));
         }
-        Self(Some(Filter {
+        Self {
+            filter: Some(Filter {
+                should,
+                ..Filter::default()
+            }),
+            when_no_acl: None,
+        }
+    }
+
+    /// This filter with legal privilege on top: documents whose `tags` hold `tag` are visible only to
+    /// members of a group their `acl` names — administrators of the KB included, and nobody when the
+    /// `acl` is empty.
+    pub fn privileged(self, principal: &Principal, tags_field: &str, tag: &str) -> Self {
+        let not_privileged = Condition::Filter(Box::new(Filter {
+            must_not: vec![Condition::eq(tags_field, tag)],
+            ..Filter::default()
+        }));
+        let only_open = Filter::must([not_privileged.clone()]);
+        let mut should = vec![not_privileged];
+        if !principal.groups.is_empty() {
+            should.push(Condition::any_of(ACL_FIELD, principal.groups.clone()));
+        }
+        let rule = Filter {
             should,
             ..Filter::default()
-        }))
+        };
+        let and = |base: Option<Filter>, extra: Filter| match base {
+            None => extra,
+            Some(f) => f.intersect(extra),
+        };
+        Self {
+            filter: Some(and(self.filter, rule)),
+            // Without any acl in the store nobody is in a privileged document's groups.
+            when_no_acl: Some(and(self.when_no_acl, only_open)),
+        }
     }
 
     /// No restriction: for the engine's own reads that serve no caller's view (change detection during
     /// ingest, counting for a store's bookkeeping). Never for results returned to a caller.
     pub fn system() -> Self {
-        Self(None)
+        Self {
+            filter: None,
+            when_no_acl: None,
+        }
     }
 
     /// This filter over a store in which no document sets an `acl`: there every document is open to
     /// every reader of the KB, so nothing is restricted. A store that knows it holds no `acl` (and
     /// keeps knowing it while it answers) may read with this instead, sparing a check of every point.
     pub fn where_no_document_sets_acl(&self) -> Self {
-        Self::system()
+        Self {
+            filter: self.when_no_acl.clone(),
+            when_no_acl: self.when_no_acl.clone(),
+        }
     }
 
     /// The restriction, `None` when everything is visible.
     pub fn filter(&self) -> Option<&Filter> {
-        self.0.as_ref()
+        self.filter.as_ref()
     }
 
     /// `filter` restricted to what this caller may see.
     pub fn restrict(&self, filter: Filter) -> Filter {
-        match &self.0 {
+        match &self.filter {
             None => filter,
             Some(access) => filter.intersect(access.clone()),
         }
@@ -367,6 +409,32 @@ mod tests {
             none.filter().map(|f| f.should.len()),
             Some(1),
             "only open documents"
+        );
+    }
+
+    #[test]
+    fn privilege_restricts_admins_too_and_survives_a_store_without_acls() {
+        let ops = kb("ops");
+        let admin = Principal::local_admin();
+        let f = AccessFilter::for_principal(&admin, &ops).privileged(&admin, "tags", "privileged");
+        let not_privileged = Condition::Filter(Box::new(Filter {
+            must_not: vec![Condition::eq("tags", "privileged")],
+            ..Filter::default()
+        }));
+        assert_eq!(
+            f.filter().map(|f| f.should.clone()),
+            Some(vec![not_privileged.clone()]),
+            "an admin in no group sees no privileged document"
+        );
+        // Where no document sets an acl, nobody is in a privileged document's groups.
+        let open = f.where_no_document_sets_acl();
+        assert_eq!(open.filter(), Some(&Filter::must([not_privileged])));
+        let ann = Principal::member("ann", &["legal"]);
+        let g = AccessFilter::for_principal(&ann, &ops).privileged(&ann, "tags", "privileged");
+        assert_eq!(
+            g.filter().map(|f| f.must.len()),
+            Some(2),
+            "both rules apply"
         );
     }
 

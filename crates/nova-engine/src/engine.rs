@@ -65,6 +65,9 @@ pub struct EngineOptions {
     pub redaction: RedactionSettings,
     /// Encryption at rest (off unless a key is configured).
     pub encryption: EncryptionSettings,
+    /// Legal privilege: documents tagged with this are visible only to members of their `acl` groups
+    /// (administrators included), and every read of one is written to the privilege log.
+    pub privilege_tag: Option<String>,
 }
 
 /// `[redaction]`: replace personal data with typed placeholders before anything is stored.
@@ -94,6 +97,7 @@ impl Default for EngineOptions {
             audit: AuditSettings::default(),
             redaction: RedactionSettings::default(),
             encryption: EncryptionSettings::default(),
+            privilege_tag: None,
         }
     }
 }
@@ -508,6 +512,42 @@ impl Engine {
         Cow::Owned(out)
     }
 
+    /// What `ctx`'s caller may read in `name`: the access filter of its principal, with the legal
+    /// privilege rule on top when it is on.
+    fn access(&self, ctx: &RequestCtx, name: &KbName) -> AccessFilter {
+        let access = ctx.access(name);
+        match &self.opts.privilege_tag {
+            Some(tag) => access.privileged(&ctx.principal, "tags", tag),
+            None => access,
+        }
+    }
+
+    /// Writes the privilege log's record (an `privileged.<action>` audit record, whatever
+    /// `audit.reads` says) when the caller was shown privileged documents.
+    fn log_privileged<'a>(
+        &self,
+        ctx: &RequestCtx,
+        action: &str,
+        name: &KbName,
+        shown: impl IntoIterator<Item = (&'a str, &'a [String])>,
+    ) -> Result<()> {
+        let Some(tag) = &self.opts.privilege_tag else {
+            return Ok(());
+        };
+        let ids: Vec<&str> = shown
+            .into_iter()
+            .filter(|(_, tags)| tags.iter().any(|t| t == tag))
+            .map(|(id, _)| id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.auditor
+            .record(ctx, &format!("privileged.{action}"), Some(name), |e| {
+                e.doc_ids(ids)
+            })
+    }
+
     /// A read for the audit trail, its query redacted first when `name` redacts (so neither the text
     /// nor a hash of personal data is kept).
     fn audit_read<'a>(
@@ -585,7 +625,7 @@ impl Engine {
     pub fn info(&self, ctx: &RequestCtx, name: &KbName) -> Result<KbInfo> {
         ctx.principal.require(Role::Reader, Some(name))?;
         let kb = self.kb(name)?;
-        let access = ctx.access(name);
+        let access = self.access(ctx, name);
         Ok(KbInfo {
             name: name.to_string(),
             documents: kb.doc_count(&access)?,
@@ -862,7 +902,7 @@ impl Engine {
         };
         let hits = crate::search::search(
             &kb,
-            &ctx.access(name),
+            &self.access(ctx, name),
             query,
             dense.as_deref().map(Vec::as_slice),
             opts,
@@ -874,6 +914,7 @@ impl Engine {
             Some(query),
             hits.iter().map(|h| h.doc_id.as_str()),
         )?;
+        self.log_privileged(ctx, "search", name, hits.iter().map(shown))?;
         Ok(hits)
     }
 
@@ -893,6 +934,7 @@ impl Engine {
             Some(problem),
             report_doc_ids(&report),
         )?;
+        self.log_privileged(ctx, "troubleshoot", name, report_hits(&report).map(shown))?;
         Ok(report)
     }
 
@@ -908,7 +950,7 @@ impl Engine {
         check_client_filter(&opts.filter)?;
         let kb = self.kb(name)?;
         let dense = self.model()?.queries.encode(problem)?;
-        crate::troubleshoot::troubleshoot(&kb, &ctx.access(name), problem, &dense, opts)
+        crate::troubleshoot::troubleshoot(&kb, &self.access(ctx, name), problem, &dense, opts)
     }
 
     /// An answer to `question` written from what the caller may read in `name`, with checked citations;
@@ -931,6 +973,7 @@ impl Engine {
         let report = self.troubleshoot_report(ctx, name, question, &retrieval)?;
         // Recorded before a word of the answer is written: what the model is given is what is read.
         self.audit_read(ctx, "answer", name, Some(question), report_doc_ids(&report))?;
+        self.log_privileged(ctx, "answer", name, report_hits(&report).map(shown))?;
         let generator = self.generator()?;
         crate::answer::answer(
             generator.as_ref(),
@@ -980,9 +1023,15 @@ impl Engine {
         id: &DocId,
     ) -> Result<Option<StoredDocument>> {
         ctx.principal.require(Role::Reader, Some(name))?;
-        let doc = self.kb(name)?.document(id, &ctx.access(name))?;
-        if doc.is_some() {
+        let doc = self.kb(name)?.document(id, &self.access(ctx, name))?;
+        if let Some(d) = &doc {
             self.audit_read(ctx, "document.get", name, None, [id.as_str()])?;
+            self.log_privileged(
+                ctx,
+                "document.get",
+                name,
+                [(d.id.as_str(), d.tags.as_slice())],
+            )?;
         }
         Ok(doc)
     }
@@ -997,7 +1046,7 @@ impl Engine {
         question: &AccessQuestion,
     ) -> Result<Option<DocumentAccess>> {
         ctx.principal.require(Role::Admin, Some(name))?;
-        let Some(doc) = self.kb(name)?.document(id, &ctx.access(name))? else {
+        let Some(doc) = self.kb(name)?.document(id, &self.access(ctx, name))? else {
             return Ok(None);
         };
         let keys = self.keys.list()?;
@@ -1017,7 +1066,7 @@ impl Engine {
     /// Removes a document; `false` if it was not there (or the caller may not see it).
     pub fn delete_document(&self, ctx: &RequestCtx, name: &KbName, id: &DocId) -> Result<bool> {
         ctx.principal.require(Role::Editor, Some(name))?;
-        let deleted = self.kb(name)?.delete(id, &ctx.access(name))?;
+        let deleted = self.kb(name)?.delete(id, &self.access(ctx, name))?;
         if deleted {
             self.auditor
                 .record(ctx, "document.delete", Some(name), |e| {
@@ -1072,7 +1121,10 @@ impl Engine {
         crate::feedback::check(&feedback)?;
         // Only a document the caller can see may be rated: no records about ids that do not exist.
         let doc = DocId::parse(&feedback.doc_id)?;
-        if kb.doc_chunks(doc.as_str(), &ctx.access(name))?.is_empty() {
+        if kb
+            .doc_chunks(doc.as_str(), &self.access(ctx, name))?
+            .is_empty()
+        {
             return Err(EngineError::DocumentNotFound(feedback.doc_id));
         }
         feedback.query = self.scrubbed(&kb, &feedback.query).into_owned();
@@ -1181,7 +1233,7 @@ impl Engine {
         let text = ticket_text(&ticket.subject, &ticket.body);
         let dense = self.model()?.queries.encode(&text)?;
         let (similar_tickets, passages, steps) =
-            crate::tickets::suggest(&kb, &ctx.access(name), &text, &dense, opts)?;
+            crate::tickets::suggest(&kb, &self.access(ctx, name), &text, &dense, opts)?;
         self.audit_read(
             ctx,
             "ticket.suggest",
@@ -1212,7 +1264,8 @@ impl Engine {
     ) -> Result<TrainedRouter> {
         ctx.principal.require(Role::Editor, Some(name))?;
         let kb = self.kb(name)?;
-        let trained = crate::tickets::train_router(&kb, &ctx.access(name), label, opts, progress)?;
+        let trained =
+            crate::tickets::train_router(&kb, &self.access(ctx, name), label, opts, progress)?;
         self.auditor.record(ctx, "router.train", Some(name), |e| {
             e.detail(serde_json::json!({
                 "label": label.as_str(),
@@ -1289,7 +1342,7 @@ impl Engine {
         check_client_filter(&base.filter)?;
         let kb = self.kb(name)?;
         let embedder = self.model()?.embedder.as_ref();
-        let access = ctx.access(name);
+        let access = self.access(ctx, name);
         let search = |query: &str, opts: &SearchOptions| {
             let dense = match opts.mode {
                 Mode::Bm25 => None,
@@ -1391,11 +1444,17 @@ impl Engine {
     }
 }
 
+/// The hits a troubleshoot report shows its reader.
+fn report_hits(report: &TroubleshootReport) -> impl Iterator<Item = &DocHit> {
+    report.passages.iter().chain(&report.similar_tickets)
+}
+
 /// The documents a troubleshoot report shows its reader.
 fn report_doc_ids(report: &TroubleshootReport) -> impl Iterator<Item = &str> {
-    report
-        .passages
-        .iter()
-        .chain(&report.similar_tickets)
-        .map(|h| h.doc_id.as_str())
+    report_hits(report).map(|h| h.doc_id.as_str())
+}
+
+/// A hit's id and tags, for the privilege log.
+fn shown(hit: &DocHit) -> (&str, &[String]) {
+    (hit.doc_id.as_str(), hit.tags.as_slice())
 }

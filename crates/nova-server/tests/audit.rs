@@ -8,31 +8,24 @@ mod common;
 
 use common::*;
 use nova_engine::nova_audit::{verify, Sealer, TrailOptions};
-use nova_engine::{AuditSettings, Engine, EngineOptions};
-use nova_server::Limits;
+use nova_engine::{AuditSettings, EngineOptions};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::sync::Arc;
 
 async fn audited_app(sealer: Sealer) -> TestApp {
-    let app = TestApp::unready(Limits::default()).await;
-    tokio::task::block_in_place(|| {
-        let opts = app.state.engine_options(EngineOptions {
-            audit: AuditSettings {
-                enabled: true,
-                reads: true,
-                query_text: false,
-                trail: TrailOptions {
-                    sealer,
-                    ..TrailOptions::default()
-                },
+    TestApp::ready_with_options(EngineOptions {
+        audit: AuditSettings {
+            enabled: true,
+            reads: true,
+            query_text: false,
+            trail: TrailOptions {
+                sealer,
+                ..TrailOptions::default()
             },
-            ..EngineOptions::default()
-        });
-        let engine = Engine::new(app.data.path(), embedder(), opts).unwrap();
-        app.state.set_engine(Arc::new(engine));
-    });
-    app
+        },
+        ..EngineOptions::default()
+    })
+    .await
 }
 
 fn sha256_hex(text: &str) -> String {

@@ -37,22 +37,17 @@ const QUERIES: &[&str] = &[
 ];
 
 async fn app_with(encryption: EncryptionSettings) -> TestApp {
-    let app = TestApp::unready(Limits::default()).await;
-    tokio::task::block_in_place(|| {
-        let opts = app.state.engine_options(EngineOptions {
-            audit: AuditSettings {
-                enabled: true,
-                reads: true,
-                query_text: true,
-                trail: TrailOptions::default(),
-            },
-            encryption,
-            ..EngineOptions::default()
-        });
-        let engine = Engine::new(app.data.path(), embedder(), opts).unwrap();
-        app.state.set_engine(Arc::new(engine));
-    });
-    app
+    TestApp::ready_with_options(EngineOptions {
+        audit: AuditSettings {
+            enabled: true,
+            reads: true,
+            query_text: true,
+            trail: TrailOptions::default(),
+        },
+        encryption,
+        ..EngineOptions::default()
+    })
+    .await
 }
 
 /// The session; returns each query's hybrid result ids in order.

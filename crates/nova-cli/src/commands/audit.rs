@@ -37,7 +37,11 @@ pub fn export(engine: &Engine, args: &AuditExportArgs) -> Result<Outcome> {
         until: args.until.as_deref().map(Query::parse_until).transpose()?,
         subject: args.subject.clone(),
         kb: args.kb.clone(),
-        action: args.action.clone(),
+        action: if args.privileged {
+            Some("privileged".to_owned())
+        } else {
+            args.action.clone()
+        },
         ..Query::default()
     };
     let format = match args.format {

@@ -141,6 +141,7 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
         audit: config.audit.settings(&config.auth)?,
         redaction: config.redaction.settings(),
         encryption: config.encryption.settings(),
+        privilege_tag: config.compliance.profile.privilege_tag(),
         ..EngineOptions::single_caller()
     };
     Ok(Engine::lazy(&config.data.dir, loader, opts)

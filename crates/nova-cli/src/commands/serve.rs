@@ -130,6 +130,7 @@ fn load_engine(config: &Config, state: &AppState, audit: nova_engine::AuditSetti
         audit,
         redaction: config.redaction.settings(),
         encryption: config.encryption.settings(),
+        privilege_tag: config.compliance.profile.privilege_tag(),
     });
     let engine = Engine::new(&config.data.dir, embedder, opts)
         .with_context(|| format!("opening data folder {}", config.data.dir.display()))?

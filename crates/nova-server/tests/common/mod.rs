@@ -185,9 +185,21 @@ impl TestApp {
     }
 
     pub fn load(&self) {
-        let opts = self.state.engine_options(EngineOptions::default());
+        self.load_with(EngineOptions::default());
+    }
+
+    /// Loads the engine with `opts` (the server's own settings applied on top).
+    pub fn load_with(&self, opts: EngineOptions) {
+        let opts = self.state.engine_options(opts);
         let engine = Engine::new(self.data.path(), embedder(), opts).unwrap();
         self.state.set_engine(Arc::new(engine));
+    }
+
+    /// A ready server whose engine runs with `opts`.
+    pub async fn ready_with_options(opts: EngineOptions) -> Self {
+        let app = Self::unready(Limits::default()).await;
+        tokio::task::block_in_place(|| app.load_with(opts));
+        app
     }
 
     /// A ready server whose answers come from what `generator` builds.
