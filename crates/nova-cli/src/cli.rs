@@ -887,6 +887,38 @@ pub enum KbCommand {
     /// KB written before encryption was on. Chunks, the feedback log and router files are re-sealed;
     /// vectors are untouched, so nothing is re-embedded. Stop `nova serve` first (or it holds the KB).
     Rekey(KbRekeyArgs),
+    /// Write a snapshot of a knowledge base to a file.
+    ///
+    /// One tar archive: the store, kb.json, routers and feedback, with a manifest of every file's
+    /// SHA-256. Writes to the KB wait while it is copied. While `nova serve` holds the KB, stop it first
+    /// (the KB is locked to one process).
+    Snapshot(KbSnapshotArgs),
+    /// Restore a snapshot as a new knowledge base.
+    ///
+    /// Every file is checked against the snapshot's manifest before the KB appears; a truncated or
+    /// altered archive is refused and leaves nothing behind. The KB must not exist yet (`--as` picks
+    /// another name). A running server finds the restored KB on its next request.
+    Restore(KbRestoreArgs),
+}
+
+/// `nova kb snapshot`.
+#[derive(Debug, Args)]
+pub struct KbSnapshotArgs {
+    /// The knowledge base.
+    pub name: String,
+    /// The archive to write (replaced if it exists).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+/// `nova kb restore`.
+#[derive(Debug, Args)]
+pub struct KbRestoreArgs {
+    /// An archive written by `nova kb snapshot`.
+    pub file: std::path::PathBuf,
+    /// Restore under this name instead of the one it was taken of.
+    #[arg(long = "as")]
+    pub as_name: Option<String>,
 }
 
 /// `nova kb rekey`.

@@ -1224,3 +1224,93 @@ fn no_secret_reaches_the_log_of_a_full_api_session_at_debug_level() {
         assert!(!text.contains(&secret), "the {what} is in the log");
     }
 }
+
+#[test]
+fn a_snapshot_restores_to_identical_results_and_a_damaged_one_touches_nothing() {
+    let data = TempDir::new().expect("tmp");
+    let ok = |out: Output| {
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(nova_in(
+        data.path(),
+        &["ingest", "examples/kb", "--kb", "help"],
+    ));
+    ok(nova_in(
+        data.path(),
+        &[
+            "tickets",
+            "import",
+            "examples/tickets/resolved.csv",
+            "--kb",
+            "help",
+        ],
+    ));
+    let archive = data.path().join("help.tgz");
+    let archive_arg = archive.display().to_string();
+    ok(nova_in(
+        data.path(),
+        &["kb", "snapshot", "help", "--out", &archive_arg],
+    ));
+    let restored = ok(nova_in(
+        data.path(),
+        &["kb", "restore", &archive_arg, "--as", "copy"],
+    ));
+    assert!(restored.contains("every checksum verified"), "{restored}");
+    let results = |kb: &str, query: &str| {
+        let out = ok(nova_in(
+            data.path(),
+            &["search", query, "--kb", kb, "--json", "-k", "10"],
+        ));
+        let hits: Value = serde_json::from_str(&out).expect("json");
+        hits.as_array()
+            .expect("hits")
+            .iter()
+            .map(|h| (h["doc_id"].to_string(), h["score"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    for query in [
+        "disk is full",
+        "vpn drops",
+        "pods restart after upgrade",
+        "reset my password",
+    ] {
+        let (before, after) = (results("help", query), results("copy", query));
+        assert!(!before.is_empty());
+        assert_eq!(before, after, "{query}: same ids, same scores, same order");
+    }
+    // The same name again is refused; so are a truncated and an altered archive, leaving no KB behind.
+    let again = nova_in(data.path(), &["kb", "restore", &archive_arg]);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    let bytes = std::fs::read(&archive).expect("archive");
+    let mut altered = bytes.clone();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0x55;
+    for (what, damaged) in [
+        ("truncated", bytes[..bytes.len() / 2].to_vec()),
+        ("altered", altered),
+    ] {
+        let path = data.path().join(format!("{what}.tgz"));
+        std::fs::write(&path, damaged).expect("write");
+        let path = path.display().to_string();
+        let out = nova_in(data.path(), &["kb", "restore", &path, "--as", what]);
+        assert_eq!(out.status.code(), Some(1), "{what} archive was accepted");
+        assert!(
+            stderr(&out).contains("not a usable KB snapshot"),
+            "{what}: {}",
+            stderr(&out)
+        );
+        let left: Vec<String> = std::fs::read_dir(data.path().join("kbs"))
+            .expect("kbs")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !left.iter().any(|n| n == what || n.starts_with(".restore")),
+            "{what} left {left:?}"
+        );
+    }
+}

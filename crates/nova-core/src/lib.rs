@@ -17,6 +17,8 @@ pub use authority::strip_port;
 pub use code::Code;
 pub use filter::{Condition, FieldValue, Filter};
 pub use layout::DataLayout;
-pub use names::{excerpt, is_bidi_control, DocId, KbName, LabelField, NameError, EXCERPT_CHARS};
+pub use names::{
+    excerpt, is_bidi_control, is_blank, DocId, KbName, LabelField, NameError, EXCERPT_CHARS,
+};
 pub use stats::percentile;
 pub use vector::{cosine, l2_normalize, Embedding};

@@ -48,6 +48,28 @@ pub fn excerpt(text: &str) -> String {
     out
 }
 
+/// Whitespace as the API contract's `\S` pattern means it (ECMAScript's `\s`): Rust's `trim` also strips
+/// U+0085 and U+180E, which a client validating against the schema counts as text.
+fn ecma_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// Whether `text` holds nothing but whitespace (the API contract's meaning of blank, so the engine and
+/// the documented schema never disagree about what is empty).
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(ecma_space)
+}
+
 /// Unicode's bidirectional formatting characters (embeddings, overrides, isolates and marks): in an id they
 /// make a listing display a different name than the stored one ("Trojan Source").
 pub fn is_bidi_control(c: char) -> bool {
@@ -169,6 +191,13 @@ checked_string!(KbName, DocId);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_means_what_the_contract_means() {
+        assert!(is_blank("") && is_blank(" \t\n\u{3000}\u{feff}"));
+        // Rust's `trim` strips NEL and the Mongolian vowel separator; ECMAScript's `\s` does not.
+        assert!(!is_blank("\u{85}") && !is_blank("\u{180e}") && !is_blank(" a "));
+    }
 
     #[test]
     fn kb_names_must_be_plain_folder_names() {

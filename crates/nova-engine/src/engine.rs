@@ -23,6 +23,7 @@ use crate::meta::KbMeta;
 use crate::payload::{STORE_SCHEMA_INTEGERS, STORE_SCHEMA_KEYWORDS};
 use crate::query::QueryEncoder;
 use crate::search::{DocHit, Mode, SearchOptions};
+use crate::snapshot::SnapshotInfo;
 use crate::tasks::{TaskInfo, TaskQueue, TaskSkip};
 use crate::tickets::{
     ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion,
@@ -233,31 +234,37 @@ fn check_keys(layout: &DataLayout, keyring: Option<&Keyring>) -> Result<()> {
             continue;
         }
         let meta = KbMeta::load(&meta_file)?;
-        let refusal = match (meta.key_id.as_deref(), keyring) {
-            (Some(id), None) => format!(
-                "knowledge base `{name}` is encrypted (key id {id}) and no encryption key is \
-                 configured: set encryption.key_file (NOVA_ENCRYPTION__KEY_FILE) or \
-                 encryption.key_env to its key"
-            ),
-            (Some(id), Some(k)) if !k.knows(id) => format!(
-                "knowledge base `{name}` is encrypted under key id {id}, but the configured key is \
-                 {}: a wrong key file? (after a rotation, list the old key in \
-                 encryption.previous_key_files until `nova kb rekey {name}` has run)",
-                k.current_id()
-            ),
-            (None, Some(_)) => {
-                tracing::warn!(
-                    kb = %name,
-                    "encryption is on but this knowledge base was created without it: new chunks \
-                     are sealed, older ones stay plain until `nova kb rekey {name}`"
-                );
-                continue;
-            }
-            _ => continue,
-        };
-        return Err(EngineError::Encryption(refusal));
+        if let Some(refusal) = key_refusal(&name, &meta, keyring) {
+            return Err(EngineError::Encryption(refusal));
+        }
     }
     Ok(())
+}
+
+/// Why `name` (its metadata `meta`) cannot be read with `keyring`, if it cannot.
+fn key_refusal(name: &KbName, meta: &KbMeta, keyring: Option<&Keyring>) -> Option<String> {
+    match (meta.key_id.as_deref(), keyring) {
+        (Some(id), None) => Some(format!(
+            "knowledge base `{name}` is encrypted (key id {id}) and no encryption key is \
+             configured: set encryption.key_file (NOVA_ENCRYPTION__KEY_FILE) or \
+             encryption.key_env to its key"
+        )),
+        (Some(id), Some(k)) if !k.knows(id) => Some(format!(
+            "knowledge base `{name}` is encrypted under key id {id}, but the configured key is \
+             {}: a wrong key file? (after a rotation, list the old key in \
+             encryption.previous_key_files until `nova kb rekey {name}` has run)",
+            k.current_id()
+        )),
+        (None, Some(_)) => {
+            tracing::warn!(
+                kb = %name,
+                "encryption is on but this knowledge base was created without it: new chunks \
+                 are sealed, older ones stay plain until `nova kb rekey {name}`"
+            );
+            None
+        }
+        _ => None,
+    }
 }
 
 /// A caller's filter may not name the fields the engine enforces itself.
@@ -1101,6 +1108,94 @@ impl Engine {
         })?;
         // Routers are cached decoded; nothing to reload (their content is unchanged).
         Ok(report)
+    }
+
+    /// Writes a snapshot of `name` to `out` (administrators of the KB): its store, metadata, routers and
+    /// feedback, consistent while the KB keeps serving (writes to it wait until the copy is done).
+    pub fn snapshot(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        out: &mut dyn std::io::Write,
+    ) -> Result<SnapshotInfo> {
+        ctx.principal.require(Role::Admin, Some(name))?;
+        let kb = self.kb(name)?;
+        let dir = self.layout.kb_dir(name);
+        let mut written = None;
+        {
+            let _writer = kb.writer.lock();
+            let _feedback = self.feedback_lock.lock();
+            kb.store().frozen(&mut || {
+                written = Some(crate::snapshot::write(name.as_str(), &dir, &mut *out));
+            });
+        }
+        let info = written.unwrap_or_else(|| {
+            Err(EngineError::Internal(
+                "the store did not run the copy".into(),
+            ))
+        })?;
+        self.auditor.record(ctx, "kb.snapshot", Some(name), |e| {
+            e.detail(serde_json::json!({"files": info.files.len(), "bytes": info.bytes()}))
+        })?;
+        Ok(info)
+    }
+
+    /// Restores a snapshot from `input` as a new knowledge base (`as_name`, or the name it was taken
+    /// of). Every file is checked against the snapshot's manifest before the KB appears; a truncated or
+    /// altered archive is refused and leaves nothing behind. Administrators of the KB's name.
+    pub fn restore(
+        &self,
+        ctx: &RequestCtx,
+        input: &mut dyn std::io::Read,
+        as_name: Option<&KbName>,
+    ) -> Result<(KbName, SnapshotInfo)> {
+        if let Some(name) = as_name {
+            ctx.principal.require(Role::Admin, Some(name))?;
+        }
+        static RESTORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = RESTORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staging = self
+            .layout
+            .kbs_dir()
+            .join(format!(".restore-{}-{n}", std::process::id()));
+        let placed = self.restore_into(ctx, input, as_name, &staging);
+        if staging.exists() {
+            let _ = fs_err::remove_dir_all(&staging);
+        }
+        let (name, info) = placed?;
+        self.auditor.record(ctx, "kb.restore", Some(&name), |e| {
+            e.detail(serde_json::json!({"from": info.kb, "files": info.files.len(), "bytes": info.bytes()}))
+        })?;
+        Ok((name, info))
+    }
+
+    fn restore_into(
+        &self,
+        ctx: &RequestCtx,
+        input: &mut dyn std::io::Read,
+        as_name: Option<&KbName>,
+        staging: &Path,
+    ) -> Result<(KbName, SnapshotInfo)> {
+        let info = crate::snapshot::unpack(input, staging)?;
+        let name = match as_name {
+            Some(n) => n.clone(),
+            None => KbName::parse(&info.kb)?,
+        };
+        ctx.principal.require(Role::Admin, Some(&name))?;
+        let meta = KbMeta::load(&staging.join("kb.json"))?;
+        if let Some(refusal) = key_refusal(&name, &meta, self.keyring.as_deref()) {
+            return Err(EngineError::Encryption(refusal));
+        }
+        let _guard = self.lifecycle.lock();
+        let target = self.layout.kb_dir(&name);
+        if target.exists() || self.retiring.lock().contains(&name) {
+            return Err(EngineError::KbExists(name.to_string()));
+        }
+        fs_err::rename(staging, &target).map_err(|source| EngineError::Io {
+            path: target.clone(),
+            source,
+        })?;
+        Ok((name, info))
     }
 
     /// Embeddings of arbitrary texts (the OpenAI-compatible endpoint), in order.

@@ -55,7 +55,7 @@ pub(crate) fn check(feedback: &Feedback) -> Result<()> {
             "`{field}` is {n} characters; at most {max} are kept"
         )))
     };
-    if feedback.query.trim().is_empty() {
+    if nova_core::is_blank(&feedback.query) {
         return Err(EngineError::Invalid("`query` must not be empty".into()));
     }
     let n = feedback.query.chars().count();

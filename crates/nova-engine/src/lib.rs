@@ -27,6 +27,7 @@ mod payload;
 mod query;
 mod rekey;
 mod search;
+mod snapshot;
 mod steps;
 mod task_worker;
 mod tasks;
@@ -60,6 +61,7 @@ pub use nova_generate;
 pub use payload::{ChunkPayload, TICKET_KIND};
 pub use rekey::RekeyReport;
 pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};
+pub use snapshot::{FileEntry, SnapshotInfo};
 pub use steps::Step;
 pub use tasks::{TaskInfo, TaskSkip, TaskStatus};
 pub use tickets::{

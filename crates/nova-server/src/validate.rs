@@ -48,30 +48,9 @@ pub(crate) fn query_text(field: &str, text: &str, max: usize) -> Result<(), ApiE
     Ok(())
 }
 
-/// Whitespace as the contract's `\S` pattern means it (ECMAScript's `\s`): Rust's `trim` also strips
-/// U+0085 and U+180E, which a client validating against the schema counts as text.
-fn ecma_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
-}
-
-/// Whether `text` holds nothing but whitespace (the contract's meaning of blank).
-pub(crate) fn blank(text: &str) -> bool {
-    text.chars().all(ecma_space)
-}
-
 /// 422 naming `field` when `text` is blank.
 pub(crate) fn non_empty(field: &str, text: &str) -> Result<(), ApiError> {
-    if blank(text) {
+    if nova_core::is_blank(text) {
         return Err(ApiError::invalid(format!("`{field}` must not be empty")));
     }
     Ok(())

@@ -464,6 +464,13 @@ impl Store for EdgeStore {
             .map(|_| ())
             .map_err(op_err("optimize"))
     }
+
+    fn frozen(&self, f: &mut dyn FnMut()) {
+        // Every update and the optimiser go through the shard lock: holding it freezes the files.
+        let shard = self.shard.lock();
+        shard.flush();
+        f();
+    }
 }
 
 /// The reads, with the access filter `with_access` settled on.

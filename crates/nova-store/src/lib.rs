@@ -55,6 +55,9 @@ pub trait Store: Send + Sync {
     fn count(&self, filter: &Filter, access: &AccessFilter) -> Result<usize>;
     /// Merges segments and builds indexes where that pays; called after bulk writes.
     fn optimize(&self) -> Result<()>;
+    /// Makes everything written so far durable on disk, then runs `f` while no write or maintenance can
+    /// change the store's files (reads may wait too): for copying them as a consistent snapshot.
+    fn frozen(&self, f: &mut dyn FnMut());
 }
 
 /// Where knowledge bases' stores live: one [`Store`] per knowledge base.

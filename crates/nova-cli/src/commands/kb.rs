@@ -2,7 +2,9 @@
 
 use super::progress::bar;
 use super::{kb_name, Outcome};
-use crate::cli::{DeleteArgs, IngestArgs, KbCreateArgs, KbRekeyArgs, SearchArgs};
+use crate::cli::{
+    DeleteArgs, IngestArgs, KbCreateArgs, KbRekeyArgs, KbRestoreArgs, KbSnapshotArgs, SearchArgs,
+};
 use crate::config::Config;
 use anyhow::{anyhow, bail, Result};
 use nova_engine::{
@@ -260,6 +262,56 @@ pub fn rekey(engine: &Engine, args: &KbRekeyArgs) -> Result<Outcome> {
     println!(
         "`{name}` sealed under key {}: {} chunks, {} feedback records, {} router files",
         r.key_id, r.chunks, r.feedback, r.routers
+    );
+    Ok(Outcome::Done)
+}
+
+/// `nova kb snapshot NAME --out FILE`: written to a temporary file beside it, renamed when complete.
+pub fn snapshot(engine: &Engine, args: &KbSnapshotArgs) -> Result<Outcome> {
+    let name = nova_engine::KbName::parse(&args.name)?;
+    let tmp = args.out.with_extension("partial");
+    let mut file = std::io::BufWriter::new(
+        fs_err::File::create(&tmp).map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?,
+    );
+    let info = match engine.snapshot(&RequestCtx::local(), &name, &mut file) {
+        Ok(info) => info,
+        Err(e) => {
+            drop(file);
+            let _ = fs_err::remove_file(&tmp);
+            return Err(e.into());
+        }
+    };
+    let file = file
+        .into_inner()
+        .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
+    file.sync_all()?;
+    fs_err::rename(&tmp, &args.out)?;
+    println!(
+        "snapshot of `{name}`: {} files, {:.1} MB → {}",
+        info.files.len(),
+        info.bytes() as f64 / 1e6,
+        args.out.display()
+    );
+    Ok(Outcome::Done)
+}
+
+/// `nova kb restore FILE [--as NAME]`.
+pub fn restore(engine: &Engine, args: &KbRestoreArgs) -> Result<Outcome> {
+    let as_name = args
+        .as_name
+        .as_deref()
+        .map(nova_engine::KbName::parse)
+        .transpose()?;
+    let mut file = std::io::BufReader::new(
+        fs_err::File::open(&args.file)
+            .map_err(|e| anyhow!("cannot read {}: {e}", args.file.display()))?,
+    );
+    let (name, info) = engine.restore(&RequestCtx::local(), &mut file, as_name.as_ref())?;
+    println!(
+        "restored `{name}` from the snapshot of `{}`: {} files, {:.1} MB, every checksum verified",
+        info.kb,
+        info.files.len(),
+        info.bytes() as f64 / 1e6
     );
     Ok(Outcome::Done)
 }

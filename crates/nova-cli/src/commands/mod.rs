@@ -80,6 +80,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Delete(args) => kb::delete(&config, &engine(&config)?, &args),
         Command::Kb(KbCommand::Create(args)) => kb::create(&engine(&config)?, &args),
         Command::Kb(KbCommand::Rekey(args)) => kb::rekey(&engine(&config)?, &args),
+        Command::Kb(KbCommand::Snapshot(args)) => kb::snapshot(&engine(&config)?, &args),
+        Command::Kb(KbCommand::Restore(args)) => kb::restore(&engine(&config)?, &args),
         Command::Redact(args) => redact::run(&config, &args),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Keys(cmd) => {

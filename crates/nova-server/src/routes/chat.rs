@@ -72,9 +72,11 @@ pub struct ChatRequest {
     #[serde(default)]
     pub top_p: Option<f32>,
     /// Most tokens in the answer (1–4096).
+    #[schema(minimum = 1, maximum = 4096)]
     #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub max_tokens: Option<u64>,
     /// The newer name of `max_tokens`.
+    #[schema(minimum = 1, maximum = 4096)]
     #[serde(default, deserialize_with = "crate::validate::whole_number")]
     pub max_completion_tokens: Option<u64>,
     /// Sampler seed.

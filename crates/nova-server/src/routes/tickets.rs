@@ -72,7 +72,7 @@ pub struct SuggestRequest {
 }
 
 fn ticket_text_present(subject: &str, body: &str) -> Result<(), ApiError> {
-    if crate::validate::blank(subject) && crate::validate::blank(body) {
+    if nova_core::is_blank(subject) && nova_core::is_blank(body) {
         return Err(ApiError::invalid("`subject` and `body` are both empty"));
     }
     Ok(())
