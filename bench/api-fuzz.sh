@@ -6,6 +6,7 @@
 #   bash bench/api-fuzz.sh                 # MAX_TIME=120 s budget
 #   MAX_TIME=600 bash bench/api-fuzz.sh
 #   MAX_EXAMPLES=400 MAX_TIME=900 bash bench/api-fuzz.sh   # more cases per operation (≥ 10,000 in all)
+#   INCLUDE='feedback$' MAX_EXAMPLES=2000 bash bench/api-fuzz.sh   # only the operations whose path matches
 # Results: bench/results/api-fuzz.txt (schemathesis's summary) and bench/results/api-fuzz-junit.xml.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +34,7 @@ for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null &
 set +e
 "$VENV/bin/schemathesis" --config-file bench/schemathesis.toml run "http://127.0.0.1:$PORT/openapi.json" \
   -H "Authorization: Bearer $KEY" --max-time "$MAX_TIME" --workers 1 \
-  ${MAX_EXAMPLES:+--max-examples "$MAX_EXAMPLES"} \
+  ${MAX_EXAMPLES:+--max-examples "$MAX_EXAMPLES"} ${INCLUDE:+--include-path-regex "$INCLUDE"} \
   --exclude-path-regex '^/v1/keys' --report junit --report-junit-path "$OUT/api-fuzz-junit.xml" \
   2>&1 | tee "$OUT/api-fuzz.txt" | tail -40
 status=${PIPESTATUS[0]}

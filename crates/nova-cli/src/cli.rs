@@ -890,8 +890,8 @@ pub enum KbCommand {
     /// Write a snapshot of a knowledge base to a file.
     ///
     /// One tar archive: the store, kb.json, routers and feedback, with a manifest of every file's
-    /// SHA-256. Writes to the KB wait while it is copied. While `nova serve` holds the KB, stop it first
-    /// (the KB is locked to one process).
+    /// SHA-256. Writes to the KB wait while it is copied. While `nova serve` holds the KB, download it
+    /// from the server instead: GET /v1/kbs/{kb}/snapshot (administrators of the KB).
     Snapshot(KbSnapshotArgs),
     /// Restore a snapshot as a new knowledge base.
     ///

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "KB Nova", description = "Self-hosted knowledge-base troubleshooting engine: hybrid search, troubleshooting with cited steps, answers with checked citations, ticket routing, OpenAI-compatible chat and embeddings."),
     paths(
-        kbs::list_kbs, kbs::create_kb, kbs::get_kb, kbs::delete_kb,
+        kbs::list_kbs, kbs::create_kb, kbs::get_kb, kbs::delete_kb, kbs::snapshot_kb,
         search::search, search::troubleshoot, answer::answer,
         chat::chat_completions, chat::models,
         tickets::classify, tickets::suggest,
