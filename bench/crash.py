@@ -214,8 +214,10 @@ def cli_trial(args, trial, root, log):
             f.write(f"# Doc c{i}\n\n{text_of(f'c{i}.md', 1, rng)}\n")
     env = dict(os.environ, NOVA_DATA__DIR=data)
     proc = subprocess.Popen([args.binary, "ingest", docs, "--kb", KB], env=env, stdout=log, stderr=log)
-    # The CLI loads the model first (a second or two): kill within the ingest itself.
-    time.sleep(rng.uniform(2.0, 2.0 + 4 * args.max_delay))
+    # The CLI loads the model first (a second or two), then commits every 256 chunks: on a host embedding
+    # ~10 chunks/s the commits land ~25 s apart, so kills spread over a minute fall before, between and
+    # after them.
+    time.sleep(rng.uniform(2.0, 2.0 + args.cli_max_delay))
     killed = proc.poll() is None
     if killed:
         proc.send_signal(signal.SIGKILL)
@@ -249,6 +251,7 @@ def main():
     p.add_argument("--cli-trials", type=int, default=10)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--max-delay", type=float, default=6.0)
+    p.add_argument("--cli-max-delay", type=float, default=60.0)
     p.add_argument("--out", default="bench/results/crash.json")
     args = p.parse_args()
     root = tempfile.mkdtemp(prefix="nova-crash-")
