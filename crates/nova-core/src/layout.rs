@@ -75,8 +75,13 @@ impl DataLayout {
         self.kb_dir(kb).join("feedback.jsonl")
     }
 
+    /// Its routers: one folder per label.
+    pub fn routers_dir(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("router")
+    }
+
     /// Its router versions for `label`.
     pub fn router_dir(&self, kb: &KbName, label: &LabelField) -> PathBuf {
-        self.kb_dir(kb).join("router").join(label.as_str())
+        self.routers_dir(kb).join(label.as_str())
     }
 }

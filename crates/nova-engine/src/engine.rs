@@ -524,7 +524,7 @@ impl Engine {
     fn access(&self, ctx: &RequestCtx, name: &KbName) -> AccessFilter {
         let access = ctx.access(name);
         match &self.opts.privilege_tag {
-            Some(tag) => access.privileged(&ctx.principal, "tags", tag),
+            Some(tag) => access.privileged(&ctx.principal, crate::payload::keys::TAGS, tag),
             None => access,
         }
     }

@@ -6,7 +6,7 @@ use crate::cipher::{open_bytes, seal_bytes, Keyring};
 use crate::error::{EngineError, Result};
 use serde::Serialize;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `value` as JSON to `path` atomically and durably.
 pub(crate) fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
@@ -41,6 +41,42 @@ pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .map_err(io)?;
     }
     Ok(())
+}
+
+/// Maps an I/O error on `path` to the engine's error naming it.
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> EngineError + '_ {
+    move |source| EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Every file under `dir`, recursively, as (its path relative to `dir` with `/` separators, its path),
+/// sorted by the relative path.
+pub(crate) fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs_err::read_dir(&d).map_err(io(&d))? {
+            let path = entry.map_err(io(&d))?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(dir)
+                .map_err(|_| {
+                    EngineError::Internal(format!("{} escaped {}", path.display(), dir.display()))
+                })?
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((rel, path));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Reads JSON from `path`.

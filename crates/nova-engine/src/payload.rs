@@ -26,6 +26,10 @@ pub mod keys {
     pub const VERSION: &str = "version";
     /// Groups allowed to see the document.
     pub const ACL: &str = nova_core::ACL_FIELD;
+    /// Filterable labels (the legal profile's `privileged` is one).
+    pub const TAGS: &str = "tags";
+    /// Chunks in the document's version.
+    pub const CHUNK_COUNT: &str = "chunk_count";
     /// The sealed fields under encryption at rest (ask for it with any of them).
     pub const SEALED: &str = crate::cipher::SEALED;
 }
@@ -43,7 +47,7 @@ pub fn stays_clear(key: &str) -> bool {
         keys::CHUNK,
         keys::HASH,
         keys::VERSION,
-        "chunk_count",
+        keys::CHUNK_COUNT,
     ]
     .contains(&key)
         || STORE_SCHEMA_KEYWORDS.contains(&key)
@@ -65,7 +69,7 @@ fn sealing_context(map: &serde_json::Map<String, serde_json::Value>) -> Result<S
 pub const STORE_SCHEMA_KEYWORDS: [&str; 8] = [
     keys::DOC_ID,
     keys::KIND,
-    "tags",
+    keys::TAGS,
     keys::ACL,
     "source",
     "category",

@@ -3,7 +3,7 @@
 //! dropped from `encryption.previous_key_files`. A KB written before encryption was on is sealed whole.
 
 use crate::cipher::{open_bytes, seal_bytes, Keyring};
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::kb::KnowledgeBase;
 use crate::tickets::ROUTER_CONTEXT;
 use nova_core::{AccessFilter, DataLayout, Filter};
@@ -52,35 +52,28 @@ pub(crate) fn rekey(
     report.chunks += batch.len();
     kb.store().overwrite_payloads(batch)?;
     report.feedback = crate::feedback::rekey(&layout.feedback_file(kb.name()), keyring)?;
-    report.routers = reseal_routers(&layout.kb_dir(kb.name()).join("router"), keyring)?;
+    report.routers = reseal_routers(&layout.routers_dir(kb.name()), keyring)?;
     kb.set_key_id(keyring.current_id())?;
     Ok(report)
 }
 
 /// Re-seals every saved router version under `dir` (`<label>/vN.json`).
 fn reseal_routers(dir: &Path, keyring: &Keyring) -> Result<usize> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| EngineError::Io { path, source }
-    };
-    let Ok(labels) = fs_err::read_dir(dir) else {
+    if !dir.is_dir() {
         return Ok(0);
-    };
+    }
     let mut n = 0;
-    for label in labels.filter_map(|e| e.ok()).map(|e| e.path()) {
-        let Ok(files) = fs_err::read_dir(&label) else {
-            continue;
-        };
-        for file in files.filter_map(|e| e.ok()).map(|e| e.path()) {
-            if file.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let bytes = fs_err::read(&file).map_err(io(&file))?;
-            let plain = open_bytes(Some(keyring), bytes, ROUTER_CONTEXT)?;
-            let sealed = seal_bytes(Some(keyring), plain, ROUTER_CONTEXT)?;
-            crate::files::write_bytes_atomic(&file, &sealed)?;
-            n += 1;
+    for (rel, file) in crate::files::files_under(dir)? {
+        if !rel.ends_with(".json") {
+            continue; // `CURRENT` names a version; it holds nothing to seal
         }
+        let bytes = fs_err::read(&file).map_err(crate::files::io(&file))?;
+        let plain = open_bytes(Some(keyring), bytes, ROUTER_CONTEXT)?;
+        crate::files::write_bytes_atomic(
+            &file,
+            &seal_bytes(Some(keyring), plain, ROUTER_CONTEXT)?,
+        )?;
+        n += 1;
     }
     Ok(n)
 }

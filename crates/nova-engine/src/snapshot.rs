@@ -5,6 +5,7 @@
 //! place: a truncated or altered archive is refused and leaves nothing behind.
 
 use crate::error::{EngineError, Result};
+use crate::files::io;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -49,44 +50,15 @@ impl SnapshotInfo {
     }
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> EngineError + '_ {
-    move |source| EngineError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn bad(problem: impl Into<String>) -> EngineError {
     EngineError::Invalid(format!("not a usable KB snapshot: {}", problem.into()))
 }
 
-/// Files under `dir` as (path relative to it with `/`, absolute path), sorted.
-fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs_err::read_dir(&d).map_err(io(&d))? {
-            let path = entry.map_err(io(&d))?.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(dir)
-                .map_err(|_| EngineError::Internal("a file outside the KB folder".into()))?
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            let name = rel.rsplit('/').next().unwrap_or_default();
-            if SKIPPED.contains(&rel.as_str()) || name.ends_with(".tmp") {
-                continue;
-            }
-            out.push((rel, path));
-        }
-    }
-    out.sort();
-    Ok(out)
+/// The KB folder's files to archive: all but the process's lock and half-written temporaries.
+fn kb_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = crate::files::files_under(dir)?;
+    files.retain(|(rel, _)| !SKIPPED.contains(&rel.as_str()) && !rel.ends_with(".tmp"));
+    Ok(files)
 }
 
 fn sha256_of(path: &Path) -> Result<FileEntry> {
@@ -105,7 +77,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Writes KB `kb`'s folder `dir` to `out` as a snapshot; the caller keeps the KB's files still.
 pub(crate) fn write(kb: &str, dir: &Path, out: &mut dyn Write) -> Result<SnapshotInfo> {
-    let files = files_under(dir)?;
+    let files = kb_files(dir)?;
     let mut info = SnapshotInfo {
         format: FORMAT,
         kb: kb.to_owned(),

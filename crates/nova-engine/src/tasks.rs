@@ -186,7 +186,7 @@ impl TaskQueue {
             &self.input_file(task_id),
             &docs,
             self.keyring.as_deref(),
-            &format!("task-{task_id}"),
+            &input_context(task_id),
         )?;
         let info = new_task(task_id, kb, docs.len(), skipped);
         self.save(&info)?;
@@ -210,6 +210,11 @@ impl TaskQueue {
 }
 
 /// A queued task's first status.
+/// A task's sealed input is bound to its id, so one task's documents never open as another's.
+fn input_context(id: u64) -> String {
+    format!("task-{id}")
+}
+
 fn new_task(task_id: u64, kb: &str, documents: usize, skipped: Vec<TaskSkip>) -> TaskInfo {
     TaskInfo {
         task_id,
@@ -253,7 +258,7 @@ impl TaskQueue {
         read_sealed_json(
             &self.input_file(id),
             self.keyring.as_deref(),
-            &format!("task-{id}"),
+            &input_context(id),
         )
     }
 
