@@ -399,6 +399,15 @@ pub struct DataConfig {
     pub feedback_retention_days: u64,
     /// Days a finished ingest task's status stays readable at `GET /v1/tasks/{id}`; 0 = forever.
     pub task_retention_days: u64,
+    /// Free MiB a write needs on the data folder (`insufficient_storage` below it); 0 = no floor.
+    pub min_free_mb: u64,
+}
+
+impl DataConfig {
+    /// [`Self::min_free_mb`] in bytes.
+    pub fn min_free_bytes(&self) -> u64 {
+        self.min_free_mb.saturating_mul(1024 * 1024)
+    }
 }
 
 /// `[model]`: which embedding model and how to batch it.

@@ -81,6 +81,9 @@ pub enum Code {
     /// Stored data is sealed under an encryption key that is not configured, or did not open (a wrong
     /// key, or altered data); nothing is returned rather than garbage.
     EncryptionKey,
+    /// A write could not be made durable: the data folder is full (or below `data.min_free_mb`), out of
+    /// quota, or read-only. Nothing was acknowledged; reads keep working; retry once space is freed.
+    InsufficientStorage,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -123,13 +126,58 @@ impl Code {
             Self::ModelNotFound => "model_not_found",
             Self::AuditUnavailable => "audit_unavailable",
             Self::EncryptionKey => "encryption_key",
+            Self::InsufficientStorage => "insufficient_storage",
             Self::Internal => "internal",
         }
+    }
+}
+
+impl Code {
+    /// The code for a failed file-system call: a full, over-quota or read-only file system is
+    /// [`Code::InsufficientStorage`] (the caller can do something about it), anything else [`Code::Io`].
+    pub fn of_io(e: &std::io::Error) -> Self {
+        use std::io::ErrorKind::{QuotaExceeded, ReadOnlyFilesystem, StorageFull};
+        if matches!(e.kind(), StorageFull | ReadOnlyFilesystem | QuotaExceeded) {
+            Self::InsufficientStorage
+        } else {
+            Self::Io
+        }
+    }
+
+    /// Whether an error's text reports a full, over-quota or read-only file system. For libraries that
+    /// hand file-system failures on as text only (the embedded store's service errors), where
+    /// [`Code::of_io`] has no `io::Error` to look at: Rust's `io::Error` text ends in `(os error N)`.
+    pub fn names_storage_full(message: &str) -> bool {
+        // ENOSPC, EROFS, EDQUOT on Linux.
+        ["(os error 28)", "(os error 30)", "(os error 122)"]
+            .iter()
+            .any(|m| message.contains(m))
     }
 }
 
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_full_or_read_only_disk_is_insufficient_storage_and_other_failures_are_io() {
+        for errno in [28, 30, 122] {
+            let e = Error::from_raw_os_error(errno);
+            assert_eq!(Code::of_io(&e), Code::InsufficientStorage, "{e}");
+            assert!(Code::names_storage_full(&format!("flushing: {e}")), "{e}");
+        }
+        let e = Error::new(ErrorKind::PermissionDenied, "no");
+        assert_eq!(Code::of_io(&e), Code::Io);
+        assert!(!Code::names_storage_full(
+            &Error::from_raw_os_error(2).to_string()
+        ));
+        assert_eq!(Code::InsufficientStorage.as_str(), "insufficient_storage");
     }
 }

@@ -11,6 +11,7 @@ use crate::answer::{Answer, AnswerOptions};
 use crate::answer_eval::{AnswerReport, AnsweredQuery};
 use crate::audit::{AuditSettings, Auditor};
 use crate::cipher::{EncryptionSettings, Keyring};
+use crate::disk::DiskGuard;
 use crate::error::{EngineError, Result};
 use crate::eval::{evaluate, BeirSet, ModeReport};
 use crate::feedback::Feedback;
@@ -69,6 +70,9 @@ pub struct EngineOptions {
     /// Legal privilege: documents tagged with this are visible only to members of their `acl` groups
     /// (administrators included), and every read of one is written to the privilege log.
     pub privilege_tag: Option<String>,
+    /// Writes (ingest, a new KB, a restore) are refused with `insufficient_storage` while the data
+    /// folder has less than this many bytes free.
+    pub min_free_bytes: u64,
 }
 
 /// `[redaction]`: replace personal data with typed placeholders before anything is stored.
@@ -99,6 +103,7 @@ impl Default for EngineOptions {
             redaction: RedactionSettings::default(),
             encryption: EncryptionSettings::default(),
             privilege_tag: None,
+            min_free_bytes: crate::disk::DEFAULT_MIN_FREE_BYTES,
         }
     }
 }
@@ -216,6 +221,8 @@ pub struct Engine {
     redactor: nova_ingest::Redactor,
     /// Seals stored text, feedback, queued ingest input, routers and audited query text (`[encryption]`).
     keyring: Option<Arc<Keyring>>,
+    /// Free space a write needs on the data folder.
+    disk: DiskGuard,
 }
 
 /// Refuses to start when a knowledge base is sealed under a key that is not configured: a clear error
@@ -299,6 +306,7 @@ impl Engine {
         let auditor = Auditor::open(&layout.audit_dir(), opts.audit.clone(), keyring.clone())?;
         let redactor = nova_ingest::Redactor::new(&opts.redaction.patterns)?;
         Ok(Self {
+            disk: DiskGuard::new(layout.root(), opts.min_free_bytes),
             auditor,
             redactor,
             keyring,
@@ -450,6 +458,7 @@ impl Engine {
             return Err(EngineError::KbExists(name.to_string()));
         }
         let model = self.model()?;
+        self.disk.check()?;
         if self.backend.exists(name) {
             // A create that died before writing its metadata left an empty store behind.
             self.backend.drop_kb(name)?;
@@ -668,7 +677,7 @@ impl Engine {
             }
             Health {
                 store_open,
-                disk_writable: writable(self.layout.root()),
+                disk_writable: writable(self.layout.root()) && self.disk.check().is_ok(),
                 busy_kbs,
             }
         })
@@ -739,6 +748,7 @@ impl Engine {
         // Personal data goes before anything is embedded, indexed or stored.
         let docs = &*self.redacted(&kb, docs);
         let _writer = kb.writer.lock();
+        self.disk.check()?;
         if kb.chunk_count(&AccessFilter::system())? == 0 {
             // Nothing indexed yet, so the length normalisation can still follow the corpus.
             kb.set_avg_len(mean_tokens(docs))?;
@@ -747,6 +757,7 @@ impl Engine {
             &kb,
             model.embedder.as_ref(),
             docs,
+            &self.disk,
             opts.progress.unwrap_or(&|_| {}),
             opts.cancel.unwrap_or(&|| false),
         )?;
@@ -789,6 +800,8 @@ impl Engine {
             // reported like any upload's skips, as a task (failed, never queued).
             self.tasks.record_unreadable(name.as_str(), skipped)?
         } else {
+            // Refused now, while the caller is still there to hear it, rather than queued to fail.
+            self.disk.check()?;
             self.tasks.submit(name.as_str(), &docs, skipped)?
         };
         self.auditor
@@ -1127,7 +1140,7 @@ impl Engine {
             let _feedback = self.feedback_lock.lock();
             kb.store().frozen(&mut || {
                 written = Some(crate::snapshot::write(name.as_str(), &dir, &mut *out));
-            });
+            })?;
         }
         let info = written.unwrap_or_else(|| {
             Err(EngineError::Internal(
@@ -1152,6 +1165,7 @@ impl Engine {
         if let Some(name) = as_name {
             ctx.principal.require(Role::Admin, Some(name))?;
         }
+        self.disk.check()?;
         static RESTORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = RESTORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let staging = self

@@ -124,6 +124,14 @@ pub enum EngineError {
         /// The current key's id.
         configured: String,
     },
+    /// The data folder has less free space than a write is allowed to start with.
+    #[error("the data folder has {} MiB free, below data.min_free_mb = {} MiB: nothing was written; free space (or lower the floor), then retry", crate::disk::mib(*.available), crate::disk::mib(*.floor))]
+    DiskFull {
+        /// Bytes free.
+        available: u64,
+        /// The configured floor in bytes.
+        floor: u64,
+    },
     /// A bug or a crashed worker thread; details are in the message and the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -154,7 +162,9 @@ impl EngineError {
             Self::DocumentNotFound(_) => Code::DocumentNotFound,
             Self::Invalid(_) => Code::InvalidInput,
             Self::NoModel => Code::NotReady,
-            Self::Io { .. } | Self::Json { .. } => Code::Io,
+            Self::DiskFull { .. } => Code::InsufficientStorage,
+            Self::Io { source, .. } => Code::of_io(source),
+            Self::Json { .. } => Code::Io,
             Self::Encryption(_) | Self::WrongKey { .. } => Code::EncryptionKey,
             Self::Payload(_) | Self::Internal(_) => Code::Internal,
         }

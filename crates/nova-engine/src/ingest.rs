@@ -3,6 +3,7 @@
 //! only once the new one is committed, so a reader always finds one whole version. Chunks are embedded
 //! in batches of whole documents while a writer thread commits the previous batch.
 
+use crate::disk::DiskGuard;
 use crate::error::{EngineError, Result};
 use crate::kb::{KnowledgeBase, DEFAULT_AVG_LEN};
 use crate::payload::{chunk_id, indexed_text, keys, ChunkPayload};
@@ -126,6 +127,7 @@ pub(crate) fn ingest(
     kb: &KnowledgeBase,
     embedder: &dyn Embedder,
     docs: &[Document],
+    disk: &DiskGuard,
     progress: &(dyn Fn(IngestProgress) + Sync),
     cancel: CancelCheck<'_>,
 ) -> Result<IngestSummary> {
@@ -133,7 +135,7 @@ pub(crate) fn ingest(
     // One batch in flight: embedding of batch n+1 overlaps the commit of batch n.
     let (tx, rx) = sync_channel::<Batch>(1);
     let (produced, written) = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || write_batches(kb, rx, progress));
+        let writer = scope.spawn(move || write_batches(kb, rx, disk, progress));
         let produced = embed_batches(kb, embedder, docs, &tx, &mut summary, cancel);
         drop(tx);
         let written = writer.join().unwrap_or_else(|_| {
@@ -288,10 +290,13 @@ fn send(
 fn write_batches(
     kb: &KnowledgeBase,
     rx: Receiver<Batch>,
+    disk: &DiskGuard,
     progress: &(dyn Fn(IngestProgress) + Sync),
 ) -> Result<usize> {
     let mut written = 0;
     for batch in rx {
+        // A long ingest can fill the disk: stop at the floor, with every batch before this one whole.
+        disk.check()?;
         written += batch.records.len();
         if !batch.records.is_empty() {
             kb.store().upsert(batch.records)?;

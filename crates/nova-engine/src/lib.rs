@@ -12,6 +12,7 @@ mod answer;
 mod answer_eval;
 mod audit;
 mod cipher;
+mod disk;
 mod engine;
 mod error;
 mod eval;
@@ -39,6 +40,7 @@ pub use answer::{Answer, AnswerOptions, Citation, Timings, Usage, REFUSAL};
 pub use answer_eval::{AnswerReport, AnsweredQuery};
 pub use audit::AuditSettings;
 pub use cipher::{EncryptionSettings, Keyring};
+pub use disk::DEFAULT_MIN_FREE_BYTES;
 pub use engine::{
     EmbedderLoader, Engine, EngineOptions, GeneratorLoader, IngestOptions, KbInfo, KbOptions,
     ModelInfo, RedactionSettings,

@@ -131,6 +131,7 @@ fn finish(engine: &Engine, mut task: TaskInfo, result: crate::Result<()>) -> cra
         Err(EngineError::Canceled) => TaskStatus::Canceled,
         Err(e) => {
             task.error = Some(e.to_string());
+            task.error_code = Some(e.code().as_str().to_owned());
             TaskStatus::Failed
         }
     };

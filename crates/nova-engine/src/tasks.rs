@@ -79,6 +79,10 @@ pub struct TaskInfo {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The failure's stable error code (e.g. `insufficient_storage`: the disk filled up mid-ingest;
+    /// batches before it stay, retry once space is freed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// Unix seconds: submitted, started, finished.
     pub enqueued_at: u64,
     /// When the worker took it.
@@ -229,6 +233,7 @@ fn new_task(task_id: u64, kb: &str, documents: usize, skipped: Vec<TaskSkip>) ->
         chunks: 0,
         skipped,
         error: None,
+        error_code: None,
         enqueued_at: now(),
         started_at: None,
         finished_at: None,

@@ -78,6 +78,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
         Code::Overloaded | Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         Code::GeneratorUnavailable => StatusCode::BAD_GATEWAY,
+        Code::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
         Code::ModelMissing
         | Code::ModelCorrupt
         | Code::Io
@@ -89,18 +90,33 @@ pub fn status_of(code: Code) -> StatusCode {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let code = e.code();
+        if code == Code::InsufficientStorage && !matches!(e, EngineError::DiskFull { .. }) {
+            // A write the file system refused: the caller learns that and what to do; the path and the
+            // OS error go to the log.
+            tracing::error!(code = %code, "{}", chain_of(&e));
+            return Self::new(
+                code,
+                "the data folder is full or read-only, so nothing was written; free space (or make it \
+                 writable), then retry",
+            );
+        }
         if status_of(code).is_server_error() {
             // The full chain is for the log (written once by `render_errors`), not for the client.
-            let mut chain = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                chain.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            return Self::new(code, chain);
+            return Self::new(code, chain_of(&e));
         }
         Self::new(code, e.to_string())
     }
+}
+
+/// `e` and every error under it, `: `-joined.
+fn chain_of(e: &EngineError) -> String {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    chain
 }
 
 impl From<nova_core::NameError> for ApiError {
@@ -146,6 +162,7 @@ fn code_of_status(status: StatusCode) -> Code {
         StatusCode::UNPROCESSABLE_ENTITY => Code::InvalidInput,
         StatusCode::TOO_MANY_REQUESTS => Code::Overloaded,
         StatusCode::SERVICE_UNAVAILABLE => Code::NotReady,
+        StatusCode::INSUFFICIENT_STORAGE => Code::InsufficientStorage,
         s if s.is_server_error() => Code::Internal,
         _ => Code::BadRequest,
     }
@@ -207,6 +224,10 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         // The client learns why nothing happened; the path and the OS error stay in the log.
         tracing::error!(code = %error.code, request_id, "{}", error.message);
         "the audit trail cannot be written, so the action was not carried out; the server log has the details under this request id".to_owned()
+    } else if code == Code::InsufficientStorage {
+        // Written for the caller (free space, the setting): no path, no OS detail.
+        tracing::warn!(code = %error.code, request_id, "{}", error.message);
+        bounded_message(error.message)
     } else if status.is_server_error() {
         tracing::error!(code = %error.code, request_id, "{}", error.message);
         "internal error; the server log has the details under this request id".to_owned()

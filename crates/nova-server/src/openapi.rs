@@ -147,6 +147,14 @@ impl utoipa::Modify for InputResponses {
             }
             set_input_items(components, Some(1), None);
         }
+        let full = error("The data folder is below `data.min_free_mb` free, full or read-only (`insufficient_storage`): nothing was written; reads keep working");
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if WRITES_FILES.contains(&path.as_str()) {
+                for op in [&mut item.post, &mut item.delete].into_iter().flatten() {
+                    add_response(op, "507", &full);
+                }
+            }
+        }
         for (path, op) in operations(openapi) {
             if matches!(path, "/healthz" | "/readyz" | "/metrics") {
                 continue;
@@ -278,6 +286,19 @@ const KB_NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 const FIELD_NAME_PATTERN: &str = "^[A-Za-z0-9_-]+$";
 
 /// Every operation with its path.
+/// Paths whose POST and DELETE write to the data folder, so a full disk answers them `507`.
+const WRITES_FILES: &[&str] = &[
+    "/v1/kbs",
+    "/v1/kbs/{kb}",
+    "/v1/kbs/{kb}/documents",
+    "/v1/kbs/{kb}/documents/{id}",
+    "/v1/kbs/{kb}/feedback",
+    "/v1/keys",
+    "/v1/keys/{name}",
+    "/v1/tasks/{id}",
+    "/v1/tasks/{id}/cancel",
+];
+
 fn operations(
     openapi: &mut utoipa::openapi::OpenApi,
 ) -> impl Iterator<Item = (&str, &mut utoipa::openapi::path::Operation)> {

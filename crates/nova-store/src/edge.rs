@@ -8,7 +8,7 @@ use crate::error::{Result, StoreError};
 use crate::record::{Retriever, StoreHit, StoreQuery, StoreSchema, StoredPoint};
 use crate::{ChunkRecord, Payload, Store, StoreBackend};
 use nova_core::{AccessFilter, Condition, DataLayout, FieldValue, Filter, KbName, ACL_FIELD};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{MappedMutexGuard, Mutex, MutexGuard, RwLock};
 use qdrant_edge::{
     CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
     FieldCondition, FieldIndexOperations, HasIdCondition, IsEmptyCondition, JsonPath, Match,
@@ -87,7 +87,8 @@ impl StoreBackend for EdgeBackend {
 /// A knowledge base stored in an in-process Qdrant shard.
 pub struct EdgeStore {
     // `EdgeShard::flush` takes its WAL lock with `try_lock().expect(..)`, so writes are serialised here.
-    shard: Mutex<EdgeShard>,
+    // Always `Some` but while the store is dropped (see `Drop`); read it through `shard()`.
+    shard: Mutex<Option<EdgeShard>>,
     dim: usize,
     path: PathBuf,
     /// Whether any stored chunk sets an `acl`. While none does, a reader's access filter excludes
@@ -111,6 +112,24 @@ fn op_err(operation: &'static str) -> impl Fn(qdrant_edge::OperationError) -> St
         operation,
         source: Box::new(source),
     }
+}
+
+/// Makes the shard's writes durable. `EdgeShard::flush` panics when the file system refuses a write (a
+/// full or read-only disk); the panic is turned back into the error it carried, so the caller reports the
+/// write as not durable (and never acknowledges it) instead of losing the thread. The write-ahead log
+/// stays the truth: what it did not get is not there after a restart.
+fn flush(shard: &EdgeShard) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.flush())).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("the flush panicked");
+        StoreError::Operation {
+            operation: "flush",
+            source: Box::new(qdrant_edge::OperationError::service_error_light(what)),
+        }
+    })
 }
 
 fn key(field: &str) -> Result<JsonPath> {
@@ -151,7 +170,7 @@ impl EdgeStore {
                 .map_err(open_err)?;
         }
         Ok(Self {
-            shard: Mutex::new(shard),
+            shard: Mutex::new(Some(shard)),
             dim: schema.dim,
             path: path.to_path_buf(),
             acls_in_use: RwLock::new(false),
@@ -174,7 +193,7 @@ impl EdgeStore {
             .map(|v| v.size)
             .unwrap_or_default();
         let store = Self {
-            shard: Mutex::new(shard),
+            shard: Mutex::new(Some(shard)),
             dim,
             path: path.to_path_buf(),
             // Until counted, assume acls: a read before the count below would filter, never leak.
@@ -343,7 +362,7 @@ impl EdgeStore {
                 with_vector: with_vector.clone(),
                 order_by: None,
             };
-            let (records, next) = self.shard.lock().scroll(request).map_err(op_err("scan"))?;
+            let (records, next) = self.shard().scroll(request).map_err(op_err("scan"))?;
             points.extend(records.into_iter().filter_map(|r| {
                 Some(StoredPoint {
                     id: num_id(r.id)?,
@@ -388,18 +407,17 @@ impl Store for EdgeStore {
                 PointStruct::new(c.id, vectors, serde_json::Value::Object(c.payload)).into()
             })
             .collect();
-        let shard = self.shard.lock();
+        let shard = self.shard();
         shard
             .update(UpdateOperation::PointOperation(
                 PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
             ))
             .map_err(op_err("upsert"))?;
-        shard.flush();
-        Ok(())
+        flush(&shard)
     }
 
     fn overwrite_payloads(&self, payloads: Vec<(u64, Payload)>) -> Result<()> {
-        let shard = self.shard.lock();
+        let shard = self.shard();
         for (id, payload) in payloads {
             shard
                 .update(UpdateOperation::PayloadOperation(
@@ -412,19 +430,17 @@ impl Store for EdgeStore {
                 ))
                 .map_err(op_err("overwrite payload"))?;
         }
-        shard.flush();
-        Ok(())
+        flush(&shard)
     }
 
     fn delete(&self, f: &Filter) -> Result<()> {
-        let shard = self.shard.lock();
+        let shard = self.shard();
         shard
             .update(UpdateOperation::PointOperation(
                 PointOperations::DeletePointsByFilter(filter(f)?),
             ))
             .map_err(op_err("delete"))?;
-        shard.flush();
-        Ok(())
+        flush(&shard)
     }
 
     fn search(&self, query: &StoreQuery<'_>) -> Result<Vec<StoreHit>> {
@@ -453,23 +469,53 @@ impl Store for EdgeStore {
                 filter: restricted(f, access)?,
                 exact: true,
             };
-            self.shard.lock().count(request).map_err(op_err("count"))
+            self.shard().count(request).map_err(op_err("count"))
         })
     }
 
     fn optimize(&self) -> Result<()> {
-        self.shard
-            .lock()
+        self.shard()
             .optimize()
             .map(|_| ())
             .map_err(op_err("optimize"))
     }
 
-    fn frozen(&self, f: &mut dyn FnMut()) {
+    fn frozen(&self, f: &mut dyn FnMut()) -> Result<()> {
         // Every update and the optimiser go through the shard lock: holding it freezes the files.
-        let shard = self.shard.lock();
-        shard.flush();
+        let shard = self.shard();
+        flush(&shard)?;
         f();
+        Ok(())
+    }
+}
+
+impl EdgeStore {
+    /// The shard, locked.
+    fn shard(&self) -> MappedMutexGuard<'_, EdgeShard> {
+        MutexGuard::map(self.shard.lock(), |s| {
+            s.as_mut()
+                .expect("the shard is taken only when the store is dropped")
+        })
+    }
+}
+
+impl Drop for EdgeStore {
+    /// `EdgeShard` flushes when dropped and panics if the disk refuses (full, read-only): flushed here
+    /// first, and on failure the shard is leaked instead — its open files and maps go with the process —
+    /// so closing a KB on a failed disk (or shutting down) reports the error rather than panicking in
+    /// `drop`, which aborts the process while another panic unwinds.
+    fn drop(&mut self) {
+        if let Some(shard) = self.shard.get_mut().take() {
+            if let Err(e) = flush(&shard) {
+                let cause = std::error::Error::source(&e).map(ToString::to_string);
+                tracing::error!(
+                    path = %self.path.display(),
+                    cause = cause.as_deref().unwrap_or_default(),
+                    "closing the store: {e}; its last writes may not be durable"
+                );
+                std::mem::forget(shard);
+            }
+        }
     }
 }
 
@@ -511,7 +557,7 @@ impl EdgeStore {
             with_vector: WithVector::Bool(false),
             with_payload: payload_fields(query.payload_keys)?,
         };
-        let points = self.shard.lock().query(request).map_err(op_err("search"))?;
+        let points = self.shard().query(request).map_err(op_err("search"))?;
         Ok(points
             .into_iter()
             .filter_map(|p| {
@@ -532,8 +578,7 @@ impl EdgeStore {
         let records = match access.filter() {
             // Unrestricted: a plain lookup by id.
             None => self
-                .shard
-                .lock()
+                .shard()
                 .retrieve(&point_ids, None, None)
                 .map_err(op_err("get"))?
                 .into_iter()

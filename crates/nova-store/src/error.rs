@@ -62,7 +62,13 @@ impl StoreError {
             Self::Dimension { .. } | Self::FieldName(_) | Self::MixedValues(_) => {
                 Code::InvalidInput
             }
-            Self::Folder { .. } => Code::Io,
+            Self::Folder { source, .. } => Code::of_io(source),
+            // The shard reports file-system failures as text only.
+            Self::Open { source, .. } | Self::Operation { source, .. }
+                if Code::names_storage_full(&source.to_string()) =>
+            {
+                Code::InsufficientStorage
+            }
             Self::Missing(_) | Self::Open { .. } | Self::Operation { .. } => Code::Internal,
         }
     }

@@ -57,7 +57,8 @@ pub trait Store: Send + Sync {
     fn optimize(&self) -> Result<()>;
     /// Makes everything written so far durable on disk, then runs `f` while no write or maintenance can
     /// change the store's files (reads may wait too): for copying them as a consistent snapshot.
-    fn frozen(&self, f: &mut dyn FnMut());
+    /// Fails, without running `f`, when that flush cannot be made durable.
+    fn frozen(&self, f: &mut dyn FnMut()) -> Result<()>;
 }
 
 /// Where knowledge bases' stores live: one [`Store`] per knowledge base.

@@ -144,6 +144,7 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
         redaction: config.redaction.settings(),
         encryption: config.encryption.settings(),
         privilege_tag: config.compliance.profile.privilege_tag(),
+        min_free_bytes: config.data.min_free_bytes(),
         ..EngineOptions::single_caller()
     };
     Ok(Engine::lazy(&config.data.dir, loader, opts)

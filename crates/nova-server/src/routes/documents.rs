@@ -184,6 +184,19 @@ pub async fn add_documents(
         Ok(engine.wait_task(&ctx, task.task_id, wait)?.unwrap_or(task))
     })
     .await?;
+    if task.error_code.as_deref() == Some(Code::InsufficientStorage.as_str()) {
+        // The caller waited to learn whether its documents are durable: they are not all, and the
+        // answer says so the way a refusal at submission would.
+        return Err(ApiError::new(
+            Code::InsufficientStorage,
+            format!(
+                "task {} stopped: {}; batches committed before it stay (GET /v1/tasks/{})",
+                task.task_id,
+                task.error.as_deref().unwrap_or("the disk is full"),
+                task.task_id
+            ),
+        ));
+    }
     Ok(super::tasks::task_response(task))
 }
 

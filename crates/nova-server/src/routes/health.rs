@@ -29,13 +29,15 @@ pub struct Health {
 /// Readiness answer: each check and the verdict.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready` or `not_ready`.
+    /// `ready`; `degraded` (still `200`) when searches work but writes are refused (the data folder is
+    /// full, below `data.min_free_mb` or read-only); `not_ready` (`503`) while the model loads or a store
+    /// does not open.
     pub status: &'static str,
     /// The embedding model is loaded.
     pub model_loaded: bool,
     /// Every knowledge base opens and answers a count.
     pub store_open: bool,
-    /// The data folder accepts writes.
+    /// The data folder accepts writes and has at least `data.min_free_mb` free.
     pub disk_writable: bool,
     /// Knowledge bases another process has open (e.g. a `nova ingest`): answered `503 kb_busy` until it
     /// finishes; the service stays ready for the others.
@@ -48,8 +50,10 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready to serve: model loaded, stores open, disk writable (503 otherwise). The store and disk checks
-/// run at most every 5 s; calls in between get the last answer.
+/// Ready to serve: model loaded, stores open (503 otherwise). A data folder that takes no writes (full,
+/// below `data.min_free_mb`, read-only) answers `200` with `degraded`: searches still work, so the
+/// replica stays in rotation while writes get `507`. The store and disk checks run at most every 5 s;
+/// calls in between get the last answer.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, description = "Success", body = Readiness), (status = 503, description = "Not ready: the model is loading", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
@@ -61,14 +65,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     let (store_open, disk_writable, busy_kbs) = health.map_or((false, false, Vec::new()), |h| {
         (h.store_open, h.disk_writable, h.busy_kbs)
     });
-    let ready = model_loaded && store_open && disk_writable;
+    let ready = model_loaded && store_open;
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = Readiness {
-        status: if ready { "ready" } else { "not_ready" },
+        status: match (ready, disk_writable) {
+            (false, _) => "not_ready",
+            (true, false) => "degraded",
+            (true, true) => "ready",
+        },
         model_loaded,
         store_open,
         disk_writable,

@@ -150,9 +150,13 @@ impl TestApp {
 
     /// [`Self::unready`] with a browser policy.
     pub async fn unready_with(limits: Limits, site: nova_server::SitePolicy) -> Self {
+        Self::unready_in(TempDir::new().unwrap(), limits, site).await
+    }
+
+    /// [`Self::unready_with`] over the data folder `data` (e.g. a small file system mounted there).
+    pub async fn unready_in(data: TempDir, limits: Limits, site: nova_server::SitePolicy) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let data = TempDir::new().unwrap();
         let auth_dir = data.path().join("auth");
         let keys = nova_auth::KeyStore::open(&auth_dir);
         let admin = keys
