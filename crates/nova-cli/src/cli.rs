@@ -583,6 +583,67 @@ pub enum BenchCommand {
     ///   nova bench generate --messages bench/generate-messages.json --tokens 128 --runs 5
     #[command(verbatim_doc_comment)]
     Generate(BenchGenerateArgs),
+
+    /// A long run of mixed traffic at a steady rate — searches, troubleshooting, ingest and deletes —
+    /// against a server on this machine, watching its latency, memory and open files for drift or leaks.
+    /// Writes a JSON report with per-window figures and trends, and an SVG plot of p95 latency, RSS and
+    /// file descriptors over time. `bench/soak.sh` starts a server and runs it for 30 minutes.
+    ///
+    /// Example (a running `nova serve`, pid 4242, with the sample KB as `soak`):
+    ///   nova bench soak --kb soak --queries bench/soak-queries.jsonl --pid 4242 --minutes 30
+    #[command(verbatim_doc_comment)]
+    Soak(BenchSoakArgs),
+}
+
+/// `nova bench soak`.
+#[derive(Debug, Args)]
+pub struct BenchSoakArgs {
+    /// Base URL of the server (127.0.0.1 only).
+    #[arg(long, default_value = "http://127.0.0.1:8080/")]
+    pub url: String,
+
+    /// Knowledge base to search and write to (its `soak-*` documents are replaced and deleted).
+    #[arg(long, default_value = "soak")]
+    pub kb: String,
+
+    /// API key sent as `Authorization: Bearer <key>` (an editor of the KB at least).
+    #[arg(long, env = "NOVA_KEY", hide_env_values = true, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// JSONL file of problems (a `text` field per line); each request adds its number, so no two
+    /// queries are the same and no cache answers them.
+    #[arg(long, value_name = "FILE")]
+    pub queries: PathBuf,
+
+    /// How long to run, in minutes.
+    #[arg(long, default_value_t = 30.0)]
+    pub minutes: f64,
+
+    /// Requests started per second, whatever the answers take (an open loop): of every 20, 12
+    /// searches, 5 troubleshoots, 2 ingests of one document, 1 delete.
+    #[arg(long, default_value_t = 8.0)]
+    pub rate: f64,
+
+    /// Most requests in flight; a request due while that many are open is not sent and is counted as
+    /// shed (the server is not keeping up with --rate).
+    #[arg(long, default_value_t = 32)]
+    pub max_in_flight: usize,
+
+    /// Seconds per reporting window (latency percentiles, RSS and open files are taken per window).
+    #[arg(long, default_value_t = 30)]
+    pub window: u64,
+
+    /// The server's process id, to sample its resident memory and open files from /proc.
+    #[arg(long)]
+    pub pid: Option<u32>,
+
+    /// JSON report.
+    #[arg(long, value_name = "FILE", default_value = "bench/results/soak.json")]
+    pub out: PathBuf,
+
+    /// SVG plot of p95 latency per operation, RSS and open files over time.
+    #[arg(long, value_name = "FILE", default_value = "bench/results/soak.svg")]
+    pub plot: PathBuf,
 }
 
 /// `nova bench generate`.

@@ -1314,3 +1314,63 @@ fn a_snapshot_restores_to_identical_results_and_a_damaged_one_touches_nothing() 
         );
     }
 }
+
+#[test]
+fn bench_soak_drives_every_operation_and_reports_latency_memory_and_files() {
+    let data = TempDir::new().expect("tmp");
+    let out = nova_in(data.path(), &["ingest", "examples/kb", "--kb", "soak"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mut child, addr) = spawn_serve(data.path(), &[("NOVA_AUTH__MODE", "off")]);
+    wait_ready(&addr);
+    let (report, plot) = (data.path().join("soak.json"), data.path().join("soak.svg"));
+    let pid = child.id().to_string();
+    let url = format!("http://{addr}/");
+    let out = nova_in(
+        data.path(),
+        &[
+            "bench",
+            "soak",
+            "--url",
+            &url,
+            "--kb",
+            "soak",
+            "--queries",
+            "bench/soak-queries.jsonl",
+            "--minutes",
+            "0.25",
+            "--rate",
+            "10",
+            "--window",
+            "5",
+            "--pid",
+            &pid,
+            "--out",
+            report.to_str().expect("utf8"),
+            "--plot",
+            plot.to_str().expect("utf8"),
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("JSON");
+    assert!(report["requests"].as_u64().unwrap_or(0) >= 100, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    for op in report["overall"].as_array().expect("overall") {
+        assert!(op["requests"].as_u64().unwrap_or(0) > 0, "{op}");
+        assert!(op["p95_ms"].as_f64().is_some_and(|p| p > 0.0), "{op}");
+    }
+    let windows = report["windows"].as_array().expect("windows");
+    assert!(windows.len() >= 3, "{report}");
+    assert!(
+        windows[0]["rss_mib"].as_f64().is_some_and(|m| m > 10.0),
+        "{report}"
+    );
+    assert!(
+        windows[0]["fds"].as_u64().is_some_and(|n| n > 3),
+        "{report}"
+    );
+    let svg = std::fs::read_to_string(&plot).expect("plot");
+    assert!(svg.starts_with("<svg") && svg.contains("Open file descriptors"));
+}

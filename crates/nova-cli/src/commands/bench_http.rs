@@ -31,7 +31,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Query texts from a JSONL file (`text` field: BEIR queries, eval query files).
-fn load_queries(path: &std::path::Path) -> Result<Vec<String>> {
+pub(crate) fn load_queries(path: &std::path::Path) -> Result<Vec<String>> {
     let text = fs_err::read_to_string(path)?;
     let queries: Vec<String> = text
         .lines()
@@ -88,7 +88,7 @@ fn arms(args: &BenchHttpArgs, concurrency: usize) -> Result<Vec<Arm>> {
         .collect()
 }
 
-fn client(key: Option<&str>, concurrency: usize) -> Result<reqwest::Client> {
+pub(crate) fn client(key: Option<&str>, concurrency: usize) -> Result<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(key) = key {
         let mut value: reqwest::header::HeaderValue = format!("Bearer {key}")

@@ -6,6 +6,7 @@ mod bench_auth;
 mod bench_embed;
 mod bench_generate;
 mod bench_http;
+mod bench_soak;
 mod embed;
 mod eval;
 mod eval_answers;
@@ -15,6 +16,8 @@ mod progress;
 mod redact;
 mod serve;
 mod similar;
+mod soak_plot;
+mod soak_report;
 mod tickets;
 mod troubleshoot;
 
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(&args),
         Command::Bench(BenchCommand::Auth(args)) => bench_auth::run(&args),
         Command::Bench(BenchCommand::Generate(args)) => bench_generate::run(&config, &args),
+        Command::Bench(BenchCommand::Soak(args)) => bench_soak::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => {
             bench_embed::run(&load_embedder(&config)?, &args)
         }

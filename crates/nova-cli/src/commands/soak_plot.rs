@@ -1,0 +1,132 @@
+//! The soak run as an SVG: p95 latency per operation (log scale), the server's resident memory and its
+//! open file descriptors, each against minutes into the run (`plotters`, SVG backend: no fonts or system
+//! libraries needed).
+
+use super::soak_report::{Op, Report};
+use anyhow::{anyhow, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+const COLOURS: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+];
+
+/// Writes the plot of `report` to `path`.
+pub fn draw(report: &Report, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    let root = SVGBackend::new(path, (900, 900)).into_drawing_area();
+    let fail = |e: &dyn std::error::Error| anyhow!("drawing {}: {e}", path.display());
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let panels = root.split_evenly((3, 1));
+    let minutes = (report.windows.len() as f64 * report.window_s as f64 / 60.0).max(1.0);
+    latency(report, &panels[0], minutes).map_err(|e| fail(&*e))?;
+    let rss: Vec<(f64, f64)> = report
+        .windows
+        .iter()
+        .filter_map(|w| Some((w.end_s / 60.0, w.rss_mib?)))
+        .collect();
+    let fds: Vec<(f64, f64)> = report
+        .windows
+        .iter()
+        .filter_map(|w| Some((w.end_s / 60.0, w.fds? as f64)))
+        .collect();
+    let caption = format!(
+        "Server memory (RSS, MiB) — {} requests at {} req/s",
+        report.requests, report.rate
+    );
+    single(&panels[1], &caption, "MiB", &rss, minutes, COLOURS[0]).map_err(|e| fail(&*e))?;
+    single(
+        &panels[2],
+        "Open file descriptors",
+        "fds",
+        &fds,
+        minutes,
+        COLOURS[3],
+    )
+    .map_err(|e| fail(&*e))?;
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn latency(report: &Report, area: &DrawingArea<SVGBackend, Shift>, minutes: f64) -> DrawResult {
+    let series: Vec<(Op, Vec<(f64, f64)>)> = Op::ALL
+        .iter()
+        .map(|&op| {
+            let points = report
+                .windows
+                .iter()
+                .filter_map(|w| {
+                    let o = w.ops.iter().find(|o| o.op == op)?;
+                    Some((w.end_s / 60.0, o.p95_ms?))
+                })
+                .collect();
+            (op, points)
+        })
+        .collect();
+    let values = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
+    let (lo, hi) = values.fold((f64::MAX, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let lo = if lo == f64::MAX { 1.0 } else { lo };
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!(
+                "p95 latency per {} s window (ms, log scale) — {} errors of {}",
+                report.window_s, report.errors, report.requests
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..minutes, ((lo * 0.8)..(hi * 1.25)).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("minutes")
+        .y_desc("ms")
+        .draw()?;
+    for ((op, points), colour) in series.into_iter().zip(COLOURS) {
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
+            .label(op.name())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    Ok(())
+}
+
+fn single(
+    area: &DrawingArea<SVGBackend, Shift>,
+    caption: &str,
+    unit: &str,
+    points: &[(f64, f64)],
+    minutes: f64,
+    colour: RGBColor,
+) -> DrawResult {
+    let hi = points.iter().map(|p| p.1).fold(1.0f64, f64::max);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        // From zero: a leak shows as a slope, not as noise blown up by a tight axis.
+        .build_cartesian_2d(0.0..minutes, 0.0..hi * 1.15)?;
+    chart
+        .configure_mesh()
+        .x_desc("minutes")
+        .y_desc(unit)
+        .draw()?;
+    chart.draw_series(LineSeries::new(points.to_vec(), colour.stroke_width(2)))?;
+    Ok(())
+}
