@@ -23,4 +23,13 @@ for n in nova:
     s = next(c for c in st if c["set"] == n["set"] and c["threads"] == n["threads"])
     print(f"{n['set']:<9} {n['threads']:>7} {n['texts_per_s']:>13.1f} {s['texts_per_s']:>11.1f} "
           f"{n['texts_per_s'] / s['texts_per_s']:>5.2f}x {100 * n['peak_fraction']:>9.0f}%")
+nova_l = json.load(open("bench/results/embed-nova.json")).get("latency", [])
+st_l = json.load(open("bench/results/embed-st.json")).get("latency", [])
+print(f"\n{'threads':>7} {'batch':>5} {'nova p50 ms':>11} {'st p50 ms':>9} {'st/nova':>7} {'nova p99':>8} {'st p99':>7} {'ceiling ms':>10} {'nova %peak':>10}")
+for n in nova_l:
+    s = next((c for c in st_l if c["threads"] == n["threads"] and c["batch"] == n["batch"]), None)
+    if s is None:
+        continue
+    print(f"{n['threads']:>7} {n['batch']:>5} {n['p50_ms']:>11.2f} {s['p50_ms']:>9.2f} {s['p50_ms'] / n['p50_ms']:>6.2f}x "
+          f"{n['p99_ms']:>8.2f} {s['p99_ms']:>7.2f} {n['ceiling_ms']:>10.2f} {100 * n['peak_fraction']:>9.0f}%")
 PY

@@ -29,23 +29,47 @@ def measure(model, texts, threads, min_seconds):
     }
 
 
+def latency(model, texts, threads, batch, min_seconds):
+    """Calls of `batch` consecutive queries, as nova bench embed measures: per-call p50/p99."""
+    torch.set_num_threads(threads)
+    model.encode(texts[:batch], batch_size=batch)  # warm-up
+    millis, start, nxt = [], time.perf_counter(), 0
+    while not millis or time.perf_counter() - start < min_seconds:
+        call = [texts[(nxt + i) % len(texts)] for i in range(batch)]
+        nxt = (nxt + batch) % len(texts)
+        t0 = time.perf_counter()
+        model.encode(call, batch_size=batch, normalize_embeddings=True)
+        millis.append((time.perf_counter() - t0) * 1000)
+    seconds = time.perf_counter() - start
+    millis.sort()
+    pick = lambda q: millis[min(len(millis) - 1, int(q * len(millis)))]
+    return {"set": "queries", "threads": threads, "batch": batch, "calls": len(millis),
+            "p50_ms": pick(0.50), "p99_ms": pick(0.99), "texts_per_s": len(millis) * batch / seconds}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--texts", required=True, help="the *.texts.json file written by nova bench embed")
     p.add_argument("--model", default="models/all-MiniLM-L6-v2")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--min-seconds", type=float, default=3.0)
+    p.add_argument("--batch-sizes", default="1,2,4,8", help="query batch sizes whose latency is measured")
     p.add_argument("--out", default="bench/results/embed-st.json")
     a = p.parse_args()
     texts = json.loads(pathlib.Path(a.texts).read_text())
     model = SentenceTransformer(a.model, device="cpu")
-    cases = []
+    cases, lat = [], []
     for threads in [int(t) for t in a.threads.split(",")]:
         for name in ("queries", "passages"):
             case = {"set": name, **measure(model, texts[name], threads, a.min_seconds)}
             print(f"{name:<9} threads={threads} {case['texts_per_s']:8.1f} texts/s {case['tokens_per_s']:9.0f} tokens/s")
             cases.append(case)
-    meta = {"tool": "sentence-transformers", "torch": torch.__version__, "model": a.model, "cases": cases}
+        for batch in [int(b) for b in a.batch_sizes.split(",") if b]:
+            case = latency(model, texts["queries"], threads, batch, a.min_seconds)
+            print(f"queries   threads={threads} batch={batch:<2} p50 {case['p50_ms']:7.2f} ms  p99 {case['p99_ms']:7.2f} ms")
+            lat.append(case)
+    meta = {"tool": "sentence-transformers", "torch": torch.__version__, "model": a.model, "cases": cases,
+            "latency": lat}
     pathlib.Path(a.out).write_text(json.dumps(meta, indent=2))
     print(f"wrote {a.out}")
 

@@ -769,6 +769,11 @@ pub struct BenchEmbedArgs {
     #[arg(long, default_value_t = 256)]
     pub max_passages: usize,
 
+    /// Query batch sizes whose latency is measured (p50/p99 per call), comma-separated: what a server
+    /// sees, one query or a few batched together. Empty (`--batch-sizes ''`) skips them.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub batch_sizes: Vec<usize>,
+
     /// Minimum seconds to measure each case (repeats the set until reached).
     #[arg(long, default_value_t = 3.0)]
     pub min_seconds: f64,

@@ -1364,7 +1364,8 @@ fn bench_soak_drives_every_operation_and_reports_latency_memory_and_files() {
     let windows = report["windows"].as_array().expect("windows");
     assert!(windows.len() >= 3, "{report}");
     assert!(
-        windows[0]["rss_mib"].as_f64().is_some_and(|m| m > 10.0),
+        windows[0]["rss_mib"].as_f64().is_some_and(|m| m > 10.0)
+            && windows[0]["anon_mib"].as_f64().is_some_and(|m| m > 1.0),
         "{report}"
     );
     assert!(

@@ -9,6 +9,7 @@
 
 use crate::kernels::contiguous;
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
 use std::os::raw::c_int;
 
 const ROW_MAJOR: c_int = 101;
@@ -50,35 +51,111 @@ fn sgemm(
     (m, k, n): (usize, usize, usize),
     beta: f32,
 ) -> candle_core::Result<()> {
-    if a.len() != m * k || b.len() != k * n || c.len() != m * n {
-        bail!("blas matmul: buffer sizes do not match {m}x{k} · {k}x{n}");
+    sgemm_cols(a, b, c, (m, k, n), 0..n, beta)
+}
+
+/// `C = A · B[:, cols] + beta·C`: the columns `cols` of the product of a row-major `m×k` by `k×n` pair,
+/// into `c` of `m × cols.len()`. Lengths and the column range are checked before the call.
+fn sgemm_cols(
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    (m, k, n): (usize, usize, usize),
+    cols: std::ops::Range<usize>,
+    beta: f32,
+) -> candle_core::Result<()> {
+    let width = cols.len();
+    if a.len() != m * k || b.len() != k * n || c.len() != m * width || cols.end > n {
+        bail!("blas matmul: buffer sizes do not match {m}x{k} · {k}x{n} (columns {cols:?})");
     }
     let dim = |x: usize| {
         c_int::try_from(x).map_err(|_| candle_core::Error::Msg(format!("dimension {x} too large")))
     };
-    let (mi, ki, ni) = (dim(m)?, dim(k)?, dim(n)?);
-    if m == 0 || n == 0 {
+    let (mi, ki, ni, wi) = (dim(m)?, dim(k)?, dim(n)?, dim(width)?);
+    if m == 0 || width == 0 {
         return Ok(());
     }
-    // SAFETY: a, b and c are live, non-overlapping slices of exactly m·k, k·n and m·n f32s in row-major
-    // order with leading dimensions k, n and n, which is what cblas_sgemm reads and writes.
+    // SAFETY: a and c are live, non-overlapping slices of exactly m·k and m·width f32s, row-major with
+    // leading dimensions k and width. B is read from offset cols.start with leading dimension n: its last
+    // element read is (k-1)·n + cols.end - 1 < k·n = b.len(). That is what cblas_sgemm reads and writes.
     unsafe {
         cblas_sgemm(
             ROW_MAJOR,
             NO_TRANS,
             NO_TRANS,
             mi,
-            ni,
+            wi,
             ki,
             1.0,
             a.as_ptr(),
             ki,
-            b.as_ptr(),
+            b.as_ptr().add(cols.start),
             ni,
             beta,
             c.as_mut_ptr(),
-            ni,
+            wi,
         );
+    }
+    Ok(())
+}
+
+/// Below this many multiply-adds a matmul stays on one thread: handing a part to the pool's other
+/// worker (a rayon join, a few µs when it is taken) costs more than the part saves. Measured with
+/// `nova bench embed` batch 1 (see `bench/README.md`).
+const SPLIT_MIN_MACS: usize = 1 << 20;
+
+/// Fewest output columns one part of a split linear layer gets: narrower slices of the weights make
+/// sgemm's blocking inefficient.
+const MIN_PART_COLS: usize = 128;
+
+/// Workers to spread `macs` multiply-adds over: all of the current rayon pool's when it pays, else 1.
+/// Inside a pool already running one batch per core, the extra parts are not stolen (every worker is
+/// busy) and run one after another here, so splitting never oversubscribes.
+fn parts_for(macs: usize) -> usize {
+    if macs < SPLIT_MIN_MACS {
+        1
+    } else {
+        rayon::current_num_threads().max(1)
+    }
+}
+
+/// [`sgemm`] with `beta = 1` into `c`, its output columns spread over the pool's workers when the product
+/// is big enough: a lone query's forward pass (one batch) then uses every core, not one. Split by
+/// columns, not rows: each part reads only its slice of the weights, so together they pack the weights
+/// once, as one call would (a row split packs all of them per part, which costs more than it saves when
+/// the parts run on one busy worker). Each output element is computed as one call would compute it.
+fn sgemm_split(
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    (m, k, n): (usize, usize, usize),
+) -> candle_core::Result<()> {
+    let parts = parts_for(m * k * n).min(n / MIN_PART_COLS);
+    if parts < 2 || c.len() != m * n {
+        // One part — or sizes that do not match, which `sgemm` reports.
+        return sgemm(a, b, c, (m, k, n), 1.0);
+    }
+    let width = n.div_ceil(parts);
+    let column = |p: usize| p * width..((p + 1) * width).min(n);
+    // Each part works on its own copy of its columns of `c` (bias and residual already in them).
+    let pieces: Vec<candle_core::Result<Vec<f32>>> = (0..parts)
+        .into_par_iter()
+        .map(|p| {
+            let cols = column(p);
+            let mut piece: Vec<f32> = c
+                .chunks_exact(n)
+                .flat_map(|row| &row[cols.clone()])
+                .copied()
+                .collect();
+            sgemm_cols(a, b, &mut piece, (m, k, n), cols, 1.0)?;
+            Ok(piece)
+        })
+        .collect();
+    for (p, piece) in pieces.into_iter().enumerate() {
+        let (cols, piece) = (column(p), piece?);
+        for (row, part) in c.chunks_exact_mut(n).zip(piece.chunks_exact(cols.len())) {
+            row[cols.clone()].copy_from_slice(part);
+        }
     }
     Ok(())
 }
@@ -111,25 +188,36 @@ impl CustomOp2 for BlasMatmul {
         if k != k2 || (rhs_batch != batch && rhs_batch != 1) {
             bail!("blas matmul shape mismatch: {ad:?} · {bd:?}");
         }
-        let mut out = vec![0f32; batch * m * n];
-        for i in 0..batch {
-            let rhs = if rhs_batch == 1 {
-                b
-            } else {
-                &b[i * k * n..(i + 1) * k * n]
-            };
-            sgemm(
-                &a[i * m * k..(i + 1) * m * k],
-                rhs,
-                &mut out[i * m * n..(i + 1) * m * n],
-                (m, k, n),
-                0.0,
-            )?;
+        if a.len() != batch * m * k || b.len() != rhs_batch * k * n {
+            bail!("blas matmul: buffer sizes do not match {ad:?} · {bd:?}");
         }
-        let mut dims = ad[..ad.len() - 2].to_vec();
-        dims.extend([m, n]);
-        Ok((CpuStorage::F32(out), Shape::from(dims)))
+        let mut out = vec![0f32; batch * m * n];
+        if m * n == 0 {
+            return Ok((CpuStorage::F32(out), Shape::from(output_dims(ad, m, n))));
+        }
+        // Attention: one product per (sequence, head), spread over the pool's workers when they are big
+        // enough to pay for it (long passages), each product on one thread.
+        let parts = parts_for(batch * m * k * n).min(batch);
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .with_min_len(batch.div_ceil(parts.max(1)))
+            .try_for_each(|(i, out)| {
+                let rhs = if rhs_batch == 1 {
+                    b
+                } else {
+                    &b[i * k * n..(i + 1) * k * n]
+                };
+                sgemm(&a[i * m * k..(i + 1) * m * k], rhs, out, (m, k, n), 0.0)
+            })?;
+        Ok((CpuStorage::F32(out), Shape::from(output_dims(ad, m, n))))
     }
+}
+
+/// The leading dims of `lhs` followed by `m, n`.
+fn output_dims(lhs: &[usize], m: usize, n: usize) -> Vec<usize> {
+    let mut dims = lhs[..lhs.len() - 2].to_vec();
+    dims.extend([m, n]);
+    dims
 }
 
 /// `x · Wᵀ + bias (+ residual)` in one pass: the output starts as the bias rows (plus the residual) and
@@ -164,7 +252,7 @@ impl Linear<'_> {
         for row in out.chunks_exact_mut(n) {
             row.iter_mut().zip(self.bias).for_each(|(o, b)| *o += b);
         }
-        sgemm(x, w_t, &mut out, (rows, k, n), 1.0)?;
+        sgemm_split(x, w_t, &mut out, (rows, k, n))?;
         Ok(CpuStorage::F32(out))
     }
 }
@@ -315,6 +403,43 @@ mod tests {
                 (reference + &r).unwrap()
             ) < 1e-4
         );
+    }
+
+    #[test]
+    fn products_split_over_workers_equal_candle_s() {
+        // Big enough to cross SPLIT_MIN_MACS, in a 2-worker pool: rows of a linear layer and the
+        // attention products per head are spread over both workers.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 33, 384), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (384, 1536), &dev).unwrap();
+        let bias = vec![0.25f32; 1536];
+        let q = Tensor::randn(0f32, 1.0, (2, 12, 97, 32), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (2, 12, 32, 97), &dev).unwrap();
+        const { assert!(33 * 2 * 384 * 1536 >= SPLIT_MIN_MACS && 24 * 97 * 32 * 97 >= SPLIT_MIN_MACS) };
+        let (ours_linear, ours_attention) = pool.install(|| {
+            (
+                linear(&x, &w, &bias, None).unwrap(),
+                matmul(&q, &k).unwrap(),
+            )
+        });
+        let b = Tensor::new(bias.as_slice(), &dev).unwrap();
+        let max_diff = |a: Tensor, b: Tensor| {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        let reference = x.broadcast_matmul(&w).unwrap().broadcast_add(&b).unwrap();
+        assert!(max_diff(ours_linear, reference) < 1e-3);
+        assert!(max_diff(ours_attention, q.matmul(&k).unwrap()) < 1e-3);
     }
 
     #[test]

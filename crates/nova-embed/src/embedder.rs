@@ -146,8 +146,9 @@ impl SentenceEmbedder {
         // allocator is fresh.
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let batches = self.plan_batches(&order, ids);
-        // Parallel across batches, each batch's matmuls on one thread: on 2 cores this beats splitting
-        // every MiniLM-sized matmul over both (measured: +50 % on passages), and never oversubscribes.
+        // Parallel across batches: on 2 cores one batch per core beats splitting every MiniLM-sized
+        // matmul over both (measured: +50 % on passages). A big matmul of a lone batch is still split
+        // over the idle workers (`blas::sgemm_rows`); with every worker busy, its parts stay local.
         let results: Vec<Result<Vec<Embedding>>> = batches
             .par_iter()
             .map(|batch| {

@@ -1,8 +1,11 @@
 //! One knob for inference parallelism.
 //!
-//! Parallelism is across batches (rayon), never inside a matmul: each batch runs its matmuls on one
-//! thread. Measured on 2 cores, that beats splitting every MiniLM-sized matmul over both cores, whose
-//! synchronisation (and OpenBLAS's own spinning threads competing with rayon's) costs more than it saves.
+//! Parallelism is rayon's, in two places: across batches (one forward pass per worker when there are
+//! several), and inside a big enough matmul, whose rows (or attention heads) are spread over the pool's
+//! workers (`blas::sgemm_rows`) — so a lone query's forward pass uses every core instead of one. When
+//! every worker already runs a batch, the split parts are not stolen and run one after another, so the
+//! two never oversubscribe. OpenBLAS's own threads stay off: its spinning pool competing with rayon's
+//! costs more than it saves.
 
 /// Caps the threads inference uses. rayon's global pool reads `RAYON_NUM_THREADS` once, so call this
 /// before the first embedding. `0` leaves the default (all cores).

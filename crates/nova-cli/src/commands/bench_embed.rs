@@ -31,11 +31,28 @@ struct Case {
     peak_fraction: f64,
 }
 
+/// Latency of embedding `batch` queries in one call, as a server's batcher would.
+#[derive(Debug, Serialize)]
+struct LatencyCase {
+    set: &'static str,
+    threads: usize,
+    batch: usize,
+    calls: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    texts_per_s: f64,
+    /// The host's arithmetic ceiling for this call: its matmul FLOPs at the measured sgemm peak.
+    ceiling_ms: f64,
+    /// `ceiling_ms / p50_ms`: the share of the peak a call reaches.
+    peak_fraction: f64,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     tool: &'static str,
     model: String,
     cases: Vec<Case>,
+    latency: Vec<LatencyCase>,
 }
 
 pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome> {
@@ -59,6 +76,7 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
     )?;
 
     let mut cases = Vec::new();
+    let mut latency = Vec::new();
     for &threads in &args.thread_counts {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
@@ -78,11 +96,22 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
             );
             cases.push(case);
         }
+        for &batch in args.batch_sizes.iter().filter(|&&b| b > 0) {
+            let case = pool.install(|| {
+                measure_latency(embedder, &queries, threads, batch, peak, args.min_seconds)
+            })?;
+            eprintln!(
+                "queries   threads={threads} batch={batch:<2} p50 {:>7.2} ms  p99 {:>7.2} ms  {:>7.1} texts/s  (ceiling {:.2} ms: {:.0}% of peak)",
+                case.p50_ms, case.p99_ms, case.texts_per_s, case.ceiling_ms, case.peak_fraction * 100.0
+            );
+            latency.push(case);
+        }
     }
     let report = Report {
         tool: "nova",
         model: embedder.model_id().to_owned(),
         cases,
+        latency,
     };
     fs_err::write(&args.out, serde_json::to_vec_pretty(&report)?)?;
     eprintln!(
@@ -125,6 +154,50 @@ fn measure(
         gflops,
         sgemm_peak_gflops: peak,
         peak_fraction: gflops / peak,
+    })
+}
+
+/// Calls of `batch` consecutive queries (cycling through them) for `min_seconds`: per-call latency.
+fn measure_latency(
+    embedder: &SentenceEmbedder,
+    queries: &[String],
+    threads: usize,
+    batch: usize,
+    peak: f64,
+    min_seconds: f64,
+) -> Result<LatencyCase> {
+    let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
+    let lengths: Vec<usize> = embedder.token_ids(&refs)?.iter().map(Vec::len).collect();
+    let mean_flops = lengths
+        .iter()
+        .map(|&l| embedder.forward_flops(l))
+        .sum::<f64>()
+        / lengths.len() as f64;
+    embedder.embed(&refs[..batch.min(refs.len())])?; // warm-up
+    let mut millis = Vec::new();
+    let start = Instant::now();
+    let mut next = 0;
+    while millis.is_empty() || start.elapsed().as_secs_f64() < min_seconds {
+        let call: Vec<&str> = (0..batch).map(|i| refs[(next + i) % refs.len()]).collect();
+        next = (next + batch) % refs.len();
+        let t0 = Instant::now();
+        embedder.embed(&call)?;
+        millis.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    millis.sort_by(f64::total_cmp);
+    let p50_ms = nova_core::percentile(&millis, 0.50).unwrap_or(f64::NAN);
+    let ceiling_ms = batch as f64 * mean_flops / (peak * 1e9) * 1000.0;
+    Ok(LatencyCase {
+        set: "queries",
+        threads,
+        batch,
+        calls: millis.len(),
+        p50_ms,
+        p99_ms: nova_core::percentile(&millis, 0.99).unwrap_or(f64::NAN),
+        texts_per_s: (millis.len() * batch) as f64 / seconds,
+        ceiling_ms,
+        peak_fraction: ceiling_ms / p50_ms,
     })
 }
 

@@ -75,19 +75,29 @@ impl Target {
     }
 }
 
-/// Resident set size (MiB) and open file descriptors of `pid`, from /proc.
-fn probe(pid: u32) -> Option<(f64, usize)> {
+/// `pid`'s resident memory — all of it, and its anonymous part (heap, stacks: where a leak grows; the
+/// rest is file pages of the store's memory-mapped files, which follow the KB's size) — and its open
+/// file descriptors, from /proc.
+fn probe(pid: u32, at_s: f64) -> Option<Probe> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
+    let mib = |field: &str| -> Option<f64> {
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
+    };
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
-    Some((rss_kib / 1024.0, fds))
+    Some(Probe {
+        at_s,
+        rss_mib: mib("VmRSS:")?,
+        anon_mib: mib("RssAnon:")?,
+        fds,
+    })
 }
 
 pub fn run(args: &BenchSoakArgs) -> Result<Outcome> {
@@ -108,7 +118,8 @@ pub fn run(args: &BenchSoakArgs) -> Result<Outcome> {
         );
     }
     if let Some(pid) = args.pid {
-        probe(pid).with_context(|| format!("cannot read /proc/{pid}: is --pid the server's?"))?;
+        probe(pid, 0.0)
+            .with_context(|| format!("cannot read /proc/{pid}: is --pid the server's?"))?;
     }
     let target = Arc::new(Target {
         client: client(args.key.as_deref(), args.max_in_flight)?,
@@ -154,10 +165,7 @@ async fn drive(
             let mut tick = tokio::time::interval(every);
             while started.elapsed() < duration + every / 2 {
                 tick.tick().await;
-                if let Some((rss_mib, fds)) = probe(pid) {
-                    let at_s = started.elapsed().as_secs_f64();
-                    probes.push(Probe { at_s, rss_mib, fds });
-                }
+                probes.extend(probe(pid, started.elapsed().as_secs_f64()));
             }
             probes
         })

@@ -2,7 +2,7 @@
 //! open file descriptors, each against minutes into the run (`plotters`, SVG backend: no fonts or system
 //! libraries needed).
 
-use super::soak_report::{Op, Report};
+use super::soak_report::{Op, Report, Window};
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -26,28 +26,33 @@ pub fn draw(report: &Report, path: &Path) -> Result<()> {
     let panels = root.split_evenly((3, 1));
     let minutes = (report.windows.len() as f64 * report.window_s as f64 / 60.0).max(1.0);
     latency(report, &panels[0], minutes).map_err(|e| fail(&*e))?;
-    let rss: Vec<(f64, f64)> = report
-        .windows
-        .iter()
-        .filter_map(|w| Some((w.end_s / 60.0, w.rss_mib?)))
-        .collect();
+    let memory = |part: fn(&Window) -> Option<f64>| -> Vec<(f64, f64)> {
+        report
+            .windows
+            .iter()
+            .filter_map(|w| Some((w.end_s / 60.0, part(w)?)))
+            .collect()
+    };
+    let rss = [
+        ("resident (RSS)", memory(|w| w.rss_mib)),
+        ("anonymous (heap)", memory(|w| w.anon_mib)),
+    ];
     let fds: Vec<(f64, f64)> = report
         .windows
         .iter()
         .filter_map(|w| Some((w.end_s / 60.0, w.fds? as f64)))
         .collect();
     let caption = format!(
-        "Server memory (RSS, MiB) — {} requests at {} req/s",
+        "Server memory (MiB) — {} requests at {} req/s",
         report.requests, report.rate
     );
-    single(&panels[1], &caption, "MiB", &rss, minutes, COLOURS[0]).map_err(|e| fail(&*e))?;
-    single(
+    lines(&panels[1], &caption, "MiB", &rss, minutes).map_err(|e| fail(&*e))?;
+    lines(
         &panels[2],
         "Open file descriptors",
         "fds",
-        &fds,
+        &[("fds", fds)],
         minutes,
-        COLOURS[3],
     )
     .map_err(|e| fail(&*e))?;
     root.present().map_err(|e| fail(&e))?;
@@ -106,15 +111,18 @@ fn latency(report: &Report, area: &DrawingArea<SVGBackend, Shift>, minutes: f64)
     Ok(())
 }
 
-fn single(
+/// Named series on a linear axis from zero.
+fn lines(
     area: &DrawingArea<SVGBackend, Shift>,
     caption: &str,
     unit: &str,
-    points: &[(f64, f64)],
+    series: &[(&str, Vec<(f64, f64)>)],
     minutes: f64,
-    colour: RGBColor,
 ) -> DrawResult {
-    let hi = points.iter().map(|p| p.1).fold(1.0f64, f64::max);
+    let hi = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max);
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 16))
         .margin(12)
@@ -127,6 +135,19 @@ fn single(
         .x_desc("minutes")
         .y_desc(unit)
         .draw()?;
-    chart.draw_series(LineSeries::new(points.to_vec(), colour.stroke_width(2)))?;
+    for ((name, points), colour) in series.iter().zip(COLOURS) {
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+    }
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()?;
+    }
     Ok(())
 }

@@ -42,6 +42,8 @@ pub struct Sample {
 pub struct Probe {
     pub at_s: f64,
     pub rss_mib: f64,
+    /// The anonymous part of `rss_mib` (heap, stacks), without the store's file pages.
+    pub anon_mib: f64,
     pub fds: usize,
 }
 
@@ -65,6 +67,7 @@ pub struct Window {
     pub ops: Vec<OpWindow>,
     /// The last probe in the window, if any.
     pub rss_mib: Option<f64>,
+    pub anon_mib: Option<f64>,
     pub fds: Option<usize>,
 }
 
@@ -97,6 +100,7 @@ pub struct Report {
     /// p95 latency per operation (windows with at least 5 answers of it).
     pub p95_trend: Vec<(Op, Option<Trend>)>,
     pub rss_trend: Option<Trend>,
+    pub anon_trend: Option<Trend>,
     pub fds_trend: Option<Trend>,
     pub rss_mib_min_max: Option<(f64, f64)>,
     pub fds_min_max: Option<(usize, usize)>,
@@ -181,6 +185,7 @@ pub fn summarise(
                 errors: inside.iter().filter(|s| !s.ok).count(),
                 ops: Op::ALL.iter().map(|&op| op_window(op, &inside)).collect(),
                 rss_mib: probe.map(|p| p.rss_mib),
+                anon_mib: probe.map(|p| p.anon_mib),
                 fds: probe.map(|p| p.fds),
             }
         })
@@ -203,6 +208,7 @@ pub fn summarise(
         })
         .collect();
     let rss: Vec<(f64, f64)> = probes.iter().map(|p| (p.at_s, p.rss_mib)).collect();
+    let anon: Vec<(f64, f64)> = probes.iter().map(|p| (p.at_s, p.anon_mib)).collect();
     let fds: Vec<(f64, f64)> = probes.iter().map(|p| (p.at_s, p.fds as f64)).collect();
     Report {
         url: args.url.clone(),
@@ -217,6 +223,7 @@ pub fn summarise(
         overall: Op::ALL.iter().map(|&op| op_window(op, &all)).collect(),
         p95_trend,
         rss_trend: trend(&rss),
+        anon_trend: trend(&anon),
         fds_trend: trend(&fds),
         rss_mib_min_max: probes.iter().map(|p| p.rss_mib).fold(None, |m, v| {
             Some(m.map_or((v, v), |(a, b): (f64, f64)| (a.min(v), b.max(v))))
@@ -258,6 +265,12 @@ impl Report {
         if let (Some(t), Some((lo, hi))) = (&self.rss_trend, self.rss_mib_min_max) {
             out.push_str(&format!(
                 "\n  RSS {lo:.0}–{hi:.0} MiB; first third {:.1} → last third {:.1} MiB ({:+.1} MiB/h fitted)",
+                t.first_third, t.last_third, t.slope_per_hour
+            ));
+        }
+        if let Some(t) = &self.anon_trend {
+            out.push_str(&format!(
+                "\n  anonymous memory (heap) first third {:.1} → last third {:.1} MiB ({:+.1} MiB/h fitted)",
                 t.first_third, t.last_third, t.slope_per_hour
             ));
         }
