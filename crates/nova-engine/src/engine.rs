@@ -916,15 +916,27 @@ impl Engine {
         ctx.principal.require(Role::Reader, Some(name))?;
         check_client_filter(&opts.filter)?;
         let kb = self.kb(name)?;
-        let dense = match opts.mode {
-            Mode::Bm25 => None,
-            Mode::Dense | Mode::Hybrid => Some(self.model()?.queries.encode(query)?),
+        let access = self.access(ctx, name);
+        let (dense, bm25) = match opts.mode {
+            Mode::Bm25 => (None, None),
+            Mode::Dense => (Some(self.model()?.queries.encode(query)?), None),
+            // BM25's candidates are fetched on another thread while the query is embedded (the store
+            // serves reads side by side), so hybrid costs about what the embedding alone does.
+            Mode::Hybrid => std::thread::scope(|s| {
+                let bm25 = s.spawn(|| crate::search::bm25_candidates(&kb, &access, query, opts));
+                let dense = self.model().and_then(|m| m.queries.encode(query));
+                let bm25 = bm25
+                    .join()
+                    .map_err(|_| EngineError::Internal("BM25 retrieval panicked".into()))?;
+                Ok::<_, EngineError>((Some(dense?), Some(bm25?)))
+            })?,
         };
-        let hits = crate::search::search(
+        let hits = crate::search::search_with(
             &kb,
-            &self.access(ctx, name),
+            &access,
             query,
             dense.as_deref().map(Vec::as_slice),
+            bm25,
             opts,
         )?;
         self.audit_read(

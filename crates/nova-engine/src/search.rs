@@ -127,6 +127,56 @@ pub(crate) fn search(
     dense: Option<&[f32]>,
     opts: &SearchOptions,
 ) -> Result<Vec<DocHit>> {
+    search_with(kb, access, query, dense, None, opts)
+}
+
+/// BM25's candidate chunks for `query`: what [`search_with`] takes ready-made, so they can be fetched
+/// while the query is being embedded.
+pub(crate) fn bm25_candidates(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    query: &str,
+    opts: &SearchOptions,
+) -> Result<Vec<StoreHit>> {
+    let sparse = kb.bm25().query(query);
+    Ok(kb.store().search(&candidates_query(
+        Retriever::Bm25,
+        &[],
+        &sparse,
+        access,
+        opts,
+    ))?)
+}
+
+/// The store query of one retriever's candidates.
+fn candidates_query<'a>(
+    retriever: Retriever,
+    dense: &'a [f32],
+    sparse: &'a SparseVec,
+    access: &'a AccessFilter,
+    opts: &'a SearchOptions,
+) -> StoreQuery<'a> {
+    StoreQuery {
+        retriever,
+        dense,
+        sparse,
+        filter: &opts.filter,
+        access,
+        limit: opts.candidates.max(opts.k),
+        // Candidates carry only their document id; full payloads are read for the winners.
+        payload_keys: Some(&[keys::DOC_ID]),
+    }
+}
+
+/// [`search`], with BM25's candidates already fetched ([`bm25_candidates`]) when `bm25` is given.
+pub(crate) fn search_with(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    query: &str,
+    dense: Option<&[f32]>,
+    mut bm25: Option<Vec<StoreHit>>,
+    opts: &SearchOptions,
+) -> Result<Vec<DocHit>> {
     let dense_vec = match (opts.mode, dense) {
         (Mode::Bm25, _) => &[][..],
         (_, Some(v)) => v,
@@ -142,16 +192,13 @@ pub(crate) fn search(
         kb.bm25().query(query)
     };
     let run = |retriever| {
-        kb.store().search(&StoreQuery {
+        kb.store().search(&candidates_query(
             retriever,
-            dense: dense_vec,
-            sparse: &sparse_vec,
-            filter: &opts.filter,
+            dense_vec,
+            &sparse_vec,
             access,
-            limit: opts.candidates.max(opts.k),
-            // Candidates carry only their document id; full payloads are read for the winners.
-            payload_keys: Some(&[keys::DOC_ID]),
-        })
+            opts,
+        ))
     };
     let mut attempt = 0;
     loop {
@@ -161,10 +208,11 @@ pub(crate) fn search(
         } else {
             run(Retriever::Dense)?
         };
-        let bm25 = if opts.mode == Mode::Dense {
-            Vec::new()
-        } else {
-            run(Retriever::Bm25)?
+        let bm25 = match (opts.mode, bm25.take()) {
+            (Mode::Dense, _) => Vec::new(),
+            // Fetched beside the embedding; a retry fetches afresh.
+            (_, Some(ready)) => ready,
+            (_, None) => run(Retriever::Bm25)?,
         };
         let grouped = group(dense, bm25, opts);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();

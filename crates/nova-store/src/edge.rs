@@ -8,7 +8,9 @@ use crate::error::{Result, StoreError};
 use crate::record::{Retriever, StoreHit, StoreQuery, StoreSchema, StoredPoint};
 use crate::{ChunkRecord, Payload, Store, StoreBackend};
 use nova_core::{AccessFilter, Condition, DataLayout, FieldValue, Filter, KbName, ACL_FIELD};
-use parking_lot::{MappedMutexGuard, Mutex, MutexGuard, RwLock};
+use parking_lot::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 use qdrant_edge::{
     CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
     FieldCondition, FieldIndexOperations, HasIdCondition, IsEmptyCondition, JsonPath, Match,
@@ -86,9 +88,11 @@ impl StoreBackend for EdgeBackend {
 
 /// A knowledge base stored in an in-process Qdrant shard.
 pub struct EdgeStore {
-    // `EdgeShard::flush` takes its WAL lock with `try_lock().expect(..)`, so writes are serialised here.
-    // Always `Some` but while the store is dropped (see `Drop`); read it through `shard()`.
-    shard: Mutex<Option<EdgeShard>>,
+    // Reads share the shard (its reads take `&self` and its own read locks), so concurrent searches run
+    // side by side; writes, the optimiser and a snapshot's freeze take it exclusively, which also keeps
+    // them apart from each other (`EdgeShard::flush` takes its WAL lock with `try_lock().expect(..)`).
+    // Always `Some` but while the store is dropped (see `Drop`); reach it through `shard()`/`shard_mut()`.
+    shard: RwLock<Option<EdgeShard>>,
     dim: usize,
     path: PathBuf,
     /// Whether any stored chunk sets an `acl`. While none does, a reader's access filter excludes
@@ -170,7 +174,7 @@ impl EdgeStore {
                 .map_err(open_err)?;
         }
         Ok(Self {
-            shard: Mutex::new(Some(shard)),
+            shard: RwLock::new(Some(shard)),
             dim: schema.dim,
             path: path.to_path_buf(),
             acls_in_use: RwLock::new(false),
@@ -193,7 +197,7 @@ impl EdgeStore {
             .map(|v| v.size)
             .unwrap_or_default();
         let store = Self {
-            shard: Mutex::new(Some(shard)),
+            shard: RwLock::new(Some(shard)),
             dim,
             path: path.to_path_buf(),
             // Until counted, assume acls: a read before the count below would filter, never leak.
@@ -407,7 +411,7 @@ impl Store for EdgeStore {
                 PointStruct::new(c.id, vectors, serde_json::Value::Object(c.payload)).into()
             })
             .collect();
-        let shard = self.shard();
+        let shard = self.shard_mut();
         shard
             .update(UpdateOperation::PointOperation(
                 PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
@@ -417,7 +421,7 @@ impl Store for EdgeStore {
     }
 
     fn overwrite_payloads(&self, payloads: Vec<(u64, Payload)>) -> Result<()> {
-        let shard = self.shard();
+        let shard = self.shard_mut();
         for (id, payload) in payloads {
             shard
                 .update(UpdateOperation::PayloadOperation(
@@ -434,7 +438,7 @@ impl Store for EdgeStore {
     }
 
     fn delete(&self, f: &Filter) -> Result<()> {
-        let shard = self.shard();
+        let shard = self.shard_mut();
         shard
             .update(UpdateOperation::PointOperation(
                 PointOperations::DeletePointsByFilter(filter(f)?),
@@ -474,15 +478,15 @@ impl Store for EdgeStore {
     }
 
     fn optimize(&self) -> Result<()> {
-        self.shard()
+        self.shard_mut()
             .optimize()
             .map(|_| ())
             .map_err(op_err("optimize"))
     }
 
     fn frozen(&self, f: &mut dyn FnMut()) -> Result<()> {
-        // Every update and the optimiser go through the shard lock: holding it freezes the files.
-        let shard = self.shard();
+        // Every update and the optimiser take the shard exclusively: holding it so freezes the files.
+        let shard = self.shard_mut();
         flush(&shard)?;
         f();
         Ok(())
@@ -490,9 +494,17 @@ impl Store for EdgeStore {
 }
 
 impl EdgeStore {
-    /// The shard, locked.
-    fn shard(&self) -> MappedMutexGuard<'_, EdgeShard> {
-        MutexGuard::map(self.shard.lock(), |s| {
+    /// The shard, shared with other reads.
+    fn shard(&self) -> MappedRwLockReadGuard<'_, EdgeShard> {
+        RwLockReadGuard::map(self.shard.read(), |s| {
+            s.as_ref()
+                .expect("the shard is taken only when the store is dropped")
+        })
+    }
+
+    /// The shard, for a write (or anything that must not run beside one): exclusive.
+    fn shard_mut(&self) -> MappedRwLockWriteGuard<'_, EdgeShard> {
+        RwLockWriteGuard::map(self.shard.write(), |s| {
             s.as_mut()
                 .expect("the shard is taken only when the store is dropped")
         })
