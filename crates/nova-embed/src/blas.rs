@@ -363,18 +363,21 @@ mod tests {
         let w = Tensor::randn(0f32, 1.0, (7, 4), &dev).unwrap();
         let bw = Tensor::randn(0f32, 1.0, (3, 7, 4), &dev).unwrap();
         for rhs in [&w, &bw] {
-            let ours = matmul(&a, rhs).unwrap();
-            let theirs = a.broadcast_matmul(rhs).unwrap();
-            let diff = (ours - theirs)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_diff(matmul(&a, rhs).unwrap(), a.broadcast_matmul(rhs).unwrap());
             assert!(diff < 1e-4, "max difference {diff}");
         }
+    }
+
+    /// The largest absolute difference between two tensors of one shape.
+    fn max_diff(a: Tensor, b: Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
     }
 
     #[test]
@@ -386,19 +389,9 @@ mod tests {
         let bias = [0.5f32, -1.0, 2.0];
         let b = Tensor::new(&bias, &dev).unwrap();
         let reference = x.matmul(&w).unwrap().broadcast_add(&b).unwrap();
-        let diff = |a: Tensor, b: Tensor| {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
-        assert!(diff(linear(&x, &w, &bias, None).unwrap(), reference.clone()) < 1e-4);
+        assert!(max_diff(linear(&x, &w, &bias, None).unwrap(), reference.clone()) < 1e-4);
         assert!(
-            diff(
+            max_diff(
                 linear(&x, &w, &bias, Some(&r)).unwrap(),
                 (reference + &r).unwrap()
             ) < 1e-4
@@ -407,8 +400,8 @@ mod tests {
 
     #[test]
     fn products_split_over_workers_equal_candle_s() {
-        // Big enough to cross SPLIT_MIN_MACS, in a 2-worker pool: rows of a linear layer and the
-        // attention products per head are spread over both workers.
+        // Big enough to cross SPLIT_MIN_MACS, in a 2-worker pool: a linear layer's output columns and
+        // the attention products per head are spread over both workers.
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
@@ -427,16 +420,6 @@ mod tests {
             )
         });
         let b = Tensor::new(bias.as_slice(), &dev).unwrap();
-        let max_diff = |a: Tensor, b: Tensor| {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
         let reference = x.broadcast_matmul(&w).unwrap().broadcast_add(&b).unwrap();
         assert!(max_diff(ours_linear, reference) < 1e-3);
         assert!(max_diff(ours_attention, q.matmul(&k).unwrap()) < 1e-3);

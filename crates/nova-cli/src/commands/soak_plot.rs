@@ -96,18 +96,35 @@ fn latency(report: &Report, area: &DrawingArea<SVGBackend, Shift>, minutes: f64)
         .x_desc("minutes")
         .y_desc("ms")
         .draw()?;
-    for ((op, points), colour) in series.into_iter().zip(COLOURS) {
+    let named: Vec<(&str, Vec<(f64, f64)>)> =
+        series.into_iter().map(|(op, p)| (op.name(), p)).collect();
+    draw_named(&mut chart, &named, SeriesLabelPosition::UpperRight)
+}
+
+/// Each series as a line in its colour, with a legend when there is more than one.
+fn draw_named<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    series: &[(&str, Vec<(f64, f64)>)],
+    legend: SeriesLabelPosition,
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for ((name, points), colour) in series.iter().zip(COLOURS) {
         chart
-            .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
-            .label(op.name())
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
+            .label(*name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()?;
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(legend)
+            .draw()?;
+    }
     Ok(())
 }
 
@@ -135,19 +152,5 @@ fn lines(
         .x_desc("minutes")
         .y_desc(unit)
         .draw()?;
-    for ((name, points), colour) in series.iter().zip(COLOURS) {
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
-    }
-    if series.len() > 1 {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()?;
-    }
-    Ok(())
+    draw_named(&mut chart, series, SeriesLabelPosition::LowerRight)
 }
