@@ -18,7 +18,7 @@ pub use code::Code;
 pub use filter::{Condition, FieldValue, Filter};
 pub use layout::DataLayout;
 pub use names::{
-    excerpt, is_bidi_control, is_blank, DocId, KbName, LabelField, NameError, EXCERPT_CHARS,
+    excerpt, is_bidi_control, is_blank, to_hex, DocId, KbName, LabelField, NameError, EXCERPT_CHARS,
 };
 pub use stats::percentile;
 pub use vector::{cosine, l2_normalize, Embedding};

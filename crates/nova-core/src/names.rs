@@ -70,6 +70,11 @@ pub fn is_blank(text: &str) -> bool {
     text.chars().all(ecma_space)
 }
 
+/// `bytes` as lowercase hex (digests and key ids).
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Unicode's bidirectional formatting characters (embeddings, overrides, isolates and marks): in an id they
 /// make a listing display a different name than the stored one ("Trojan Source").
 pub fn is_bidi_control(c: char) -> bool {

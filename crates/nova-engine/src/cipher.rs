@@ -108,10 +108,7 @@ fn data_key(bytes: &[u8], origin: &str) -> Result<DataKey> {
         .map_err(|_| bad_key(origin, "is not a valid AES-256 key"))?;
     let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
     Ok(DataKey {
-        id: digest.as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        id: nova_core::to_hex(&digest.as_ref()[..8]),
         key: LessSafeKey::new(unbound),
     })
 }

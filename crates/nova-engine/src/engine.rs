@@ -1217,10 +1217,7 @@ impl Engine {
         if target.exists() || self.retiring.lock().contains(&name) {
             return Err(EngineError::KbExists(name.to_string()));
         }
-        fs_err::rename(staging, &target).map_err(|source| EngineError::Io {
-            path: target.clone(),
-            source,
-        })?;
+        fs_err::rename(staging, &target).map_err(crate::files::io(&target))?;
         Ok((name, info))
     }
 

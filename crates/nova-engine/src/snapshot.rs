@@ -67,12 +67,8 @@ fn sha256_of(path: &Path) -> Result<FileEntry> {
     let size = std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
     Ok(FileEntry {
         size,
-        sha256: hex(&hasher.finalize()),
+        sha256: nova_core::to_hex(&hasher.finalize()),
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes KB `kb`'s folder `dir` to `out` as a snapshot; the caller keeps the KB's files still.
@@ -185,7 +181,7 @@ pub(crate) fn unpack(input: &mut dyn Read, staging: &Path) -> Result<SnapshotInf
             rel,
             FileEntry {
                 size,
-                sha256: hex(&hasher.finalize()),
+                sha256: nova_core::to_hex(&hasher.finalize()),
             },
         );
     }

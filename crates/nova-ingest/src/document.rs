@@ -70,10 +70,7 @@ impl Document {
 
 /// Hex sha256 of `text`.
 pub fn content_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    nova_core::to_hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// Splits a list field: a JSON-ish `[a, b]`, or values separated by commas or semicolons.

@@ -285,7 +285,6 @@ const KB_NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 /// A payload field name as the filter check accepts it.
 const FIELD_NAME_PATTERN: &str = "^[A-Za-z0-9_-]+$";
 
-/// Every operation with its path.
 /// Paths whose POST and DELETE write to the data folder, so a full disk answers them `507`.
 const WRITES_FILES: &[&str] = &[
     "/v1/kbs",
@@ -299,6 +298,7 @@ const WRITES_FILES: &[&str] = &[
     "/v1/tasks/{id}/cancel",
 ];
 
+/// Every operation with its path.
 fn operations(
     openapi: &mut utoipa::openapi::OpenApi,
 ) -> impl Iterator<Item = (&str, &mut utoipa::openapi::path::Operation)> {
