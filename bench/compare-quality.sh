@@ -1,17 +1,85 @@
 #!/usr/bin/env bash
-# Retrieval quality, KB Nova beside its peers (bm25s, exact sentence-transformers, their RRF) on the same
-# BEIR folder in one run. Usage: bench/compare-quality.sh [DATASET_DIR]  (default ../shared/datasets/cranfield)
+# Retrieval quality on every evaluation set, in one run:
+#  1. KB Nova (`nova eval`, one hybrid run per fusion in $FUSIONS over the same candidates) beside its
+#     peers (bm25s, exact sentence-transformers, their RRF) on the same documents;
+#  2. the BM25 comparison, query by query (bench/bm25_compare.py);
+#  3. the leave-one-set-out choice of fusion (bench/loso.py): tuned on all sets but one, scored on it.
+# Sets: SciFact and Cranfield (shared), Debian sysadmin packages (built from Debian's index,
+# bench/datasets/debian-sysadmin), the troubleshooting docs with the shared questions and with our
+# held-out paraphrases (bench/datasets/troubleshooting-paraphrased). A set whose files are missing is
+# SKIPPED. Tables go to bench/results/quality-*.md.
+# Usage: bench/compare-quality.sh [SET ...]   (default: all five; KB_NOVA_SHARED=../shared)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/env.sh
-DATASET="${1:-../shared/datasets/cranfield}"
+SHARED="${KB_NOVA_SHARED:-$ROOT/../shared}"
+FUSIONS="${FUSIONS:-rrf,convex:0.3,convex:0.4,convex:0.5,convex:0.6,convex:0.7,convex:0.8,zscore:0.3,zscore:0.4,zscore:0.5,zscore:0.6,zscore:0.7,zscore:0.8,dbsf:0.3,dbsf:0.4,dbsf:0.5,dbsf:0.6,dbsf:0.7,dbsf:0.8}"
+SETS=("$@")
+[ ${#SETS[@]} -gt 0 ] || SETS=(scifact cranfield debian-sysadmin troubleshooting troubleshooting-paraphrased)
 PY="$(bash bench/setup-python.sh)"
 bash scripts/fetch-models.sh >/dev/null
 cargo build --locked --bin nova
-mkdir -p bench/results
-name="$(basename "$DATASET")"
-echo "== KB Nova"
-"$KB_NOVA_BIN" eval --dataset "$DATASET" --out "bench/results/quality-nova-$name.json"
-echo "== peers"
-"$PY" bench/quality_baseline.py --dataset "$DATASET" --out "bench/results/quality-peers-$name.json"
+OUT=bench/results
+mkdir -p "$OUT/datasets"
+export NOVA_DATA__DIR="${NOVA_DATA__DIR:-$OUT/quality-data}"
+reports=()
+parity="$OUT/quality-bm25.md"
+printf '| set | KB Nova BM25 | bm25s | Δ | queries better / worse | peer RRF | peer exact MiniLM |\n|---|---|---|---|---|---|---|\n' >"$parity"
+
+# One set: KB Nova's sweep on the form users ingest, the peers and the BM25 comparison on a BEIR folder.
+run_set() {
+  local name="$1" beir="$2"
+  shift 2
+  echo "== $name"
+  "$KB_NOVA_BIN" eval "$@" --kb "quality-$name" --fusion "$FUSIONS" --out "$OUT/quality-nova-$name.json" \
+    --runs "$OUT/quality-runs-$name.txt"
+  reports+=("$OUT/quality-nova-$name.json")
+  if [ "$1" != --dataset ]; then
+    # Ingested as Markdown above; BM25 is compared on the same files as plain text, as bm25s sees them.
+    "$KB_NOVA_BIN" eval --dataset "$beir" --kb "quality-$name-beir" --modes bm25 \
+      --runs "$OUT/quality-runs-$name.txt" --out "$OUT/quality-bm25-$name.json" >/dev/null
+  fi
+  "$PY" bench/quality_baseline.py --dataset "$beir" --out "$OUT/quality-peers-$name.json" 2>/dev/null
+  "$PY" bench/bm25_compare.py --dataset "$beir" --runs "$OUT/quality-runs-$name.txt" \
+    --out "$OUT/quality-bm25cmp-$name.json" | tee "$OUT/quality-bm25cmp-$name.txt"
+  "$PY" - "$name" "$OUT" >>"$parity" <<'PY'
+import json, sys
+name, out = sys.argv[1], sys.argv[2]
+cmp = json.load(open(f"{out}/quality-bm25cmp-{name}.json"))
+peers = json.load(open(f"{out}/quality-peers-{name}.json"))
+q = cmp["queries"]
+better = sum(r["ndcg_nova"] > r["ndcg_bm25s"] + 1e-9 for r in q)
+worse = sum(r["ndcg_nova"] < r["ndcg_bm25s"] - 1e-9 for r in q)
+print(f"| {name} | {cmp['nova']:.4f} | {cmp['bm25s']:.4f} | {cmp['nova'] - cmp['bm25s']:+.4f} | {better} / {worse} | "
+      f"{peers['rrf']['ndcg_at_10']:.4f} | {peers['exact-minilm']['ndcg_at_10']:.4f} |")
+PY
+}
+
+for set in "${SETS[@]}"; do
+  case "$set" in
+    scifact | cranfield)
+      dir="$SHARED/datasets/$set"
+      if [ -f "$dir/corpus.jsonl" ]; then run_set "$set" "$dir" --dataset "$dir"; else echo "SKIPPED $set: $dir not found"; fi ;;
+    debian-sysadmin)
+      dir="$OUT/datasets/debian-sysadmin"
+      if "$PY" bench/datasets/build_debian.py "$dir"; then run_set "$set" "$dir" --dataset "$dir"
+      else echo "SKIPPED $set: Debian's package index could not be read"; fi ;;
+    troubleshooting | troubleshooting-paraphrased)
+      docs="$SHARED/datasets/troubleshooting/docs"
+      queries="$SHARED/datasets/troubleshooting/queries.jsonl"
+      [ "$set" = troubleshooting ] || queries="bench/datasets/$set/queries.jsonl"
+      if [ -d "$docs" ]; then
+        "$PY" bench/datasets/folder_to_beir.py "$docs" "$queries" "$OUT/datasets/$set" >/dev/null
+        run_set "$set" "$OUT/datasets/$set" --kb-queries "$queries" --docs "$docs"
+      else echo "SKIPPED $set: $docs not found"; fi ;;
+    *) echo "unknown set $set (scifact, cranfield, debian-sysadmin, troubleshooting, troubleshooting-paraphrased)" >&2; exit 2 ;;
+  esac
+done
+
+echo "== BM25 beside bm25s (nDCG@10)"
+cat "$parity"
+if [ ${#reports[@]} -ge 2 ]; then
+  echo "== leave-one-set-out fusion"
+  "$PY" bench/loso.py "${reports[@]}" | tee "$OUT/quality-loso.md"
+fi

@@ -38,6 +38,24 @@ def metrics(ranked, rels):
     return (dcg / idcg if idcg else 0.0), recall, mrr
 
 
+def documents(corpus):
+    """Ids and the text the peers index (title + " " + text)."""
+    return [c["_id"] for c in corpus], [(c.get("title", "") + " " + c.get("text", "")).strip() for c in corpus]
+
+
+def bm25s_search(texts, query_texts, k=100):
+    """bm25s as its README runs it (English stop words + Snowball): per query the indexes of its top
+    `k` documents, with each document's and each query's terms."""
+    stemmer = Stemmer.Stemmer("english")
+    doc_terms = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    query_terms = bm25s.tokenize(query_texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    qtok = bm25s.tokenize(query_texts, stopwords="en", stemmer=stemmer, show_progress=False)
+    top, _ = retriever.retrieve(qtok, k=min(k, len(texts)), show_progress=False)
+    return top, doc_terms, query_terms
+
+
 def rrf(lists, k=60):
     scores = {}
     for lst in lists:
@@ -53,15 +71,10 @@ def main():
     p.add_argument("--out")
     a = p.parse_args()
     corpus, queries, qrels = load(a.dataset)
-    ids = [c["_id"] for c in corpus]
-    texts = [(c.get("title", "") + " " + c.get("text", "")).strip() for c in corpus]
+    ids, texts = documents(corpus)
     qids = list(queries)
 
-    stemmer = Stemmer.Stemmer("english")
-    retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
-    qtok = bm25s.tokenize([queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False)
-    docs, _ = retriever.retrieve(qtok, k=min(100, len(ids)), show_progress=False)
+    docs, _, _ = bm25s_search(texts, [queries[q] for q in qids])
     bm25_runs = {q: [ids[i] for i in row] for q, row in zip(qids, docs)}
 
     model = SentenceTransformer(a.model, device="cpu")

@@ -1066,13 +1066,19 @@ pub struct EvalArgs {
     pub modes: Vec<String>,
 
     /// Hybrid fusion: rrf, rrf:K, convex (α = 0.5) or convex:ALPHA (weight of the dense scores)
-    /// [default: convex:0.6, as search uses].
-    #[arg(long, value_name = "SPEC")]
-    pub fusion: Option<String>,
+    /// [default: convex:0.6, as search uses]. Several, comma-separated, evaluate hybrid once per
+    /// fusion over the same retrieved candidates (a sweep: --fusion rrf,convex:0.3,convex:0.5).
+    #[arg(long, value_name = "SPEC", value_delimiter = ',')]
+    pub fusion: Vec<String>,
 
     /// Chunks fetched from each retriever before fusion.
     #[arg(long, default_value_t = 300, value_name = "N")]
     pub candidates: usize,
+
+    /// Expand BM25 queries with terms of their best chunks (pseudo-relevance feedback, RM3) in bm25
+    /// and hybrid modes.
+    #[arg(long)]
+    pub prf: bool,
 
     /// Knowledge base to (re)use [default: eval-<dataset folder name>]; the corpus is ingested into it
     /// (a no-op when already there).
@@ -1082,4 +1088,9 @@ pub struct EvalArgs {
     /// Write the report as JSON here.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Write every ranking as a TREC run file here (`qid Q0 doc rank score tag`, tag = mode or
+    /// `hybrid-<fusion>`), for per-query comparisons (bench/bm25_compare.py) and trec_eval.
+    #[arg(long, value_name = "FILE")]
+    pub runs: Option<PathBuf>,
 }

@@ -13,7 +13,7 @@ use crate::audit::{AuditSettings, Auditor};
 use crate::cipher::{EncryptionSettings, Keyring};
 use crate::disk::DiskGuard;
 use crate::error::{EngineError, Result};
-use crate::eval::{evaluate, BeirSet, ModeReport};
+use crate::eval::{evaluate, BeirSet, EvalRuns, ModeReport};
 use crate::feedback::Feedback;
 use crate::health::{writable, Health, HealthCache};
 use crate::ingest::CancelCheck;
@@ -1452,7 +1452,7 @@ impl Engine {
         ctx: &RequestCtx,
         name: &KbName,
         set: &BeirSet,
-        modes: &[Mode],
+        runs: EvalRuns<'_>,
         base: &SearchOptions,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<ModeReport>> {
@@ -1461,14 +1461,26 @@ impl Engine {
         let kb = self.kb(name)?;
         let embedder = self.model()?.embedder.as_ref();
         let access = self.access(ctx, name);
+        // A fusion sweep asks hybrid the same query once per fusion; it is embedded once (its later
+        // fusions' latencies then leave the embedding out). Single runs embed every time.
+        let sweep = runs.fusions.len() > 1;
+        let embedded: Mutex<HashMap<String, Vec<f32>>> = Mutex::default();
         let search = |query: &str, opts: &SearchOptions| {
             let dense = match opts.mode {
                 Mode::Bm25 => None,
+                Mode::Hybrid if sweep => match embedded.lock().entry(query.to_owned()) {
+                    std::collections::hash_map::Entry::Occupied(e) => Some(e.get().clone()),
+                    std::collections::hash_map::Entry::Vacant(e) => embedder
+                        .embed(&[query])?
+                        .into_iter()
+                        .next()
+                        .map(|v| e.insert(v).clone()),
+                },
                 Mode::Dense | Mode::Hybrid => embedder.embed(&[query])?.into_iter().next(),
             };
             crate::search::search(&kb, &access, query, dense.as_deref(), opts)
         };
-        evaluate(set, modes, base, &search, progress)
+        evaluate(set, runs, base, &search, progress)
     }
 
     /// Creates an API key (administrators of every KB only); the secret is in the answer alone.

@@ -2,6 +2,7 @@
 //! MRR@10 per retrieval mode, with query latency percentiles.
 
 use crate::error::{EngineError, Result};
+use crate::fusion::Fusion;
 use crate::search::{DocHit, Mode, SearchOptions};
 use nova_core::percentile;
 use nova_ingest::{read_path, Document, ReadOptions};
@@ -150,11 +151,24 @@ impl BeirSet {
     }
 }
 
+/// What an evaluation runs: each mode, and hybrid once per fusion (the base options' fusion when
+/// `fusions` is empty).
+#[derive(Debug, Clone, Copy)]
+pub struct EvalRuns<'a> {
+    /// Retrieval modes.
+    pub modes: &'a [Mode],
+    /// Fusions hybrid is scored with, over the same candidates.
+    pub fusions: &'a [Fusion],
+}
+
 /// One mode's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeReport {
     /// Retrieval mode.
     pub mode: Mode,
+    /// How hybrid fused its retrievers (`None` for the single modes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<String>,
     /// Queries evaluated.
     pub queries: usize,
     /// Mean nDCG@10.
@@ -169,6 +183,19 @@ pub struct ModeReport {
     pub latency_p50_ms: f64,
     /// 95th percentile query latency, milliseconds.
     pub latency_p95_ms: f64,
+    /// Each query's ranking (query id, documents with scores, best first), for run files.
+    #[serde(skip)]
+    pub run: Vec<(String, Vec<(String, f64)>)>,
+}
+
+impl ModeReport {
+    /// `hybrid-<fusion>` for hybrid, else the mode (a run file's tag).
+    pub fn tag(&self) -> String {
+        match &self.fusion {
+            Some(f) => format!("{}-{f}", self.mode.as_str()),
+            None => self.mode.as_str().to_owned(),
+        }
+    }
 }
 
 /// nDCG@k with linear gains (trec_eval's `ndcg_cut`).
@@ -216,31 +243,50 @@ pub(crate) fn mrr(ranked: &[String], rels: &HashMap<String, u32>, k: usize) -> f
 }
 
 /// Runs every test query of `set` in each mode through `search` (over a KB already holding the
-/// corpus). `base` sets the fusion and candidate depth; its mode and k are replaced (k = 100 for
-/// Recall@100).
+/// corpus); hybrid runs once per fusion in `fusions` (`base.fusion` when empty). `base` sets the
+/// candidate depth; its mode and k are replaced (k = 100 for Recall@100).
 pub(crate) fn evaluate(
     set: &BeirSet,
-    modes: &[Mode],
+    EvalRuns { modes, fusions }: EvalRuns<'_>,
     base: &SearchOptions,
     search: &dyn Fn(&str, &SearchOptions) -> Result<Vec<DocHit>>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<ModeReport>> {
+    let fusions = if fusions.is_empty() {
+        std::slice::from_ref(&base.fusion)
+    } else {
+        fusions
+    };
+    let runs = modes.iter().flat_map(|&mode| {
+        let per_mode: Vec<Option<Fusion>> = if mode == Mode::Hybrid {
+            fusions.iter().copied().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        per_mode.into_iter().map(move |f| (mode, f))
+    });
     let mut reports = Vec::new();
     let mut done = 0;
-    for &mode in modes {
+    for (mode, fusion) in runs {
         let opts = SearchOptions {
             mode,
             k: 100,
             candidates: base.candidates.max(100),
+            fusion: fusion.unwrap_or(base.fusion),
             ..base.clone()
         };
+        let mut run = Vec::with_capacity(set.queries.len());
         let (mut n, mut r, mut r5, mut m) = (0.0, 0.0, 0.0, 0.0);
         let mut latencies = Vec::with_capacity(set.queries.len());
         for (qid, text) in &set.queries {
             let start = Instant::now();
             let hits = search(text, &opts)?;
             latencies.push(start.elapsed().as_secs_f64() * 1000.0);
-            let ranked: Vec<String> = hits.into_iter().map(|h| h.doc_id).collect();
+            let ranked: Vec<String> = hits.iter().map(|h| h.doc_id.clone()).collect();
+            run.push((
+                qid.clone(),
+                hits.into_iter().map(|h| (h.doc_id, h.score)).collect(),
+            ));
             let rels = &set.qrels[qid];
             n += ndcg(&ranked, rels, 10);
             r += recall(&ranked, rels, 100);
@@ -253,6 +299,7 @@ pub(crate) fn evaluate(
         let q = set.queries.len().max(1) as f64;
         reports.push(ModeReport {
             mode,
+            fusion: fusion.map(|f| f.to_string()),
             queries: set.queries.len(),
             ndcg_at_10: n / q,
             recall_at_5: r5 / q,
@@ -260,6 +307,7 @@ pub(crate) fn evaluate(
             mrr_at_10: m / q,
             latency_p50_ms: percentile(&latencies, 0.5).unwrap_or(0.0),
             latency_p95_ms: percentile(&latencies, 0.95).unwrap_or(0.0),
+            run,
         });
     }
     Ok(reports)

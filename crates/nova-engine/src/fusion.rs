@@ -4,6 +4,11 @@
 //! - Convex combination of min-max normalised scores (Bruch, Gai & Ingber, "An Analysis of Fusion
 //!   Functions for Hybrid Retrieval", TOIS 2023): score(d) = α·dense'(d) + (1−α)·bm25'(d), where a list
 //!   that did not return d contributes 0.
+//! - The same convex combination over z-scores, (s − μ)/σ of each list (a list that did not return d
+//!   gives it that list's lowest z), and over Qdrant's distribution-based score fusion (DBSF),
+//!   (s − (μ − 3σ))/6σ clipped to [0, 1]. Unlike min-max, both keep how far a list's best scores
+//!   stand out from the rest of its candidates, so a retriever that is sure of one query and unsure of
+//!   the next weighs more on the first.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,6 +31,16 @@ pub enum Fusion {
         /// Weight of the dense retriever, in [0, 1].
         alpha: f64,
     },
+    /// α·dense + (1−α)·BM25 over z-scores.
+    Zscore {
+        /// Weight of the dense retriever, in [0, 1].
+        alpha: f64,
+    },
+    /// α·dense + (1−α)·BM25 over DBSF-normalised scores.
+    Dbsf {
+        /// Weight of the dense retriever, in [0, 1].
+        alpha: f64,
+    },
 }
 
 /// Convex fusion with α = 0.6 measured best over the three evaluation sets (README: Evaluation):
@@ -41,13 +56,16 @@ impl fmt::Display for Fusion {
         match self {
             Self::Rrf { k } => write!(f, "rrf:{k}"),
             Self::Convex { alpha } => write!(f, "convex:{alpha}"),
+            Self::Zscore { alpha } => write!(f, "zscore:{alpha}"),
+            Self::Dbsf { alpha } => write!(f, "dbsf:{alpha}"),
         }
     }
 }
 
 impl FromStr for Fusion {
     type Err = String;
-    /// `rrf`, `rrf:K`, `convex` (α = 0.5) or `convex:ALPHA`.
+    /// `rrf`, `rrf:K`, `convex`, `zscore` or `dbsf` (α = 0.5), or `convex:ALPHA`, `zscore:ALPHA`,
+    /// `dbsf:ALPHA`.
     fn from_str(s: &str) -> Result<Self, String> {
         let (name, arg) = s.split_once(':').map_or((s, None), |(n, a)| (n, Some(a)));
         let number = |default: f64| -> Result<f64, String> {
@@ -62,12 +80,16 @@ impl FromStr for Fusion {
                 k if k >= 0.0 => Ok(Self::Rrf { k }),
                 k => Err(format!("rrf k must be ≥ 0, got {k}")),
             },
-            "convex" => match number(0.5)? {
-                alpha if (0.0..=1.0).contains(&alpha) => Ok(Self::Convex { alpha }),
-                alpha => Err(format!("convex alpha must be in [0, 1], got {alpha}")),
+            weighted @ ("convex" | "zscore" | "dbsf") => match number(0.5)? {
+                alpha if (0.0..=1.0).contains(&alpha) => Ok(match weighted {
+                    "convex" => Self::Convex { alpha },
+                    "zscore" => Self::Zscore { alpha },
+                    _ => Self::Dbsf { alpha },
+                }),
+                alpha => Err(format!("{weighted} alpha must be in [0, 1], got {alpha}")),
             },
             other => Err(format!(
-                "unknown fusion `{other}` (rrf, rrf:K, convex or convex:ALPHA)"
+                "unknown fusion `{other}` (rrf, rrf:K, convex:ALPHA, zscore:ALPHA or dbsf:ALPHA)"
             )),
         }
     }
@@ -84,30 +106,71 @@ pub fn fuse<T: Clone + Eq + Hash>(
             let ids = |l: &[(T, f64)]| l.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
             rrf(&[ids(dense), ids(bm25)], k)
         }
-        Fusion::Convex { alpha } => combine(&[(alpha, dense), (1.0 - alpha, bm25)]),
+        Fusion::Convex { alpha } => combine(Norm::MinMax, &[(alpha, dense), (1.0 - alpha, bm25)]),
+        Fusion::Zscore { alpha } => combine(Norm::Z, &[(alpha, dense), (1.0 - alpha, bm25)]),
+        Fusion::Dbsf { alpha } => combine(Norm::Dbsf, &[(alpha, dense), (1.0 - alpha, bm25)]),
     }
 }
 
-/// Σ weight·minmax(score) over the lists; ties keep first-seen order.
-fn combine<T: Clone + Eq + Hash>(lists: &[(f64, &[(T, f64)])]) -> Vec<(T, f64)> {
-    let mut scores: HashMap<T, (f64, usize)> = HashMap::new();
-    let mut order = 0;
-    for (weight, list) in lists {
-        let (lo, hi) = list
+/// How a list's scores are put on a common scale before they are weighed.
+#[derive(Clone, Copy)]
+enum Norm {
+    MinMax,
+    Z,
+    Dbsf,
+}
+
+impl Norm {
+    /// The normalising map of one list's scores, and what an item the list did not return gets.
+    fn of(self, scores: &[f64]) -> (impl Fn(f64) -> f64, f64) {
+        let n = scores.len().max(1) as f64;
+        let (lo, hi) = scores
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, s)| {
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
                 (lo.min(*s), hi.max(*s))
             });
-        let span = hi - lo;
-        for (item, score) in list.iter() {
+        let mean = scores.iter().sum::<f64>() / n;
+        let sd = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let map = move |s: f64| match self {
             // A list whose scores are all equal says nothing about order: every item gets full credit.
-            let norm = if span > 0.0 { (score - lo) / span } else { 1.0 };
+            Norm::MinMax if hi > lo => (s - lo) / (hi - lo),
+            Norm::MinMax => 1.0,
+            Norm::Z if sd > 0.0 => (s - mean) / sd,
+            Norm::Z => 0.0,
+            Norm::Dbsf if sd > 0.0 => ((s - (mean - 3.0 * sd)) / (6.0 * sd)).clamp(0.0, 1.0),
+            Norm::Dbsf => 1.0,
+        };
+        let absent = match self {
+            Norm::MinMax | Norm::Dbsf => 0.0,
+            Norm::Z if scores.is_empty() => 0.0,
+            Norm::Z => map(lo),
+        };
+        (map, absent)
+    }
+}
+
+/// Σ weight·norm(score) over the lists (an item a list missed gets that list's `absent` value); ties
+/// keep first-seen order.
+fn combine<T: Clone + Eq + Hash>(norm: Norm, lists: &[(f64, &[(T, f64)])]) -> Vec<(T, f64)> {
+    let mut scores: HashMap<T, (f64, usize)> = HashMap::new();
+    let mut order = 0;
+    let mut absent_total = 0.0;
+    for (weight, list) in lists {
+        let raw: Vec<f64> = list.iter().map(|(_, s)| *s).collect();
+        let (map, absent) = norm.of(&raw);
+        absent_total += weight * absent;
+        for (item, score) in list.iter() {
             let entry = scores.entry(item.clone()).or_insert_with(|| {
                 order += 1;
                 (0.0, order)
             });
-            entry.0 += weight * norm;
+            // What `absent` credits the items this list missed is added back below for everyone,
+            // so it is taken off the ones it did return.
+            entry.0 += weight * (map(*score) - absent);
         }
+    }
+    for entry in scores.values_mut() {
+        entry.0 += absent_total;
     }
     sorted(scores)
 }
@@ -167,7 +230,31 @@ mod tests {
     }
 
     #[test]
+    fn zscore_and_dbsf_reward_a_list_whose_best_stands_out() {
+        // BM25 is sure of "x" (far above its other candidates); dense is lukewarm about everything.
+        let dense = [("a", 0.62), ("b", 0.61), ("x", 0.60), ("c", 0.59)];
+        let bm25 = [("x", 30.0), ("c", 5.0), ("a", 4.0), ("d", 3.0)];
+        for f in [Fusion::Zscore { alpha: 0.5 }, Fusion::Dbsf { alpha: 0.5 }] {
+            assert_eq!(fuse(f, &dense, &bm25)[0].0, "x", "{f}");
+        }
+        // z-scores: a list that missed an item gives it its lowest z, not 0 (its mean).
+        let fused = fuse(Fusion::Zscore { alpha: 0.5 }, &dense, &bm25);
+        let d = fused.iter().find(|(t, _)| *t == "d").map(|(_, s)| *s);
+        let b = fused.iter().find(|(t, _)| *t == "b").map(|(_, s)| *s);
+        assert!(d.zip(b).is_some_and(|(d, b)| d < b));
+    }
+
+    #[test]
     fn fusion_specs_parse_and_bad_ones_say_why() {
+        assert_eq!(
+            "zscore:0.7".parse::<Fusion>(),
+            Ok(Fusion::Zscore { alpha: 0.7 })
+        );
+        assert_eq!("dbsf".parse::<Fusion>(), Ok(Fusion::Dbsf { alpha: 0.5 }));
+        assert!("dbsf:-1"
+            .parse::<Fusion>()
+            .unwrap_err()
+            .contains("dbsf alpha"));
         assert_eq!("rrf".parse::<Fusion>(), Ok(Fusion::Rrf { k: 60.0 }));
         assert_eq!("rrf:20".parse::<Fusion>(), Ok(Fusion::Rrf { k: 20.0 }));
         assert_eq!(

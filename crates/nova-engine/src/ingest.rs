@@ -48,7 +48,8 @@ pub(crate) fn mean_tokens(docs: &[Document]) -> f64 {
     let (mut total, mut n) = (0usize, 0usize);
     for doc in docs {
         for c in chunk(doc, ChunkOptions::default()) {
-            total += enc.token_count(&format!("{} {}", doc.title, c.text));
+            // The text the index holds (its heading path too), so b normalises by the lengths it scores.
+            total += enc.token_count(&indexed_text(doc, &c));
             n += 1;
         }
     }

@@ -25,6 +25,7 @@ mod kb;
 mod lock;
 mod meta;
 mod payload;
+mod prf;
 mod query;
 mod rekey;
 mod search;
@@ -46,7 +47,7 @@ pub use engine::{
     ModelInfo, RedactionSettings,
 };
 pub use error::{EngineError, Result};
-pub use eval::{BeirSet, ModeReport};
+pub use eval::{BeirSet, EvalRuns, ModeReport};
 pub use feedback::{Feedback, Rating};
 pub use fusion::{fuse, rrf, Fusion, RRF_K};
 pub use health::{Health, HEALTH_TTL};

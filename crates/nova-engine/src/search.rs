@@ -1,5 +1,6 @@
-//! Search: dense and BM25 candidates from the store, fused for hybrid (convex combination by default, RRF on request), grouped per document (best
-//! chunk wins), each hit carrying why it matched: per-retriever score and rank, and the fused score.
+//! Search: dense and BM25 candidates from the store, fused for hybrid (convex combination by default;
+//! RRF, z-score or DBSF on request), grouped per document (best chunk wins), each hit carrying why it
+//! matched: per-retriever score and rank, and the fused score.
 
 use crate::error::{EngineError, Result};
 use crate::fusion::{fuse, Fusion};
@@ -61,6 +62,9 @@ pub struct SearchOptions {
     pub candidates: usize,
     /// How hybrid mode combines the retrievers.
     pub fusion: Fusion,
+    /// Expand the BM25 query with terms of its best chunks (pseudo-relevance feedback, `crate::prf`):
+    /// one more store read and BM25 search per query.
+    pub prf: bool,
 }
 
 impl Default for SearchOptions {
@@ -71,6 +75,7 @@ impl Default for SearchOptions {
             filter: Filter::all(),
             candidates: 300,
             fusion: Fusion::default(),
+            prf: false,
         }
     }
 }
@@ -213,6 +218,18 @@ pub(crate) fn search_with(
             // Fetched beside the embedding; a retry fetches afresh.
             (_, Some(ready)) => ready,
             (_, None) => run(Retriever::Bm25)?,
+        };
+        let bm25 = if opts.prf && opts.mode != Mode::Dense {
+            let expanded = crate::prf::expand(kb, access, &sparse_vec, &bm25)?;
+            kb.store().search(&candidates_query(
+                Retriever::Bm25,
+                &[],
+                &expanded,
+                access,
+                opts,
+            ))?
+        } else {
+            bm25
         };
         let grouped = group(dense, bm25, opts);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();

@@ -2,7 +2,7 @@
 //! The engine's seams with a tiny deterministic embedder (the real model adds nothing to what these
 //! check) and the real on-disk store: document permissions on every read path, reserved filter fields,
 //! a document replaced while searches run, BM25 length normalisation whichever door a KB is built
-//! through, and commands that never load the model.
+//! through, commands that never load the model, pseudo-relevance feedback and evaluation sweeps.
 
 use nova_core::{Embedding, Principal};
 use nova_embed::Embedder;
@@ -825,4 +825,111 @@ fn a_large_document_reads_back_whole_and_a_cut_off_replacement_never_shows() {
     let read = engine.document(&ctx, &name, &id).unwrap().unwrap();
     assert_eq!(read.chunks.len(), 1_200);
     assert!(read.chunks.iter().all(|c| c.text.contains("second")));
+}
+
+/// Printer documents: only `roller.md` shares no word with "printer jams", but it shares the words
+/// of the document that answers it.
+fn printer_kb(engine: &Engine, name: &KbName) {
+    let docs = [
+        doc(
+            "jams.md",
+            "Printer jams",
+            "The printer jams when the paper tray feed roller is worn.",
+            &[],
+            "article",
+        ),
+        doc(
+            "roller.md",
+            "Replacing a feed roller",
+            "A worn feed roller in the paper tray: order the roller kit and swap the roller.",
+            &[],
+            "article",
+        ),
+        doc(
+            "coffee.md",
+            "Coffee machine",
+            "Descale the coffee machine monthly.",
+            &[],
+            "article",
+        ),
+    ];
+    let opts = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine
+        .ingest(&RequestCtx::local(), name, &docs, &opts)
+        .unwrap();
+}
+
+#[test]
+fn pseudo_relevance_feedback_reaches_documents_through_the_words_of_the_best_ones() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let name = kb("printers");
+    printer_kb(&engine, &name);
+    let search = |prf| {
+        let opts = SearchOptions {
+            mode: Mode::Bm25,
+            prf,
+            ..SearchOptions::default()
+        };
+        ids(&engine
+            .search(&RequestCtx::local(), &name, "printer jams", &opts)
+            .unwrap())
+    };
+    assert_eq!(search(false), ["jams.md"]);
+    let expanded = search(true);
+    assert_eq!(expanded[0], "jams.md", "{expanded:?}");
+    assert!(expanded.contains(&"roller.md".to_owned()), "{expanded:?}");
+    assert!(!expanded.contains(&"coffee.md".to_owned()), "{expanded:?}");
+}
+
+#[test]
+fn an_evaluation_sweep_scores_hybrid_once_per_fusion_with_every_ranking_kept() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let name = kb("printers");
+    printer_kb(&engine, &name);
+    let rels = |d: &str| std::collections::HashMap::from([(d.to_owned(), 1)]);
+    let set = nova_engine::BeirSet {
+        corpus: Vec::new(),
+        queries: vec![
+            ("q1".into(), "printer jams".into()),
+            ("q2".into(), "descale coffee".into()),
+        ],
+        qrels: [
+            ("q1".to_owned(), rels("jams.md")),
+            ("q2".to_owned(), rels("coffee.md")),
+        ]
+        .into(),
+    };
+    let fusions: Vec<nova_engine::Fusion> = ["rrf", "zscore:0.5"]
+        .iter()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let reports = engine
+        .evaluate_beir(
+            &RequestCtx::local(),
+            &name,
+            &set,
+            nova_engine::EvalRuns {
+                modes: &[Mode::Hybrid, Mode::Bm25],
+                fusions: &fusions,
+            },
+            &SearchOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+    let tags: Vec<String> = reports.iter().map(|r| r.tag()).collect();
+    assert_eq!(tags, ["hybrid-rrf:60", "hybrid-zscore:0.5", "bm25"]);
+    for r in &reports {
+        assert_eq!(r.ndcg_at_10, 1.0, "{}", r.tag());
+        let firsts: Vec<&str> = r
+            .run
+            .iter()
+            .map(|(_, ranked)| ranked[0].0.as_str())
+            .collect();
+        assert_eq!(firsts, ["jams.md", "coffee.md"], "{}", r.tag());
+    }
 }

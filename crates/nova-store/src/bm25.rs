@@ -1,6 +1,10 @@
 //! BM25 term vectors through qdrant-edge's own tokenizer pipeline (Unicode word split, lowercase,
 //! English stop words, Snowball stemming), so documents and queries are analysed the way Qdrant does.
-//! Document vectors carry the BM25 term-frequency part; the store's IDF modifier supplies the IDF part.
+//! Document vectors carry the BM25 term-frequency part; the store's IDF modifier supplies the IDF part
+//! (Lucene's form, ln(1 + (N − n + 0.5)/(n + 0.5)), which bm25s uses too). Qdrant's English analysis
+//! (NLTK's 179 stop words, one-character tokens kept, each distinct query term once) measured as good
+//! as or better than bm25s's Lucene-style analysis (33 stop words, tokens of 2+ characters, repeated
+//! query terms summed) on every evaluation set; bench/README.md: BM25 parity.
 
 use crate::record::SparseVec;
 use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
@@ -70,13 +74,27 @@ impl Bm25Encoder {
 
     /// Number of tokens `text` has after analysis (stop words removed), for computing `avg_len`.
     pub fn token_count(&self, text: &str) -> usize {
-        let k = K1 as f32;
-        let v = self.counter.embed_document(text);
-        // w = n(k+1)/(k+n)  ⇒  n = k·w/(k+1−w)
-        v.values
+        self.term_counts(text)
+            .values
             .iter()
-            .map(|&w| (k * w / (k + 1.0 - w)).round() as usize)
+            .map(|&n| n as usize)
             .sum()
+    }
+
+    /// Each distinct term of `text` with the number of times it occurs (how pseudo-relevance feedback
+    /// reads a retrieved chunk).
+    pub fn term_counts(&self, text: &str) -> SparseVec {
+        let v = self.counter.embed_document(text);
+        let k = K1 as f32;
+        SparseVec {
+            // w = n(k+1)/(k+n)  ⇒  n = k·w/(k+1−w)
+            values: v
+                .values
+                .iter()
+                .map(|&w| (k * w / (k + 1.0 - w)).round())
+                .collect(),
+            indices: v.indices,
+        }
     }
 }
 

@@ -80,28 +80,41 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
         return super::eval_answers::run(engine, args, &set, &kb_name, &dataset_name);
     }
 
-    let progress = bar(set.queries.len() * modes.len(), "querying", "queries");
+    let runs =
+        modes.len() + modes.contains(&Mode::Hybrid) as usize * args.fusion.len().saturating_sub(1);
+    let progress = bar(set.queries.len() * runs, "querying", "queries");
+    let fusions = args
+        .fusion
+        .iter()
+        .map(|spec| spec.parse::<Fusion>().map_err(|e| anyhow!(e)))
+        .collect::<Result<Vec<_>>>()?;
     let base = SearchOptions {
-        fusion: match &args.fusion {
-            Some(spec) => spec.parse::<Fusion>().map_err(|e| anyhow!(e))?,
-            None => Fusion::default(),
-        },
+        fusion: fusions.first().copied().unwrap_or_default(),
         candidates: args.candidates,
+        prf: args.prf,
         ..SearchOptions::default()
     };
-    let reports = engine.evaluate_beir(&ctx, &kb_name, &set, &modes, &base, &mut |d| {
-        progress.set_position(d as u64)
-    })?;
+    let reports = engine.evaluate_beir(
+        &ctx,
+        &kb_name,
+        &set,
+        nova_engine::EvalRuns {
+            modes: &modes,
+            fusions: &fusions,
+        },
+        &base,
+        &mut |d| progress.set_position(d as u64),
+    )?;
     progress.finish_and_clear();
     println!("{dataset_name}: {} test queries", set.queries.len());
     println!(
-        "{:<8} {:>8} {:>9} {:>10} {:>8} {:>8} {:>8}",
+        "{:<22} {:>8} {:>9} {:>10} {:>8} {:>8} {:>8}",
         "mode", "nDCG@10", "Recall@5", "Recall@100", "MRR@10", "p50 ms", "p95 ms"
     );
     for r in &reports {
         println!(
-            "{:<8} {:>8.4} {:>9.4} {:>10.4} {:>8.4} {:>8.1} {:>8.1}",
-            format!("{:?}", r.mode).to_lowercase(),
+            "{:<22} {:>8.4} {:>9.4} {:>10.4} {:>8.4} {:>8.1} {:>8.1}",
+            r.tag(),
             r.ndcg_at_10,
             r.recall_at_5,
             r.recall_at_100,
@@ -110,14 +123,34 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
             r.latency_p95_ms
         );
     }
+    if let Some(path) = &args.runs {
+        write_runs(path, &reports)?;
+    }
     if let Some(out) = &args.out {
         let report = serde_json::json!({
             "dataset": folder, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
             "index_seconds": index_secs, "index_docs_per_s": docs_per_s, "modes": reports,
-            "fusion": base.fusion.to_string(), "candidates": base.candidates,
+            "fusion": base.fusion.to_string(), "candidates": base.candidates, "prf": base.prf,
         });
         fs_err::write(out, serde_json::to_vec_pretty(&report)?)?;
         eprintln!("wrote {}", out.display());
     }
     Ok(Outcome::Done)
+}
+
+/// Every report's rankings as one TREC run file.
+fn write_runs(path: &Path, reports: &[nova_engine::ModeReport]) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for r in reports {
+        let tag = r.tag();
+        for (qid, ranked) in &r.run {
+            for (rank, (doc, score)) in ranked.iter().enumerate() {
+                let _ = writeln!(text, "{qid} Q0 {doc} {} {score:.6} {tag}", rank + 1);
+            }
+        }
+    }
+    fs_err::write(path, text)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
