@@ -9,6 +9,8 @@
 # held-out paraphrases (bench/datasets/troubleshooting-paraphrased). A set whose files are missing is
 # SKIPPED. Tables go to bench/results/quality-*.md.
 # Usage: bench/compare-quality.sh [SET ...]   (default: all five; KB_NOVA_SHARED=../shared)
+#        PRF=1 bench/compare-quality.sh   the same sweep with pseudo-relevance feedback on (KB Nova only,
+#                                         reusing the KBs; tables quality-loso-prf.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,17 +26,22 @@ OUT=bench/results
 mkdir -p "$OUT/datasets"
 export NOVA_DATA__DIR="${NOVA_DATA__DIR:-$OUT/quality-data}"
 reports=()
+PRF="${PRF:-0}"
+tag=""
+prf_flag=()
+if [ "$PRF" = 1 ]; then tag="-prf"; prf_flag=(--prf); fi
 parity="$OUT/quality-bm25.md"
-printf '| set | KB Nova BM25 | bm25s | Δ | queries better / worse | peer RRF | peer exact MiniLM |\n|---|---|---|---|---|---|---|\n' >"$parity"
+[ "$PRF" = 1 ] || printf '| set | KB Nova BM25 | bm25s | Δ | queries better / worse | peer RRF | peer exact MiniLM |\n|---|---|---|---|---|---|---|\n' >"$parity"
 
 # One set: KB Nova's sweep on the form users ingest, the peers and the BM25 comparison on a BEIR folder.
 run_set() {
   local name="$1" beir="$2"
   shift 2
   echo "== $name"
-  "$KB_NOVA_BIN" eval "$@" --kb "quality-$name" --fusion "$FUSIONS" --out "$OUT/quality-nova-$name.json" \
-    --runs "$OUT/quality-runs-$name.txt"
-  reports+=("$OUT/quality-nova-$name.json")
+  "$KB_NOVA_BIN" eval "$@" --kb "quality-$name" --fusion "$FUSIONS" "${prf_flag[@]}" \
+    --out "$OUT/quality-nova-$name$tag.json" --runs "$OUT/quality-runs-$name$tag.txt"
+  reports+=("$OUT/quality-nova-$name$tag.json")
+  [ "$PRF" = 1 ] && return 0
   if [ "$1" != --dataset ]; then
     # Ingested as Markdown above; BM25 is compared on the same files as plain text, as bm25s sees them.
     "$KB_NOVA_BIN" eval --dataset "$beir" --kb "quality-$name-beir" --modes bm25 \
@@ -77,9 +84,11 @@ for set in "${SETS[@]}"; do
   esac
 done
 
-echo "== BM25 beside bm25s (nDCG@10)"
-cat "$parity"
+if [ "$PRF" != 1 ]; then
+  echo "== BM25 beside bm25s (nDCG@10)"
+  cat "$parity"
+fi
 if [ ${#reports[@]} -ge 2 ]; then
-  echo "== leave-one-set-out fusion"
-  "$PY" bench/loso.py "${reports[@]}" | tee "$OUT/quality-loso.md"
+  echo "== leave-one-set-out fusion$tag"
+  "$PY" bench/loso.py "${reports[@]}" | tee "$OUT/quality-loso$tag.md"
 fi

@@ -845,6 +845,11 @@ pub struct SearchArgs {
     #[arg(long = "filter", value_name = "FIELD=VALUE")]
     pub filters: Vec<String>,
 
+    /// Expand the BM25 query with the words of its best passages (pseudo-relevance feedback): helps
+    /// questions phrased unlike the documents on some collections, hurts on others (README: Evaluation).
+    #[arg(long)]
+    pub prf: bool,
+
     /// Search as a reader in these groups (comma-separated) sees it: documents whose `acl` names none of
     /// them are left out, exactly as for an API key with those groups.
     #[arg(

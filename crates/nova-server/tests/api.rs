@@ -83,6 +83,16 @@ async fn kbs_documents_search_troubleshoot_feedback_and_delete() {
         .map(|h| h["doc_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["T-1001"]);
+    // Pseudo-relevance feedback is a search option: the same question, expanded, still finds its page.
+    let r = app
+        .post(
+            "/v1/kbs/support/search",
+            json!({"query": "ENOSPC no space left on device", "k": 3, "prf": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["results"][0]["doc_id"], "disk-full.md", "{body}");
 
     // Troubleshoot: passages, similar tickets with their answers, and cited steps.
     let r = app

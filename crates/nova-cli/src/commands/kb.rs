@@ -127,6 +127,7 @@ pub fn search(config: &Config, engine: &Engine, args: &SearchArgs) -> Result<Out
         mode,
         k: args.k,
         filter,
+        prf: args.prf,
         ..SearchOptions::default()
     };
     let ctx = match (&args.as_groups, &args.as_key) {

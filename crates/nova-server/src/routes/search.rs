@@ -40,6 +40,11 @@ pub struct SearchRequest {
     /// Payload filters, all required, e.g. `{"kind": "ticket", "tags": "vpn"}`.
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
+    /// Expand the BM25 query with the words of its best passages before fusing (pseudo-relevance
+    /// feedback, RM3): it helps questions phrased unlike the documents on some collections and hurts
+    /// on others (README: Evaluation); one more index read and BM25 search, a few milliseconds.
+    #[serde(default)]
+    pub prf: bool,
 }
 
 /// `POST /v1/kbs/{kb}/search` answer.
@@ -60,6 +65,7 @@ impl SearchRequest {
             mode: self.mode.unwrap_or(Mode::Hybrid),
             k: bounded("k", self.k, 10, limits.max_k)?,
             filter: filters(&self.filters, limits.max_filters)?,
+            prf: self.prf,
             ..SearchOptions::default()
         })
     }
