@@ -42,13 +42,15 @@ run_set() {
     --out "$OUT/quality-nova-$name$tag.json" --runs "$OUT/quality-runs-$name$tag.txt"
   reports+=("$OUT/quality-nova-$name$tag.json")
   [ "$PRF" = 1 ] && return 0
+  local bm25_runs="$OUT/quality-runs-$name.txt"
   if [ "$1" != --dataset ]; then
     # Ingested as Markdown above; BM25 is compared on the same files as plain text, as bm25s sees them.
+    bm25_runs="$OUT/quality-runs-$name-plain.txt"
     "$KB_NOVA_BIN" eval --dataset "$beir" --kb "quality-$name-beir" --modes bm25 \
-      --runs "$OUT/quality-runs-$name.txt" --out "$OUT/quality-bm25-$name.json" >/dev/null
+      --runs "$bm25_runs" --out "$OUT/quality-bm25-$name.json" >/dev/null
   fi
   "$PY" bench/quality_baseline.py --dataset "$beir" --out "$OUT/quality-peers-$name.json" 2>/dev/null
-  "$PY" bench/bm25_compare.py --dataset "$beir" --runs "$OUT/quality-runs-$name.txt" \
+  "$PY" bench/bm25_compare.py --dataset "$beir" --runs "$bm25_runs" \
     --out "$OUT/quality-bm25cmp-$name.json" | tee "$OUT/quality-bm25cmp-$name.txt"
   "$PY" - "$name" "$OUT" >>"$parity" <<'PY'
 import json, sys
