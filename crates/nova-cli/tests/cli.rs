@@ -6,7 +6,8 @@ use std::process::{Command, Output};
 use tempfile::TempDir;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../..")
 }
 
 /// `nova` with the real model and no stray config from the environment.

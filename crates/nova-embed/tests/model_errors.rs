@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 fn real_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
+    // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("../../models/all-MiniLM-L6-v2")
 }
 
 /// A copy of the real model folder (weights included) that a test may damage.

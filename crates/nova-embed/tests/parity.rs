@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 const MIN_COSINE: f64 = 0.99999;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../..")
 }
 
 fn model_dir() -> PathBuf {

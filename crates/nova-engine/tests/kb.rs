@@ -13,7 +13,8 @@ use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../..")
 }
 
 fn embedder() -> Arc<dyn Embedder> {

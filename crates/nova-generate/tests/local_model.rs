@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 fn model() -> &'static LocalGenerator {
     static MODEL: OnceLock<LocalGenerator> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
+        let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"))
             .join("../..")
             .join(nova_generate::DEFAULT_GGUF);
         LocalGenerator::load(&path).unwrap()

@@ -688,7 +688,9 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
 /// Imports the router fixture (a Zendesk-style CSV: `Group` → category, `Resolution` → answer) into
 /// KB `name` and trains a router on it.
 fn ticket_kb(engine: &Engine, name: &str, algorithm: Option<nova_classify::Algorithm>) -> u32 {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/router_tickets.csv");
+    // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("tests/fixtures/router_tickets.csv");
     let read = nova_ingest::read_tickets(
         "router_tickets.csv",
         &std::fs::read(path).unwrap(),

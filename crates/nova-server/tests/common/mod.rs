@@ -12,7 +12,8 @@ pub use std::sync::{Arc, OnceLock};
 pub use tempfile::TempDir;
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../..")
 }
 
 pub fn embedder() -> Arc<dyn nova_embed::Embedder> {
