@@ -61,7 +61,8 @@ def main():
         print(f"           relevant: {sorted(d for d, g in qrels[r['query']].items() if g > 0)[:5]}  "
               f"KB Nova top 3: {nova[r['query']][:3]}  bm25s top 3: {peer[r['query']][:3]}")
     if a.out:
-        json.dump({"nova": nova_mean, "bm25s": peer_mean, "queries": rows}, open(a.out, "w"), indent=1)
+        report = {"nova": nova_mean, "bm25s": peer_mean, "better": better, "worse": worse, "queries": rows}
+        json.dump(report, open(a.out, "w"), indent=1)
 
 
 if __name__ == "__main__":

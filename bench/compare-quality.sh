@@ -57,10 +57,7 @@ import json, sys
 name, out = sys.argv[1], sys.argv[2]
 cmp = json.load(open(f"{out}/quality-bm25cmp-{name}.json"))
 peers = json.load(open(f"{out}/quality-peers-{name}.json"))
-q = cmp["queries"]
-better = sum(r["ndcg_nova"] > r["ndcg_bm25s"] + 1e-9 for r in q)
-worse = sum(r["ndcg_nova"] < r["ndcg_bm25s"] - 1e-9 for r in q)
-print(f"| {name} | {cmp['nova']:.4f} | {cmp['bm25s']:.4f} | {cmp['nova'] - cmp['bm25s']:+.4f} | {better} / {worse} | "
+print(f"| {name} | {cmp['nova']:.4f} | {cmp['bm25s']:.4f} | {cmp['nova'] - cmp['bm25s']:+.4f} | {cmp['better']} / {cmp['worse']} | "
       f"{peers['rrf']['ndcg_at_10']:.4f} | {peers['exact-minilm']['ndcg_at_10']:.4f} |")
 PY
 }

@@ -161,6 +161,25 @@ pub struct EvalRuns<'a> {
     pub fusions: &'a [Fusion],
 }
 
+impl EvalRuns<'_> {
+    /// Each ranking scored, in order: (mode, its fusion for hybrid); `default` is hybrid's fusion when
+    /// none is given.
+    pub fn expand(&self, default: Fusion) -> Vec<(Mode, Option<Fusion>)> {
+        let fusions = if self.fusions.is_empty() {
+            std::slice::from_ref(&default)
+        } else {
+            self.fusions
+        };
+        self.modes
+            .iter()
+            .flat_map(|&mode| match mode {
+                Mode::Hybrid => fusions.iter().map(|&f| (mode, Some(f))).collect(),
+                _ => vec![(mode, None)],
+            })
+            .collect()
+    }
+}
+
 /// One mode's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeReport {
@@ -247,27 +266,14 @@ pub(crate) fn mrr(ranked: &[String], rels: &HashMap<String, u32>, k: usize) -> f
 /// candidate depth; its mode and k are replaced (k = 100 for Recall@100).
 pub(crate) fn evaluate(
     set: &BeirSet,
-    EvalRuns { modes, fusions }: EvalRuns<'_>,
+    runs: EvalRuns<'_>,
     base: &SearchOptions,
     search: &dyn Fn(&str, &SearchOptions) -> Result<Vec<DocHit>>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<ModeReport>> {
-    let fusions = if fusions.is_empty() {
-        std::slice::from_ref(&base.fusion)
-    } else {
-        fusions
-    };
-    let runs = modes.iter().flat_map(|&mode| {
-        let per_mode: Vec<Option<Fusion>> = if mode == Mode::Hybrid {
-            fusions.iter().copied().map(Some).collect()
-        } else {
-            vec![None]
-        };
-        per_mode.into_iter().map(move |f| (mode, f))
-    });
     let mut reports = Vec::new();
     let mut done = 0;
-    for (mode, fusion) in runs {
+    for (mode, fusion) in runs.expand(base.fusion) {
         let opts = SearchOptions {
             mode,
             k: 100,

@@ -133,6 +133,11 @@ pub struct ChunkPayload {
 }
 
 impl ChunkPayload {
+    /// The text that was embedded and BM25-indexed for this chunk ([`indexed_text`]).
+    pub fn indexed_text(&self) -> String {
+        indexed_fields(&self.title, &self.headings, &self.text)
+    }
+
     /// Reads a stored payload (all or some of its keys), opening its sealed fields with `keyring`.
     pub fn from_map(
         mut map: serde_json::Map<String, serde_json::Value>,
@@ -202,8 +207,13 @@ impl ChunkPayload {
 /// What is embedded and BM25-indexed for chunk `c` of `doc`: title and section go in with the text,
 /// since they often name the topic the passage itself only implies (BEIR likewise indexes title + text).
 pub fn indexed_text(doc: &Document, c: &Chunk) -> String {
-    let heading_path = c.headings.join(" › ");
-    [doc.title.as_str(), heading_path.as_str(), c.text.as_str()]
+    indexed_fields(&doc.title, &c.headings, &c.text)
+}
+
+/// Title, section path and text, each on its own line, empty ones left out.
+fn indexed_fields(title: &str, headings: &[String], text: &str) -> String {
+    let heading_path = headings.join(" › ");
+    [title, heading_path.as_str(), text]
         .iter()
         .filter(|s| !s.is_empty())
         .copied()

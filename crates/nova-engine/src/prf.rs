@@ -38,9 +38,7 @@ pub(crate) fn expand(
         let Some(payload) = payloads.remove(&hit.id) else {
             continue;
         };
-        let p = kb.payload(payload)?;
-        let text = [p.title, p.headings.join(" › "), p.text].join("\n");
-        let counts = bm25.term_counts(&text);
+        let counts = bm25.term_counts(&kb.payload(payload)?.indexed_text());
         let len: f32 = counts.values.iter().sum();
         if len == 0.0 {
             continue;

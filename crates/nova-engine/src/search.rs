@@ -143,11 +143,20 @@ pub(crate) fn bm25_candidates(
     query: &str,
     opts: &SearchOptions,
 ) -> Result<Vec<StoreHit>> {
-    let sparse = kb.bm25().query(query);
+    bm25_hits(kb, access, &kb.bm25().query(query), opts)
+}
+
+/// BM25's candidate chunks for an analysed query vector.
+fn bm25_hits(
+    kb: &KnowledgeBase,
+    access: &AccessFilter,
+    sparse: &SparseVec,
+    opts: &SearchOptions,
+) -> Result<Vec<StoreHit>> {
     Ok(kb.store().search(&candidates_query(
         Retriever::Bm25,
         &[],
-        &sparse,
+        sparse,
         access,
         opts,
     ))?)
@@ -221,13 +230,7 @@ pub(crate) fn search_with(
         };
         let bm25 = if opts.prf && opts.mode != Mode::Dense {
             let expanded = crate::prf::expand(kb, access, &sparse_vec, &bm25)?;
-            kb.store().search(&candidates_query(
-                Retriever::Bm25,
-                &[],
-                &expanded,
-                access,
-                opts,
-            ))?
+            bm25_hits(kb, access, &expanded, opts)?
         } else {
             bm25
         };

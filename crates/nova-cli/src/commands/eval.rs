@@ -80,9 +80,6 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
         return super::eval_answers::run(engine, args, &set, &kb_name, &dataset_name);
     }
 
-    let runs =
-        modes.len() + modes.contains(&Mode::Hybrid) as usize * args.fusion.len().saturating_sub(1);
-    let progress = bar(set.queries.len() * runs, "querying", "queries");
     let fusions = args
         .fusion
         .iter()
@@ -94,17 +91,15 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
         prf: args.prf,
         ..SearchOptions::default()
     };
-    let reports = engine.evaluate_beir(
-        &ctx,
-        &kb_name,
-        &set,
-        nova_engine::EvalRuns {
-            modes: &modes,
-            fusions: &fusions,
-        },
-        &base,
-        &mut |d| progress.set_position(d as u64),
-    )?;
+    let runs = nova_engine::EvalRuns {
+        modes: &modes,
+        fusions: &fusions,
+    };
+    let rankings = runs.expand(base.fusion).len();
+    let progress = bar(set.queries.len() * rankings, "querying", "queries");
+    let reports = engine.evaluate_beir(&ctx, &kb_name, &set, runs, &base, &mut |d| {
+        progress.set_position(d as u64)
+    })?;
     progress.finish_and_clear();
     println!("{dataset_name}: {} test queries", set.queries.len());
     println!(
