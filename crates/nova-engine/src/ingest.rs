@@ -314,6 +314,7 @@ fn write_batches(
                     ))
                 })
                 .collect();
+            let _retiring = kb.retiring.write();
             kb.store().delete(&Filter {
                 should: stale,
                 ..Filter::default()

@@ -59,6 +59,10 @@ pub(crate) struct KnowledgeBase {
     bm25: RwLock<Arc<Bm25Encoder>>,
     /// One ingest at a time per KB: versions are numbered from what is stored.
     pub(crate) writer: Mutex<()>,
+    /// Old versions are deleted under its write side; a search's last attempt reads under its read
+    /// side, so a document replaced back to back during a search is still found (the earlier,
+    /// lock-free attempts only retry).
+    pub(crate) retiring: RwLock<()>,
     /// Seals and opens stored text (encryption at rest), when configured.
     keyring: Option<Arc<Keyring>>,
     /// Keeps other processes out while this one has the KB open.
@@ -83,6 +87,7 @@ impl KnowledgeBase {
             meta: RwLock::new(meta),
             bm25: RwLock::new(Arc::new(bm25)),
             writer: Mutex::new(()),
+            retiring: RwLock::new(()),
             keyring,
             _lock: lock,
         }

@@ -217,6 +217,8 @@ pub(crate) fn search_with(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        // The last attempt holds off retirements from its candidates to its payloads.
+        let _retiring = (attempt == SEARCH_ATTEMPTS).then(|| kb.retiring.read());
         let dense = if opts.mode == Mode::Bm25 {
             Vec::new()
         } else {
@@ -238,7 +240,8 @@ pub(crate) fn search_with(
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
         let mut payloads = kb.store().get_many(&ids, access)?;
         // A winner whose chunk is gone was replaced between the two reads (its document's new version
-        // is committed by then): search again rather than drop the document.
+        // is committed by then): search again rather than drop the document. A chunk still missing
+        // on the last attempt was deleted, not replaced.
         if payloads.len() < ids.len() && attempt < SEARCH_ATTEMPTS {
             continue;
         }

@@ -241,10 +241,40 @@ mod tests {
             err.to_string().contains("not a usable KB snapshot"),
             "{err}"
         );
-        let mut altered = archive.clone();
-        let at = altered.len() / 2;
-        altered[at] ^= 0xff;
-        let err = unpack(&mut altered.as_slice(), &out.path().join("b")).expect_err("altered");
+        // A flipped byte of the compressed stream is caught by deflate or by gzip's CRC, depending
+        // on where it lands (the tar headers carry file times, so the bytes differ per run).
+        let mut damaged = archive.clone();
+        let at = damaged.len() / 2;
+        damaged[at] ^= 0xff;
+        let err = unpack(&mut damaged.as_slice(), &out.path().join("b")).expect_err("damaged");
+        assert!(
+            err.to_string().contains("not a usable KB snapshot"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_altered_inside_a_well_formed_archive_fails_its_checksum() {
+        let src = folder();
+        let mut archive = Vec::new();
+        write("ops", src.path(), &mut archive).expect("write");
+        // Re-pack with one byte of the store file changed: gzip and tar stay valid, so only the
+        // manifest's SHA-256 can notice.
+        let mut tar_bytes = Vec::new();
+        flate2::read::GzDecoder::new(archive.as_slice())
+            .read_to_end(&mut tar_bytes)
+            .expect("gunzip");
+        let run = vec![7u8; 1024];
+        let at = tar_bytes
+            .windows(run.len())
+            .position(|w| w == run.as_slice())
+            .expect("file data in the tar");
+        tar_bytes[at + 10] = 8;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar_bytes).expect("gzip");
+        let altered = gz.finish().expect("gzip");
+        let out = tempfile::TempDir::new().expect("tmp");
+        let err = unpack(&mut altered.as_slice(), &out.path().join("c")).expect_err("altered");
         assert!(err.to_string().contains("checksum"), "{err}");
     }
 }
