@@ -21,6 +21,8 @@ pub struct Config {
     pub data: DataConfig,
     /// `nova serve`.
     pub server: ServerConfig,
+    /// The web console.
+    pub ui: UiConfig,
     /// Who may call `nova serve`.
     pub auth: AuthConfig,
     /// Who writes answers.
@@ -384,6 +386,55 @@ impl ServerConfig {
             )),
             _ => bail!("server.tls_cert and server.tls_key go together: set both, or neither for plain HTTP"),
         }
+    }
+}
+
+/// `[ui]`: the web console served by `nova serve` at `/ui`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// Serve it.
+    pub enabled: bool,
+    /// The console's client id at the `[auth.jwt]` provider; empty = API-key sign-in only.
+    pub oidc_client_id: String,
+    /// Scopes asked for at sign-in.
+    pub oidc_scopes: String,
+    /// `access_token` or `id_token`: which one the console sends to the API.
+    pub oidc_token: String,
+    /// The provider's name on the sign-in button.
+    pub oidc_name: String,
+}
+
+impl UiConfig {
+    /// What the server tells the console; `None` when it is off. OIDC sign-in needs `[auth.jwt]` (the
+    /// server must accept the provider's tokens) and a client id.
+    pub fn settings(
+        &self,
+        jwt: Option<&JwtConfig>,
+    ) -> Result<Option<nova_server::ConsoleSettings>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        if !matches!(self.oidc_token.as_str(), "access_token" | "id_token") {
+            bail!(
+                "ui.oidc_token is `{}`: use \"access_token\" or \"id_token\"",
+                self.oidc_token
+            );
+        }
+        let oidc = match (jwt, self.oidc_client_id.trim()) {
+            (_, "") => None,
+            (None, _) => bail!(
+                "ui.oidc_client_id is set but [auth.jwt] is not: the server could not verify the provider's tokens"
+            ),
+            (Some(jwt), client_id) => Some(nova_server::OidcLogin {
+                issuer: jwt.issuer.clone(),
+                client_id: client_id.to_owned(),
+                scopes: self.oidc_scopes.clone(),
+                token: self.oidc_token.clone(),
+                name: self.oidc_name.clone(),
+            }),
+        };
+        Ok(Some(nova_server::ConsoleSettings { oidc }))
     }
 }
 

@@ -1,14 +1,12 @@
 //! The `nova` binary end to end: real model, real files, exit codes and one-line errors.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tempfile::TempDir;
-
-fn root() -> PathBuf {
-    // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../..")
-}
 
 /// `nova` with the real model and no stray config from the environment.
 fn nova(args: &[&str]) -> Output {
@@ -20,10 +18,6 @@ fn nova(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("nova runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn jsonl(text: &str) -> Vec<Value> {
@@ -254,18 +248,6 @@ fn each_compliance_profile_starts_with_its_requirements_and_refuses_naming_a_mis
     );
 }
 
-/// `nova` with its data folder in `data`.
-fn nova_in(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nova"))
-        .current_dir(root())
-        .env("NOVA_DATA__DIR", data)
-        .arg("--model")
-        .arg(root().join("models/all-MiniLM-L6-v2"))
-        .args(args)
-        .output()
-        .expect("nova runs")
-}
-
 #[test]
 fn ingest_then_search_the_sample_kb_and_reingest_is_a_noop() {
     let data = TempDir::new().expect("tmp");
@@ -348,22 +330,6 @@ fn bad_search_mode_and_missing_document_are_one_line_errors() {
 }
 
 /// Creates an API key with the CLI and returns it (the last line of stdout).
-fn create_key(data: &Path, name: &str, role: &str) -> String {
-    let out = nova_in(data, &["keys", "create", "--name", name, "--role", role]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let key = stdout.lines().last().expect("a key line").trim().to_owned();
-    assert!(key.starts_with("nova_"), "{stdout}");
-    let out = nova_in(data, &["keys", "list"]);
-    let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(listed.contains(name), "{listed}");
-    assert!(
-        !listed.contains(key.rsplit('_').next().expect("secret")),
-        "list never shows a secret"
-    );
-    key
-}
-
 /// `nova` on `data` with a model folder that does not exist.
 fn nova_without_model(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nova"))
@@ -570,75 +536,6 @@ fn csv_export_ingests_with_chosen_columns_and_names_bad_rows() {
         "{}",
         stderr(&out)
     );
-}
-
-/// One HTTP/1.1 GET on loopback; returns the status code (0 when the connection fails).
-fn http_status(addr: &str, path: &str) -> u16 {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
-        return 0;
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return 0;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// `nova serve` on a free port over `data` with extra `env`; returns the child and its address as soon
-/// as it prints it (before the model has loaded).
-fn spawn_serve(data: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
-    spawn_serve_logging(data, env, &[], std::process::Stdio::null())
-}
-
-/// [`spawn_serve`] with global flags before `serve` (e.g. `-v`) and its stderr sent to `stderr`; the
-/// caller's `RUST_LOG` is dropped so the flags decide what is logged.
-fn spawn_serve_logging(
-    data: &Path,
-    env: &[(&str, &str)],
-    flags: &[&str],
-    stderr: std::process::Stdio,
-) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nova"))
-        .current_dir(root())
-        .env("NOVA_DATA__DIR", data)
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
-        .arg("--model")
-        .arg(root().join("models/all-MiniLM-L6-v2"))
-        .args(flags)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("nova serve runs");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut first)
-        .expect("address line");
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
-    (child, addr)
-}
-
-/// Polls `/readyz` until the model has loaded.
-fn wait_ready(addr: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while http_status(addr, "/readyz") != 200 {
-        assert!(std::time::Instant::now() < deadline, "never became ready");
-        std::thread::sleep(std::time::Duration::from_millis(20)); // poll interval, not a timing assumption
-    }
 }
 
 #[test]

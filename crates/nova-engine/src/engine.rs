@@ -1268,6 +1268,32 @@ impl Engine {
         })
     }
 
+    /// The latest `limit` feedback records of KB `name`, newest first (editors and administrators of
+    /// the KB: the records hold what users typed).
+    pub fn feedback_records(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        limit: usize,
+    ) -> Result<Vec<Feedback>> {
+        ctx.principal.require(Role::Editor, Some(name))?;
+        let kb = self.kb(name)?;
+        let mut records = {
+            let _guard = self.feedback_lock.lock();
+            crate::feedback::read(&self.layout.feedback_file(name), kb.keyring())?
+        };
+        records.reverse();
+        records.truncate(limit);
+        self.auditor.read(
+            ctx,
+            "feedback.read",
+            name,
+            None,
+            records.iter().map(|r| r.doc_id.as_str()),
+        )?;
+        Ok(records)
+    }
+
     /// The current router for (kb, label): read once, then reused until a retrain moves `CURRENT` on
     /// (a one-line file read per call), so `nova tickets train` takes effect without a restart.
     fn current_router(&self, kb: &KnowledgeBase, label: &LabelField) -> Result<Arc<RouterModel>> {

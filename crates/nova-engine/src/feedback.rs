@@ -23,6 +23,7 @@ pub enum Rating {
 
 /// One feedback record, appended to `<kb>/feedback.jsonl`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Feedback {
     /// The query or problem the result answered.
     pub query: String,
@@ -138,12 +139,11 @@ fn line_of(path: &Path, feedback: &Feedback, keyring: Option<&Keyring>) -> Resul
     serde_json::to_vec(&map).map_err(json)
 }
 
-/// Re-seals every record of `path` under the keyring's current key (`nova kb rekey`); plain records are
-/// sealed too. Returns how many records were written.
-pub(crate) fn rekey(path: &Path, keyring: &Keyring) -> Result<usize> {
+/// Every record of `path`, oldest first, its sealed fields opened (none when nothing was recorded).
+pub(crate) fn read(path: &Path, keyring: Option<&Keyring>) -> Result<Vec<Feedback>> {
     let text = match fs_err::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
             return Err(EngineError::Io {
                 path: path.to_path_buf(),
@@ -151,28 +151,35 @@ pub(crate) fn rekey(path: &Path, keyring: &Keyring) -> Result<usize> {
             })
         }
     };
-    let mut body = Vec::with_capacity(text.len());
-    let mut n = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
-            .map_err(|source| EngineError::Json {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        open_fields(Some(keyring), &mut map, CONTEXT)?;
-        let record: Feedback =
-            serde_json::from_value(serde_json::Value::Object(map)).map_err(|source| {
-                EngineError::Json {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })?;
-        body.extend(line_of(path, &record, Some(keyring))?);
+    let json = |source| EngineError::Json {
+        path: path.to_path_buf(),
+        source,
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).map_err(json)?;
+            open_fields(keyring, &mut map, CONTEXT)?;
+            serde_json::from_value(serde_json::Value::Object(map)).map_err(json)
+        })
+        .collect()
+}
+
+/// Re-seals every record of `path` under the keyring's current key (`nova kb rekey`); plain records are
+/// sealed too. Returns how many records were written.
+pub(crate) fn rekey(path: &Path, keyring: &Keyring) -> Result<usize> {
+    let records = read(path, Some(keyring))?;
+    if records.is_empty() && !path.exists() {
+        return Ok(0);
+    }
+    let mut body = Vec::new();
+    for record in &records {
+        body.extend(line_of(path, record, Some(keyring))?);
         body.push(b'\n');
-        n += 1;
     }
     crate::files::write_bytes_atomic(path, &body)?;
-    Ok(n)
+    Ok(records.len())
 }
 
 /// Appends one line to `path`; the caller serialises appenders so lines stay whole.

@@ -68,7 +68,7 @@ pub use snapshot::{FileEntry, SnapshotInfo};
 pub use steps::Step;
 pub use tasks::{TaskInfo, TaskSkip, TaskStatus};
 pub use tickets::{
-    ticket_text, ticket_vector, Classification, RouterInfo, SuggestOptions, Suggestion,
-    TicketQuery, TicketSet, TrainedRouter,
+    ticket_text, ticket_vector, Classification, RouterDetails, RouterInfo, SuggestOptions,
+    Suggestion, TicketQuery, TicketSet, TrainedRouter,
 };
 pub use troubleshoot::{SuggestedStep, TroubleshootOptions, TroubleshootReport};

@@ -324,6 +324,34 @@ pub(crate) fn suggest(
     Ok((tickets, report.passages, report.steps))
 }
 
+/// A trained router as an administrator inspects it: what it is, the labels it knows with their
+/// training counts, and every method's cross-validated report (the chosen one's confusion matrix
+/// included). No weights and no training text.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RouterDetails {
+    /// The router.
+    pub router: RouterInfo,
+    /// Labels, in the order of every matrix and per-class list.
+    pub classes: Vec<String>,
+    /// Training tickets per label.
+    pub class_counts: Vec<usize>,
+    /// Cross-validated results of every method compared at training.
+    pub cv: Vec<nova_classify::MethodReport>,
+}
+
+impl RouterDetails {
+    /// Describes `model`.
+    pub fn of(model: &RouterModel) -> Self {
+        Self {
+            router: RouterInfo::of(model),
+            classes: model.meta.classes.clone(),
+            class_counts: model.meta.class_counts.clone(),
+            cv: model.meta.cv.clone(),
+        }
+    }
+}
+
 impl RouterInfo {
     /// Describes `model`.
     pub fn of(model: &RouterModel) -> Self {

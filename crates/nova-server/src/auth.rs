@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use nova_auth::Verdict;
 use nova_core::{Code, Role};
 
-/// Routes anyone may call: liveness and readiness probes and the API's own description.
+/// Routes anyone may call: liveness and readiness probes, the API's own description, and the web
+/// console's static files and sign-in options (no data: the console signs in before its first call).
 fn is_open(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json") || crate::console::is_console(path)
 }
 
 /// The 401 every refused credential gets: one answer, whatever the reason (logged, not told).

@@ -3,6 +3,7 @@
 //! This crate holds no search logic.
 
 mod auth;
+mod console;
 mod error;
 mod extract;
 mod headers;
@@ -15,6 +16,7 @@ mod state;
 pub mod tls;
 mod validate;
 
+pub use console::{ConsoleSettings, OidcLogin};
 pub use error::{status_of, ApiError, ErrorBody};
 pub use metrics::Metrics;
 pub use site::SitePolicy;
@@ -53,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::embeddings::routes())
         .merge(routes::health::routes())
         .merge(routes::keys::routes())
+        .merge(routes::me::routes())
+        .merge(console::routes())
         .merge(routes::audit::routes())
         .route("/openapi.json", get(openapi_json))
         .fallback(error::not_found)

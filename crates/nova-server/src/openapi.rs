@@ -2,7 +2,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    answer, audit, chat, documents, embeddings, feedback, health, kbs, keys, search, tasks, tickets,
+    answer, audit, chat, documents, embeddings, feedback, health, kbs, keys, me, search, tasks,
+    tickets,
 };
 use utoipa::OpenApi;
 
@@ -14,14 +15,14 @@ use utoipa::OpenApi;
         kbs::list_kbs, kbs::create_kb, kbs::get_kb, kbs::delete_kb, kbs::snapshot_kb,
         search::search, search::troubleshoot, answer::answer,
         chat::chat_completions, chat::models,
-        tickets::classify, tickets::suggest,
+        tickets::classify, tickets::suggest, tickets::router_details,
         documents::add_documents, documents::get_document, documents::delete_document,
         documents::document_access,
         tasks::get_task, tasks::cancel_task, tasks::delete_task,
-        feedback::record_feedback,
+        feedback::record_feedback, feedback::list_feedback,
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
-        keys::create_key, keys::list_keys, keys::revoke_key,
+        keys::create_key, keys::list_keys, keys::revoke_key, me::me,
         audit::list_audit,
     ),
     modifiers(&BearerKey, &AuthResponses, &InputResponses),
@@ -36,7 +37,7 @@ use utoipa::OpenApi;
         (name = "feedback", description = "Was a result helpful?"),
         (name = "embeddings", description = "OpenAI-compatible embeddings"),
         (name = "operations", description = "Health, readiness, metrics"),
-        (name = "keys", description = "API keys (administrators)"),
+        (name = "keys", description = "API keys (administrators) and the caller's own identity"),
         (name = "audit", description = "The audit trail: who did and read what (administrators)"),
     )
 )]

@@ -28,6 +28,8 @@ pub struct SitePolicy {
     /// The TLS configuration when serving HTTPS (`server.tls_cert` / `server.tls_key`); browsers are then
     /// told to use nothing else (`Strict-Transport-Security`).
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// The web console at `/ui` (`None`: turned off, `/ui` answers 404).
+    pub console: Option<crate::ConsoleSettings>,
 }
 
 impl SitePolicy {
@@ -162,7 +164,7 @@ mod tests {
         let p = SitePolicy {
             cors_origins: vec![],
             allowed_hosts: vec!["localhost".into(), "[::1]".into(), "kb.example:8443".into()],
-            tls: None,
+            ..SitePolicy::default()
         };
         for ok in [
             "localhost",

@@ -76,7 +76,7 @@ async fn cross_site_writes_foreign_preflights_and_rebound_hosts_are_refused() {
     let site = nova_server::SitePolicy {
         cors_origins: vec!["https://portal.example".into()],
         allowed_hosts: vec!["localhost".into(), "127.0.0.1".into()],
-        tls: None,
+        ..nova_server::SitePolicy::default()
     };
     let app = TestApp::unready_with(Limits::default(), site).await;
     tokio::task::block_in_place(|| app.load());

@@ -28,6 +28,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
     // first request.
     let audit = config.audit.settings(&config.auth)?;
     let tls = config.server.tls()?;
+    let console = config.ui.settings(config.auth.jwt.as_ref())?;
     let limiter = security.limiter.clone();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&addr)
@@ -35,7 +36,12 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
             .with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr().context("reading the bound address")?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("nova serving on {scheme}://{local} (API docs at {scheme}://{local}/docs)");
+        let ui = if console.is_some() {
+            format!(", web console at {scheme}://{local}/ui/")
+        } else {
+            String::new()
+        };
+        println!("nova serving on {scheme}://{local} (API docs at {scheme}://{local}/docs{ui})");
         std::io::stdout().flush().ok();
 
         let limits = Limits {
@@ -56,6 +62,7 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
                 config.server.allowed_hosts.clone()
             },
             tls,
+            console,
         };
         let state = AppState::with_site(limits, security, site);
         let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();

@@ -4,18 +4,60 @@ use super::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::state::AppState;
-use crate::validate::non_empty;
-use axum::extract::Path;
+use crate::validate::{bounded, non_empty};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use nova_core::Code;
 use nova_engine::{Feedback, Rating};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// The feedback route.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/kbs/{kb}/feedback", post(record_feedback))
+    Router::new().route(
+        "/v1/kbs/{kb}/feedback",
+        post(record_feedback).get(list_feedback),
+    )
+}
+
+/// `GET /v1/kbs/{kb}/feedback` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackQuery {
+    /// Most records, newest first (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+}
+
+/// `GET /v1/kbs/{kb}/feedback` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackList {
+    /// Records, newest first.
+    pub feedback: Vec<Feedback>,
+}
+
+/// Feedback received on a knowledge base's results, newest first (editors and administrators of the
+/// KB: the records hold what users typed).
+#[utoipa::path(get, path = "/v1/kbs/{kb}/feedback", tag = "feedback",
+    params(("kb" = String, Path, description = "Knowledge base name"), FeedbackQuery),
+    responses((status = 200, description = "Success", body = FeedbackList),
+        (status = 401, description = "No valid key", body = ErrorBody), (status = 403, description = "Not an editor of the knowledge base", body = ErrorBody),
+        (status = 404, description = "Knowledge base not found", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
+pub async fn list_feedback(
+    Ready(engine): Ready,
+    Caller(ctx): Caller,
+    Path(kb): Path<String>,
+    params: Result<Query<FeedbackQuery>, QueryRejection>,
+) -> Result<Json<FeedbackList>, ApiError> {
+    let kb = kb_name(&kb)?;
+    let Query(q) = params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    let limit = bounded("limit", q.limit, 100, 1000)?;
+    let feedback = blocking(move || engine.feedback_records(&ctx, &kb, limit)).await?;
+    Ok(Json(FeedbackList { feedback }))
 }
 
 /// `POST /v1/kbs/{kb}/feedback` body.

@@ -10,6 +10,7 @@ pub mod feedback;
 pub mod health;
 pub mod kbs;
 pub mod keys;
+pub mod me;
 pub mod search;
 pub mod tasks;
 pub mod tickets;

@@ -5,13 +5,17 @@ use super::blocking;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{kb_name, ApiJson, Caller, Ready};
 use crate::validate::{bounded, filters};
-use axum::extract::{Path, State};
-use axum::routing::post;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use nova_engine::{Classification, LabelField, SuggestOptions, Suggestion, TicketQuery};
+use nova_core::Code;
+use nova_engine::{
+    Classification, LabelField, RouterDetails, SuggestOptions, Suggestion, TicketQuery,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::state::AppState;
 
@@ -20,6 +24,37 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/kbs/{kb}/tickets/classify", post(classify))
         .route("/v1/kbs/{kb}/tickets/suggest", post(suggest))
+        .route("/v1/kbs/{kb}/tickets/router", get(router_details))
+}
+
+/// `GET /v1/kbs/{kb}/tickets/router` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RouterQuery {
+    /// Ticket field the router predicts (default `category`).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub label: Option<String>,
+}
+
+/// The current ticket router for a label: version, algorithm, labels with their training counts, and
+/// every method's cross-validated report with its confusion matrix (no weights, no training text).
+#[utoipa::path(get, path = "/v1/kbs/{kb}/tickets/router", tag = "tickets",
+    params(("kb" = String, Path, description = "Knowledge base name"), RouterQuery),
+    responses((status = 200, description = "Success", body = RouterDetails),
+        (status = 404, description = "Knowledge base or router not found (`router_not_found`: train one with `nova tickets train`)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the parameter", body = ErrorBody), (status = 503, description = "Not ready: the model is loading", body = ErrorBody)))]
+pub async fn router_details(
+    Ready(engine): Ready,
+    Caller(ctx): Caller,
+    Path(kb): Path<String>,
+    params: Result<Query<RouterQuery>, QueryRejection>,
+) -> Result<Json<RouterDetails>, ApiError> {
+    let kb = kb_name(&kb)?;
+    let Query(q) = params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    let label = label_of(q.label.as_deref())?;
+    let model = blocking(move || engine.router(&ctx, &kb, &label)).await?;
+    Ok(Json(RouterDetails::of(&model)))
 }
 
 /// A new ticket.
