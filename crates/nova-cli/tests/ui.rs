@@ -80,6 +80,7 @@ fn the_console_searches_rates_answers_routes_uploads_and_keeps_readers_out() {
     ));
     let admin = create_key(d, "console-admin", "admin");
     let reader = create_key(d, "console-reader", "reader");
+    let editor = create_key(d, "console-editor", "editor");
     let upload = d.join("zorblax.md");
     std::fs::write(
         &upload,
@@ -88,14 +89,28 @@ fn the_console_searches_rates_answers_routes_uploads_and_keeps_readers_out() {
     )
     .expect("write");
 
+    // The test's OpenID Connect provider, and a server that accepts its tokens and offers it at sign-in.
+    let (mut idp, issuer) = spawn_idp();
+    let config = d.join("nova.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth.jwt]\nissuer = \"{issuer}\"\naudience = \"kb-nova\"\n\
+             [auth.jwt.role_map]\n\"KB.Readers\" = \"reader\"\n\
+             [ui]\noidc_client_id = \"kb-nova-console\"\noidc_name = \"Test IdP\"\n"
+        ),
+    )
+    .expect("config");
     let gguf = root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let (mut server, addr) = spawn_serve(
+    let (mut server, addr) = spawn_serve_logging(
         d,
         &[
             ("NOVA_GENERATION__PROVIDER", "local"),
             ("NOVA_GENERATION__MODEL_PATH", gguf.to_str().expect("utf8")),
             ("NOVA_GENERATION__MAX_TOKENS", "96"),
         ],
+        &["--config", config.to_str().expect("utf8")],
+        std::process::Stdio::null(),
     );
     wait_ready(&addr);
     let shots = root().join("target/ui-screenshots");
@@ -104,14 +119,18 @@ fn the_console_searches_rates_answers_routes_uploads_and_keeps_readers_out() {
         .env("NOVA_URL", format!("http://{addr}"))
         .env("ADMIN_KEY", &admin)
         .env("READER_KEY", &reader)
+        .env("EDITOR_KEY", &editor)
         .env("KB", "support")
         .env("SCREENSHOTS", &shots)
         .env("UPLOAD_FILE", &upload)
         .env("UI_TEST_DIR", node_packages())
+        .env("IDP_URL", &issuer)
         .output()
         .expect("node runs");
-    let _ = server.kill();
-    let _ = server.wait();
+    for child in [&mut server, &mut idp] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let stdout = String::from_utf8_lossy(&run.stdout);
     println!("{stdout}");
     assert!(
@@ -119,5 +138,22 @@ fn the_console_searches_rates_answers_routes_uploads_and_keeps_readers_out() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    assert!(stdout.contains("ui: single sign-on through the OIDC provider (PKCE)"));
     assert!(shots.join("search.png").exists());
+}
+
+/// `tests/ui/idp.mjs` on a free port: the child and its issuer URL.
+fn spawn_idp() -> (std::process::Child, String) {
+    let mut child = Command::new("node")
+        .arg(root().join("crates/nova-cli/tests/ui/idp.mjs"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let line = first_line(&mut child);
+    let issuer = line
+        .trim()
+        .strip_prefix("idp listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, issuer)
 }

@@ -15,6 +15,9 @@ function describe(me) {
   return {
     ...me,
     admin: me.grants.some((g) => g.role === "admin" && !g.kbs),
+    // Editors (and admins) of at least one KB manage documents: upload, feedback, router.
+    editor: me.grants.some((g) => g.role === "admin" || g.role === "editor"),
+    canEdit: (kb) => me.grants.some((g) => (g.role === "admin" || g.role === "editor") && (!g.kbs || g.kbs.includes(kb))),
     summary: roles.join("; ") || "no role",
   };
 }
@@ -78,7 +81,7 @@ function Shell({ me, onSignOut }) {
     return () => window.removeEventListener("hashchange", onHash);
   }, []);
   useEffect(() => { if (kb) sessionStorage.setItem("nova.kb", kb); }, [kb]);
-  const visible = PAGES.filter(([n]) => n !== "admin" || me.admin);
+  const visible = PAGES.filter(([n]) => n !== "admin" || me.editor);
   const Page = PAGES.find(([n]) => n === page)[2];
   return html`<div class="shell">
     <a class="skip" href="#main">Skip to content</a>

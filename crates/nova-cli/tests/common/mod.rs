@@ -75,7 +75,6 @@ pub fn spawn_serve_logging(
     flags: &[&str],
     stderr: std::process::Stdio,
 ) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_nova"))
         .current_dir(root())
         .env("NOVA_DATA__DIR", data)
@@ -89,10 +88,7 @@ pub fn spawn_serve_logging(
         .stderr(stderr)
         .spawn()
         .expect("nova serve runs");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut first)
-        .expect("address line");
+    let first = first_line(&mut child);
     let addr = first
         .split("http://")
         .nth(1)
@@ -109,4 +105,14 @@ pub fn wait_ready(addr: &str) {
         assert!(std::time::Instant::now() < deadline, "never became ready");
         std::thread::sleep(std::time::Duration::from_millis(20)); // poll interval, not a timing assumption
     }
+}
+
+/// The first line a child with piped stdout prints (its address, for the servers the tests start).
+pub fn first_line(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .expect("a first line");
+    line
 }

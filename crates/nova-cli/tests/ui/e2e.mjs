@@ -1,5 +1,5 @@
 // The web console end to end, in headless Chromium against a real `nova serve` (started by ui.rs, which
-// passes its address, keys and knowledge base in the environment). Every step asserts what a user would see;
+// passes its address, keys, knowledge base and test OIDC provider in the environment). Every step asserts what a user would see;
 // every page is checked with axe-core (no serious or critical violation) and must log no console error.
 // Screenshots go to $SCREENSHOTS.
 import { createRequire } from "node:module";
@@ -15,6 +15,7 @@ const env = (name) => {
 const BASE = env("NOVA_URL");
 const ADMIN = env("ADMIN_KEY");
 const READER = env("READER_KEY");
+const EDITOR = env("EDITOR_KEY");
 const KB = env("KB");
 const SHOTS = env("SCREENSHOTS");
 const UPLOAD = env("UPLOAD_FILE");
@@ -112,6 +113,38 @@ try {
   await page.click("text=Sign out");
   await page.waitForSelector("#api-key");
 
+  // An editor manages documents (upload, feedback) but neither keys nor knowledge bases.
+  step("an editor key sees uploads but not keys");
+  await signIn(page, EDITOR);
+  await page.waitForSelector("nav[aria-label=Pages]");
+  await page.goto(`${BASE}/ui/#/admin`);
+  await page.waitForSelector("#kbs-h");
+  assert.ok(await page.isVisible("input[type=file]"), "the editor can upload");
+  assert.equal(await page.$("#keys-h"), null, "no keys section for an editor");
+  assert.equal(await page.$("#new-kb"), null, "no new-KB form for an editor");
+  await page.waitForSelector("#fb-h");
+  noConsoleErrors(page);
+  await page.click("text=Sign out");
+  await page.waitForSelector("#api-key");
+
+  // 2b. Single sign-on through the OIDC provider ui.rs started (authorization code + PKCE): the provider
+  // refuses a wrong verifier, the server verifies the token it issued, and the reader's pages appear.
+  if (process.env.IDP_URL) {
+    step("single sign-on through the OIDC provider (PKCE)");
+    const sso = await tab();
+    await sso.goto(`${BASE}/ui/`);
+    await sso.click("text=Sign in with Test IdP");
+    await sso.waitForSelector("nav[aria-label=Pages]");
+    assert.equal(await sso.textContent(".subject"), "jwt:alice@idp.test");
+    assert.ok(!sso.url().includes("code="), `the code is left in the address bar: ${sso.url()}`);
+    const ssoNav = await sso.$$eval("nav[aria-label=Pages] a", (as) => as.map((a) => a.textContent));
+    assert.deepEqual(ssoNav, ["Search", "Ask", "Tickets"]);
+    const ssoDocs = await search(sso, "printer shows offline");
+    assert.equal(ssoDocs[0], "printer-offline.md");
+    noConsoleErrors(sso);
+    await sso.context().close();
+  }
+
   // 3. Search, keyboard first: "/" focuses the box, Enter searches; the known document comes first.
   step("search shows the expected document for a known query");
   page = await tab();
@@ -141,6 +174,11 @@ try {
     fb.body.feedback.some((r) => r.doc_id === "printer-offline.md" && r.rating === "helpful" && /printer shows offline/.test(r.query)),
     JSON.stringify(fb.body),
   );
+  // A question nothing answers, rated not helpful: the admin page lists it as a knowledge gap.
+  const gap = "how do I descale the espresso machine";
+  await search(page, gap);
+  await page.click('li.result >> nth=0 >> button:has-text("Not helpful")');
+  await page.waitForSelector("text=Marked not helpful");
   noConsoleErrors(page);
 
   // 5. An answer streams (the text grows over several updates) and a citation opens its passage.
@@ -187,6 +225,8 @@ try {
   await page.setInputFiles(`input[type=file]`, UPLOAD);
   await page.waitForSelector("text=Upload succeeded", { timeout: 300_000 });
   await page.waitForSelector("table.heat");
+  assert.ok(await page.isVisible(`text=Knowledge gaps`), "the knowledge-gap table is shown");
+  assert.ok(await page.isVisible(`td:has-text("${gap}")`), "the unanswered question is listed as a gap");
   await axe(page, "admin");
   await shot(page, "admin");
   step("a key is created (secret shown once) and revoked");

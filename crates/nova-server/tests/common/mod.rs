@@ -363,3 +363,13 @@ pub fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     }
     found
 }
+
+/// The `key` field of every object in `value[list]`, in order (e.g. the doc ids of a result list).
+pub fn field_of<'a>(value: &'a Value, list: &str, key: &str) -> Vec<&'a str> {
+    value[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[key].as_str().unwrap())
+        .collect()
+}

@@ -36,7 +36,7 @@ function Upload({ kb, onDone }) {
   </div>`;
 }
 
-function KbSection({ kbs, reload, selected, setSelected }) {
+function KbSection({ me, kbs, reload, selected, setSelected }) {
   const [name, setName] = useState("");
   const [error, setError] = useState(null);
   const create = async (e) => {
@@ -59,13 +59,13 @@ function KbSection({ kbs, reload, selected, setSelected }) {
         <td><button type="button" class="link" onClick=${() => setSelected(k.name)} aria-pressed=${k.name === selected}>${k.name}</button></td>
         <td class="num">${k.documents}</td><td class="num">${k.chunks}</td><td>${k.model}</td><td>${k.redact_pii ? "on" : "off"}</td></tr>`)}</tbody>
     </table>` : html`<${Empty}>No knowledge bases yet.</${Empty}>`}
-    <form class="row" onSubmit=${create}>
+    ${me.admin ? html`<form class="row" onSubmit=${create}>
       <label for="new-kb">New knowledge base</label>
       <input id="new-kb" class="short" value=${name} onInput=${(e) => setName(e.target.value)} pattern="[A-Za-z0-9_\\-]{1,64}" required />
       <button type="submit">Create</button>
-    </form>
+    </form>` : null}
     <${ErrorBox} error=${error} />
-    ${selected ? html`<${Upload} kb=${selected} onDone=${reload} />` : null}
+    ${selected && me.canEdit(selected) ? html`<${Upload} kb=${selected} onDone=${reload} />` : null}
   </section>`;
 }
 
@@ -144,6 +144,18 @@ function FeedbackSection({ kb }) {
     t[r.rating] += 1;
     tally.set(r.doc_id, t);
   }
+  // Knowledge gaps, as feedback shows them: questions whose results were rated not helpful and never
+  // helpful or resolving — what the knowledge base is missing.
+  const byQuery = new Map();
+  for (const r of records || []) {
+    const q = r.query.trim().toLowerCase();
+    const g = byQuery.get(q) || { query: r.query, bad: 0, good: 0, last: 0 };
+    if (r.rating === "not_helpful") g.bad += 1;
+    else g.good += 1;
+    g.last = Math.max(g.last, r.at);
+    byQuery.set(q, g);
+  }
+  const gaps = [...byQuery.values()].filter((g) => g.bad && !g.good).sort((a, b) => b.bad - a.bad || b.last - a.last);
   return html`<section class="card" aria-labelledby="fb-h">
     <h2 id="fb-h">Feedback on ${kb}</h2>
     <${ErrorBox} error=${error} />
@@ -154,6 +166,10 @@ function FeedbackSection({ kb }) {
         <thead><tr><th scope="col">Document</th><th scope="col" class="num">Helpful</th><th scope="col" class="num">Not helpful</th><th scope="col" class="num">Resolved</th></tr></thead>
         <tbody>${[...tally].map(([doc, t]) => html`<tr><td>${doc}</td><td class="num">${t.helpful}</td><td class="num">${t.not_helpful}</td><td class="num">${t.resolved}</td></tr>`)}</tbody>
       </table>
+      ${gaps.length ? html`<table><caption>Knowledge gaps: questions no result helped</caption>
+        <thead><tr><th scope="col">Question</th><th scope="col" class="num">Not helpful</th><th scope="col">Last asked</th></tr></thead>
+        <tbody>${gaps.slice(0, 20).map((g) => html`<tr><td>${g.query}</td><td class="num">${g.bad}</td><td>${when(g.last)}</td></tr>`)}</tbody>
+      </table>` : html`<p class="muted">No knowledge gaps in the feedback: every rated question found something helpful.</p>`}
       <table><caption>Latest</caption>
         <thead><tr><th scope="col">When</th><th scope="col">Query</th><th scope="col">Document</th><th scope="col">Rating</th></tr></thead>
         <tbody>${records.slice(0, 50).map((r) => html`<tr><td>${when(r.at)}</td><td>${r.query}</td><td>${r.doc_id}</td><td>${r.rating.replace("_", " ")}</td></tr>`)}</tbody>
@@ -204,16 +220,16 @@ export function AdminPage({ me, kb }) {
   const [selected, setSelected] = useState(kb);
   const reload = useCallback(() => get("/v1/kbs").then((d) => setKbs(d.kbs), setError), []);
   useEffect(() => { reload(); }, []);
-  if (!me.admin) {
+  if (!me.editor) {
     return html`<div class="page narrow"><h1>Administration</h1><div class="error" role="alert">Your role (${me.summary}) does not include administration.</div></div>`;
   }
   return html`<div class="page">
     <h1>Administration</h1>
     <${ErrorBox} error=${error} />
     ${kbs === null && !error ? html`<${Loading} />` : null}
-    ${kbs ? html`<${KbSection} kbs=${kbs} reload=${reload} selected=${selected} setSelected=${setSelected} />` : null}
-    <${KeysSection} />
-    <${FeedbackSection} kb=${selected} />
+    ${kbs ? html`<${KbSection} me=${me} kbs=${kbs} reload=${reload} selected=${selected} setSelected=${setSelected} />` : null}
+    ${me.admin ? html`<${KeysSection} />` : null}
+    ${selected && me.canEdit(selected) ? html`<${FeedbackSection} kb=${selected} />` : null}
     <${RouterSection} kb=${selected} />
   </div>`;
 }

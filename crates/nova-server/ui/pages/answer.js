@@ -70,7 +70,8 @@ export function AnswerPage({ kb }) {
         }
       }, controller.signal);
     } catch (err) {
-      setError(err);
+      // Stopped by the user (or by a new question): what arrived so far stays on the page.
+      if (err.name !== "AbortError") setError(err);
     } finally {
       setBusy(false);
     }
