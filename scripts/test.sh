@@ -10,6 +10,7 @@ source scripts/env.sh
 bash scripts/install-deps.sh
 bash scripts/fetch-models.sh
 bash scripts/ui-test-deps.sh   # Chromium + playwright-core/axe-core for the web console test (SKIPPED without)
+bash scripts/mlflow-test-deps.sh   # an MLflow server for the experiment-tracking test (SKIPPED without)
 cargo fmt --all --check
 bash scripts/supply-chain.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings

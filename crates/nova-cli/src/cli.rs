@@ -182,6 +182,16 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
 
+    /// Runs recorded by `nova eval` and `nova tickets train|eval`: parameters (model and weights hash,
+    /// fusion, dataset and its hash, …), metrics, machine and version; compare two.
+    ///
+    /// Examples:
+    ///   nova runs list
+    ///   nova runs show 3
+    ///   nova runs compare 3 4        # every metric with its change, and the parameters that differ
+    #[command(subcommand, verbatim_doc_comment)]
+    Runs(RunsCommand),
+
     /// Measure speed (writes a JSON result file; see bench/README.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -212,6 +222,7 @@ impl Command {
             Self::Keys(_) => "keys",
             Self::Audit(_) => "audit",
             Self::Eval(_) => "eval",
+            Self::Runs(_) => "runs",
             Self::Bench(_) => "bench",
             Self::Openapi => "openapi",
             Self::Config => "config",
@@ -484,6 +495,9 @@ pub struct TicketTrainArgs {
     /// Print the cross-validation results as JSON.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
 }
 
 /// `nova tickets eval`.
@@ -517,6 +531,9 @@ pub struct TicketEvalArgs {
     /// Write the full report as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
 }
 
 /// `nova tickets classify` and `nova tickets suggest`.
@@ -1038,6 +1055,71 @@ pub struct DeleteArgs {
     pub kb: Option<String>,
 }
 
+/// Where a run is recorded: the data folder's tracking store (`nova runs`), and an MLflow server when one
+/// is named.
+#[derive(Debug, Args, Default)]
+pub struct TrackArgs {
+    /// Also send the run to this MLflow tracking server (e.g. http://127.0.0.1:5000)
+    /// [default: tracking.mlflow_url].
+    #[arg(long, value_name = "URL")]
+    pub mlflow: Option<String>,
+
+    /// MLflow experiment [default: tracking.mlflow_experiment].
+    #[arg(long, value_name = "NAME")]
+    pub experiment: Option<String>,
+
+    /// Do not record this run.
+    #[arg(long)]
+    pub no_track: bool,
+}
+
+/// `nova runs`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recorded runs, newest first.
+    List(RunsListArgs),
+    /// One run: parameters, tags and metrics.
+    Show(RunsShowArgs),
+    /// Two runs side by side: every metric with its change (B − A), and the parameters that differ.
+    Compare(RunsCompareArgs),
+}
+
+/// `nova runs list`.
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// Only runs of this kind: eval, tickets-train, tickets-eval.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Most runs shown.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova runs show`.
+#[derive(Debug, Args)]
+pub struct RunsShowArgs {
+    /// The run's number (`nova runs list`).
+    pub id: i64,
+    /// Print JSON (with the full report).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova runs compare`.
+#[derive(Debug, Args)]
+pub struct RunsCompareArgs {
+    /// Run A.
+    pub a: i64,
+    /// Run B.
+    pub b: i64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `nova eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -1098,4 +1180,7 @@ pub struct EvalArgs {
     /// `hybrid-<fusion>`), for per-query comparisons (bench/bm25_compare.py) and trec_eval.
     #[arg(long, value_name = "FILE")]
     pub runs: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
 }

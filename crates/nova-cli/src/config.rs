@@ -23,6 +23,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The web console.
     pub ui: UiConfig,
+    /// Experiment tracking.
+    pub tracking: TrackingConfig,
     /// Who may call `nova serve`.
     pub auth: AuthConfig,
     /// Who writes answers.
@@ -387,6 +389,18 @@ impl ServerConfig {
             _ => bail!("server.tls_cert and server.tls_key go together: set both, or neither for plain HTTP"),
         }
     }
+}
+
+/// `[tracking]`: where evaluation and training runs are recorded.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingConfig {
+    /// Record runs in `<data>/tracking/runs.sqlite`.
+    pub enabled: bool,
+    /// Also send them to this MLflow tracking server; empty = local only.
+    pub mlflow_url: String,
+    /// The MLflow experiment runs go to.
+    pub mlflow_experiment: String,
 }
 
 /// `[ui]`: the web console served by `nova serve` at `/ui`.

@@ -12,11 +12,7 @@ use tempfile::TempDir;
 
 /// Where scripts/ui-test-deps.sh installed the npm packages.
 fn node_packages() -> PathBuf {
-    let cache = std::env::var_os("KB_NOVA_CACHE").map_or_else(
-        || Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/kb-nova"),
-        PathBuf::from,
-    );
-    cache.join("ui-test")
+    kb_nova_cache().join("ui-test")
 }
 
 /// Why the test cannot run here, if it cannot.

@@ -223,6 +223,8 @@ pub struct Engine {
     keyring: Option<Arc<Keyring>>,
     /// Free space a write needs on the data folder.
     disk: DiskGuard,
+    /// Evaluation and training runs (`<data>/tracking/runs.sqlite`), opened on first use.
+    runs: Mutex<Option<Arc<nova_track::RunStore>>>,
 }
 
 /// Refuses to start when a knowledge base is sealed under a key that is not configured: a clear error
@@ -327,6 +329,7 @@ impl Engine {
             generator: OnceLock::new(),
             generator_loader: None,
             generator_init: Mutex::new(()),
+            runs: Mutex::new(None),
         })
     }
 
@@ -1266,6 +1269,53 @@ impl Engine {
             e.doc_ids([feedback.doc_id.as_str()])
                 .detail(serde_json::json!({"rating": feedback.rating}))
         })
+    }
+
+    /// The tracking store, opened (and created) on first use.
+    fn run_store(&self) -> Result<Arc<nova_track::RunStore>> {
+        let mut slot = self.runs.lock();
+        if let Some(store) = slot.as_ref() {
+            return Ok(store.clone());
+        }
+        let store = Arc::new(nova_track::RunStore::open(
+            &self.layout.root().join("tracking/runs.sqlite"),
+        )?);
+        *slot = Some(store.clone());
+        Ok(store)
+    }
+
+    /// Records an evaluation or training run (administrators: runs describe the whole deployment);
+    /// returns its number.
+    pub fn record_run(&self, ctx: &RequestCtx, run: &nova_track::NewRun) -> Result<i64> {
+        ctx.principal.require(Role::Admin, None)?;
+        let id = self.run_store()?.record(run)?;
+        self.auditor.record(ctx, "run.record", None, |e| {
+            e.detail(serde_json::json!({"run": id, "kind": run.kind}))
+        })?;
+        Ok(id)
+    }
+
+    /// Notes the id an MLflow server gave run `id`.
+    pub fn set_mlflow_run_id(&self, ctx: &RequestCtx, id: i64, mlflow_run_id: &str) -> Result<()> {
+        ctx.principal.require(Role::Admin, None)?;
+        Ok(self.run_store()?.set_mlflow_run_id(id, mlflow_run_id)?)
+    }
+
+    /// The latest `limit` runs (of `kind`), newest first.
+    pub fn runs(
+        &self,
+        ctx: &RequestCtx,
+        kind: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<nova_track::RunSummary>> {
+        ctx.principal.require(Role::Admin, None)?;
+        Ok(self.run_store()?.list(kind, limit)?)
+    }
+
+    /// Run `id`, whole.
+    pub fn run(&self, ctx: &RequestCtx, id: i64) -> Result<nova_track::Run> {
+        ctx.principal.require(Role::Admin, None)?;
+        Ok(self.run_store()?.get(id)?)
     }
 
     /// The latest `limit` feedback records of KB `name`, newest first (editors and administrators of

@@ -28,6 +28,9 @@ pub enum EngineError {
     /// The audit trail could not be written (the action was not carried out) or read.
     #[error(transparent)]
     Audit(#[from] nova_audit::AuditError),
+    /// The experiment-tracking store failed, or has no such run.
+    #[error(transparent)]
+    Track(#[from] nova_track::TrackError),
     /// A `[redaction.patterns]` entry is not a valid regular expression.
     #[error(transparent)]
     Pattern(#[from] nova_ingest::PatternError),
@@ -149,6 +152,9 @@ impl EngineError {
             Self::Forbidden(_) => Code::Forbidden,
             Self::Auth(e) => e.code(),
             Self::Audit(e) => e.code(),
+            Self::Track(nova_track::TrackError::NoSuchRun(_)) => Code::NotFound,
+            Self::Track(nova_track::TrackError::Io { source, .. }) => Code::of_io(source),
+            Self::Track(_) => Code::Io,
             Self::Pattern(_) => Code::InvalidInput,
             Self::DuplicateDocument(_) | Self::ReservedFilterField(_) | Self::Dataset { .. } => {
                 Code::InvalidInput

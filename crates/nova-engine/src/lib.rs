@@ -61,6 +61,7 @@ pub use nova_core::{
     Visibility,
 };
 pub use nova_generate;
+pub use nova_track;
 pub use payload::{ChunkPayload, TICKET_KIND};
 pub use rekey::RekeyReport;
 pub use search::{DocHit, Mode, RetrieverScore, SearchOptions};

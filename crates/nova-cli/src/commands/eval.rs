@@ -2,8 +2,10 @@
 //! and optionally write a JSON report; with `--answers`, hand over to [`super::eval_answers`].
 
 use super::progress::bar;
+use super::track::{sha256_texts, Recorder};
 use super::Outcome;
 use crate::cli::EvalArgs;
+use crate::config::Config;
 use anyhow::{anyhow, Context, Result};
 use nova_engine::{
     BeirSet, Engine, Fusion, IngestOptions, KbName, Mode, RequestCtx, SearchOptions,
@@ -11,7 +13,7 @@ use nova_engine::{
 use std::path::Path;
 use std::time::Instant;
 
-pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
+pub fn run(config: &Config, engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
     let modes = args
         .modes
         .iter()
@@ -47,6 +49,7 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
             .unwrap_or_else(|| format!("eval-{dataset_name}")),
     )?;
     let ctx = RequestCtx::local();
+    let mut recorder = Recorder::start(config, "eval", format!("eval {dataset_name}"));
 
     let started = Instant::now();
     let progress = bar(set.corpus.len(), "indexing", "docs");
@@ -121,16 +124,76 @@ pub fn run(engine: &Engine, args: &EvalArgs) -> Result<Outcome> {
     if let Some(path) = &args.runs {
         write_runs(path, &reports)?;
     }
+    let report = serde_json::json!({
+        "dataset": folder, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
+        "index_seconds": index_secs, "index_docs_per_s": docs_per_s, "modes": reports,
+        "fusion": base.fusion.to_string(), "candidates": base.candidates, "prf": base.prf,
+    });
     if let Some(out) = &args.out {
-        let report = serde_json::json!({
-            "dataset": folder, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
-            "index_seconds": index_secs, "index_docs_per_s": docs_per_s, "modes": reports,
-            "fusion": base.fusion.to_string(), "candidates": base.candidates, "prf": base.prf,
-        });
         fs_err::write(out, serde_json::to_vec_pretty(&report)?)?;
         eprintln!("wrote {}", out.display());
     }
+    let chunking = nova_ingest::ChunkOptions::default();
+    let fusion_param = if fusions.is_empty() {
+        base.fusion.to_string()
+    } else {
+        let specs: Vec<String> = fusions.iter().map(ToString::to_string).collect();
+        specs.join(",")
+    };
+    recorder
+        .param("dataset.name", &dataset_name)
+        .param("dataset.docs", set.corpus.len())
+        .param("dataset.queries", set.queries.len())
+        .param("dataset.sha256", dataset_hash(&set))
+        .param("kb", &kb_name)
+        .param("modes", args.modes.join(","))
+        .param("fusion", fusion_param)
+        .param("candidates", base.candidates)
+        .param("prf", base.prf)
+        .param("chunk.target_words", chunking.target_words)
+        .param("chunk.overlap_words", chunking.overlap_words)
+        .metric("index_seconds", index_secs)
+        .metric("index_docs_per_s", docs_per_s);
+    for r in &reports {
+        // One fusion: `hybrid.*`, so runs with different fusions compare metric for metric (the fusion
+        // is a parameter); a sweep keeps each fusion's own ranking apart.
+        let tag = if fusions.len() > 1 {
+            r.tag()
+        } else {
+            r.mode.as_str().to_owned()
+        };
+        for (name, value) in [
+            ("ndcg_at_10", r.ndcg_at_10),
+            ("recall_at_5", r.recall_at_5),
+            ("recall_at_100", r.recall_at_100),
+            ("mrr_at_10", r.mrr_at_10),
+            ("latency_p50_ms", r.latency_p50_ms),
+            ("latency_p95_ms", r.latency_p95_ms),
+        ] {
+            recorder.metric(&format!("{tag}.{name}"), value);
+        }
+    }
+    recorder.finish(engine, config, &args.track, report);
     Ok(Outcome::Done)
+}
+
+/// What makes two evaluations comparable: the documents, the queries and the judgements, hashed.
+fn dataset_hash(set: &BeirSet) -> String {
+    let mut qrels: Vec<String> = set
+        .qrels
+        .iter()
+        .flat_map(|(q, docs)| docs.iter().map(move |(d, g)| format!("{q}\t{d}\t{g}")))
+        .collect();
+    qrels.sort();
+    let docs = set
+        .corpus
+        .iter()
+        .flat_map(|d| [d.id.as_str(), d.title.as_str(), d.text.as_str()]);
+    let queries = set
+        .queries
+        .iter()
+        .flat_map(|(id, text)| [id.as_str(), text.as_str()]);
+    sha256_texts(docs.chain(queries).chain(qrels.iter().map(String::as_str)))
 }
 
 /// Every report's rankings as one TREC run file.

@@ -14,15 +14,17 @@ mod kb;
 mod keys;
 mod progress;
 mod redact;
+mod runs;
 mod serve;
 mod similar;
 mod soak_plot;
 mod soak_report;
 mod tickets;
+mod track;
 mod troubleshoot;
 
 use crate::cli::{
-    AuditCommand, BenchCommand, Cli, Command, KbCommand, KeysCommand, TicketsCommand,
+    AuditCommand, BenchCommand, Cli, Command, KbCommand, KeysCommand, RunsCommand, TicketsCommand,
 };
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -103,9 +105,17 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
         }
         Command::Kbs => kb::list(&config, &engine(&config)?),
+        Command::Runs(cmd) => {
+            let engine = engine(&config)?;
+            match cmd {
+                RunsCommand::List(args) => runs::list(&engine, &args),
+                RunsCommand::Show(args) => runs::show(&engine, &args),
+                RunsCommand::Compare(args) => runs::compare(&engine, &args),
+            }
+        }
         Command::Eval(args) => {
             ask::choose_generator(&mut config, &args.generation);
-            eval::run(&engine(&config)?, &args)
+            eval::run(&config, &engine(&config)?, &args)
         }
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(&args),
         Command::Bench(BenchCommand::Auth(args)) => bench_auth::run(&args),

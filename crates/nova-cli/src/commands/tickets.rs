@@ -3,6 +3,7 @@
 //! and nova-engine (stored embeddings, versions, suggestions); this module parses and prints.
 
 use super::progress::bar;
+use super::track::Recorder;
 use super::{kb_name, Outcome};
 use crate::cli::{TicketEvalArgs, TicketImportArgs, TicketQueryArgs, TicketTrainArgs};
 use crate::config::Config;
@@ -106,6 +107,11 @@ pub fn train(config: &Config, engine: &Engine, args: &TicketTrainArgs) -> Result
         threshold: args.threshold,
         ..TrainOptions::default()
     };
+    let mut recorder = Recorder::start(
+        config,
+        "tickets-train",
+        format!("tickets train {name}/{label}"),
+    );
     let progress = bar(args.folds, "cross-validating", "folds");
     let trained = engine.train_router(&RequestCtx::local(), &name, &label, &opts, &|done, _| {
         progress.set_position(done as u64)
@@ -113,6 +119,26 @@ pub fn train(config: &Config, engine: &Engine, args: &TicketTrainArgs) -> Result
     progress.finish_and_clear();
     let (model, path, unlabelled) = (trained.model, trained.path, trained.unlabelled);
     let m = &model.meta;
+    recorder
+        .param("kb", &name)
+        .param("label", &m.label)
+        .param("algorithm", &args.algorithm)
+        .param("k", args.k)
+        .param("alpha", args.alpha)
+        .param("folds", args.folds)
+        .param("seed", args.seed)
+        .param("threshold", args.threshold)
+        .param("dataset.sha256", &m.data_hash)
+        .param("dataset.examples", m.examples)
+        .param("chosen", m.algorithm.method().name())
+        .param("router.version", m.version);
+    for r in &m.cv {
+        report_metrics(&mut recorder, r.method.name(), &r.report);
+        if r.method == m.algorithm.method() {
+            report_metrics(&mut recorder, "chosen", &r.report);
+        }
+    }
+    recorder.finish(engine, config, &args.track, serde_json::to_value(&m.cv)?);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&m.cv)?);
         return Ok(Outcome::Done);
@@ -137,6 +163,14 @@ pub fn train(config: &Config, engine: &Engine, args: &TicketTrainArgs) -> Result
     Ok(Outcome::Done)
 }
 
+/// A router report's headline figures as run metrics under `prefix`.
+fn report_metrics(recorder: &mut Recorder, prefix: &str, report: &Report) {
+    recorder
+        .metric(&format!("{prefix}.accuracy"), report.accuracy)
+        .metric(&format!("{prefix}.macro_f1"), report.macro_f1)
+        .metric(&format!("{prefix}.ece"), report.ece);
+}
+
 fn print_report(report: &Report, title: &str) {
     println!(
         "{title}: {} tickets, accuracy {:.3}, macro-F1 {:.3}, ECE {:.3}\n",
@@ -151,6 +185,11 @@ pub fn eval(config: &Config, engine: &Engine, args: &TicketEvalArgs) -> Result<O
     let name = kb_name(config, args.kb.as_deref())?;
     let label = LabelField::parse(&args.label)?;
     let ctx = RequestCtx::local();
+    let mut recorder = Recorder::start(
+        config,
+        "tickets-eval",
+        format!("tickets eval {name}/{label}"),
+    );
     let model = engine.router(&ctx, &name, &label)?;
     let (report, title) = match &args.test {
         None => {
@@ -181,6 +220,26 @@ pub fn eval(config: &Config, engine: &Engine, args: &TicketEvalArgs) -> Result<O
         ),
     };
     print_report(&report, &title);
+    recorder
+        .param("kb", &name)
+        .param("label", &label)
+        .param("router.version", model.meta.version)
+        .param("router.algorithm", model.meta.algorithm.method().name())
+        .param("router.data_sha256", &model.meta.data_hash)
+        .param("n", report.n);
+    match &args.test {
+        Some(test) => {
+            recorder
+                .param("dataset.name", test.display())
+                .param("dataset.sha256", super::track::sha256_file(test)?);
+        }
+        None => {
+            recorder.param("dataset.name", "cross-validation");
+        }
+    }
+    report_metrics(&mut recorder, "chosen", &report);
+    recorder.metric("accuracy", report.accuracy);
+    recorder.finish(engine, config, &args.track, serde_json::to_value(&report)?);
     if let Some(plot) = &args.plot {
         nova_classify::confusion_svg(&report, &title, plot)?;
         println!("\nconfusion matrix → {}", plot.display());

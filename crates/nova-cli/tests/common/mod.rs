@@ -116,3 +116,12 @@ pub fn first_line(child: &mut std::process::Child) -> String {
         .expect("a first line");
     line
 }
+
+/// The project's download cache (`$KB_NOVA_CACHE`, else `~/.cache/kb-nova`), where the test-deps
+/// scripts install what the browser and MLflow tests drive.
+pub fn kb_nova_cache() -> PathBuf {
+    std::env::var_os("KB_NOVA_CACHE").map_or_else(
+        || Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/kb-nova"),
+        PathBuf::from,
+    )
+}
