@@ -11,6 +11,7 @@ bash scripts/install-deps.sh
 bash scripts/fetch-models.sh
 bash scripts/ui-test-deps.sh   # Chromium + playwright-core/axe-core for the web console test (SKIPPED without)
 bash scripts/mlflow-test-deps.sh   # an MLflow server for the experiment-tracking test (SKIPPED without)
+bash scripts/promtool-test-deps.sh # promtool for the alert rules and dashboard queries (SKIPPED without)
 cargo fmt --all --check
 bash scripts/supply-chain.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
