@@ -3,6 +3,8 @@
 //! server's /metrics after real traffic); with `promtool` (scripts/promtool-test-deps.sh) the alert file
 //! and every dashboard expression are checked as PromQL — SKIPPED, saying so, without it.
 
+#![allow(clippy::unwrap_used)] // a missing or malformed file in deploy/ should fail loudly
+
 mod common;
 use common::*;
 use std::collections::BTreeSet;
