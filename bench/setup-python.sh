@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 VENV="$KB_NOVA_CACHE/venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-if ! "$VENV/bin/python" -c "import sentence_transformers, bm25s, chromadb, fastapi, uvicorn, openai" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import sentence_transformers, bm25s, chromadb, fastapi, uvicorn, openai, onnxruntime, onnx" 2>/dev/null; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/bench/requirements.txt" >&2
 fi
 echo "$VENV/bin/python"

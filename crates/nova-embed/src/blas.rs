@@ -2,8 +2,8 @@
 //!
 //! Why: on this project's reference machine (2-core AMD EPYC, AVX-512) candle's built-in `gemm` kernels
 //! reach ~50 GFLOP/s per core while OpenBLAS reaches ~100, and the encoder spends >70 % of its time in
-//! matmuls. Besides `threads::lower_priority` (one `setpriority`), this is the only module with `unsafe`: one FFI call whose pointer/length contract is checked
-//! right above it. Built only with the `openblas` feature (on by default; `libopenblas-dev` on Debian).
+//! matmuls. Besides `threads::lower_priority` (one `setpriority`), this is the only module with `unsafe`: FFI calls
+//! into OpenBLAS, each contract checked right above it. Built only with the `openblas` feature (on by default; `libopenblas-dev` on Debian).
 
 #![allow(unsafe_code)]
 
@@ -34,6 +34,59 @@ extern "C" {
         ldc: c_int,
     );
     fn openblas_set_num_threads(n: c_int);
+    fn openblas_get_corename() -> *const std::os::raw::c_char;
+}
+
+/// The kernel family OpenBLAS picked for this CPU at load time (`Haswell`, `SkylakeX`, `Zen`, …).
+pub fn core_name() -> String {
+    // SAFETY: OpenBLAS returns a pointer to a static, NUL-terminated name (never freed, never null in
+    // DYNAMIC_ARCH builds; checked anyway).
+    let name = unsafe { openblas_get_corename() };
+    if name.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-null and NUL-terminated, as above; only read.
+    unsafe { std::ffi::CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The kernel family OpenBLAS *should* use when it fell back to a generic one for a CPU it does not
+/// recognise. OpenBLAS 0.3.21 (Debian 12) does not know newer Xeons whose model is reported as plain
+/// "Intel(R) Xeon(R) Processor" (Sapphire Rapids in cloud VMs) and runs them on its SSE3 `Prescott`
+/// kernels: ~3× slower than the AVX-512 ones on the same machine (measured with `nova bench embed`:
+/// queries 63 → 203 texts/s, passages 6.0 → 17.9 at 2 threads). OpenBLAS reads `OPENBLAS_CORETYPE`
+/// only when it loads, so the caller has to start the process again with it set.
+pub fn better_core() -> Option<&'static str> {
+    const GENERIC: [&str; 8] = [
+        "prescott",
+        "core2",
+        "penryn",
+        "dunnington",
+        "nehalem",
+        "atom",
+        "katmai",
+        "northwood",
+    ];
+    let current = core_name().to_ascii_lowercase();
+    if !GENERIC.contains(&current.as_str()) {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512dq");
+        if avx512 {
+            return Some("SkylakeX");
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Some("Haswell");
+        }
+    }
+    None
 }
 
 /// Caps OpenBLAS's own thread pool (it does not read rayon's settings).

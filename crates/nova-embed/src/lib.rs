@@ -26,3 +26,24 @@ pub use model_dir::{ModelDir, Pooling};
 pub use peak::sgemm_gflops;
 pub use source::ModelSource;
 pub use threads::set_threads;
+
+/// OpenBLAS's kernel family in use, and the one it should use when it fell back to a generic kernel for
+/// an unrecognised CPU (see [`blas::better_core`]); `None` without the `openblas` feature.
+pub mod blas_core {
+    /// The kernel family OpenBLAS picked at load time.
+    pub fn current() -> Option<String> {
+        #[cfg(feature = "openblas")]
+        return Some(crate::blas::core_name());
+        #[cfg(not(feature = "openblas"))]
+        None
+    }
+
+    /// The family to set in `OPENBLAS_CORETYPE` (before the process starts) when OpenBLAS misdetected
+    /// this CPU.
+    pub fn better() -> Option<&'static str> {
+        #[cfg(feature = "openblas")]
+        return crate::blas::better_core();
+        #[cfg(not(feature = "openblas"))]
+        None
+    }
+}

@@ -50,6 +50,8 @@ struct LatencyCase {
 #[derive(Debug, Serialize)]
 struct Report {
     tool: &'static str,
+    /// OpenBLAS's kernel family (`SkylakeX`, `Haswell`, `Zen`, …): results depend on it.
+    blas: String,
     model: String,
     cases: Vec<Case>,
     latency: Vec<LatencyCase>,
@@ -75,6 +77,8 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
         serde_json::to_vec(&serde_json::json!({"queries": queries, "passages": passages}))?,
     )?;
 
+    let blas = nova_embed::blas_core::current().unwrap_or_else(|| "none (candle gemm)".into());
+    eprintln!("matmul kernels: OpenBLAS {blas}");
     let mut cases = Vec::new();
     let mut latency = Vec::new();
     for &threads in &args.thread_counts {
@@ -109,6 +113,7 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
     }
     let report = Report {
         tool: "nova",
+        blas,
         model: embedder.model_id().to_owned(),
         cases,
         latency,
