@@ -8,13 +8,16 @@ Writes a JSON result like nova's and embed_baseline.py's."""
 import argparse
 import json
 import pathlib
-import time
 
 import numpy as np
 import onnxruntime as ort
 import torch
 from sentence_transformers import SentenceTransformer
 from transformers import AutoModel, AutoTokenizer
+
+# The same timing loops as the sentence-transformers baseline (they only call `encode`; their
+# torch.set_num_threads does not touch ORT, whose threads are the session's).
+from embed_baseline import latency, measure
 
 
 class Hidden(torch.nn.Module):
@@ -78,34 +81,6 @@ class OrtEncoder:
         return np.concatenate(out)
 
 
-def measure(model, texts, min_seconds):
-    tokens = sum(len(ids) for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"])
-    model.encode(texts[:32])  # warm-up
-    passes, start = 0, time.perf_counter()
-    while passes == 0 or time.perf_counter() - start < min_seconds:
-        model.encode(texts, batch_size=32)
-        passes += 1
-    seconds = time.perf_counter() - start
-    return {"texts": len(texts), "avg_tokens": tokens / len(texts), "seconds": seconds,
-            "texts_per_s": len(texts) * passes / seconds, "tokens_per_s": tokens * passes / seconds}
-
-
-def latency(model, texts, batch, min_seconds):
-    model.encode(texts[:batch], batch_size=batch)  # warm-up
-    millis, start, nxt = [], time.perf_counter(), 0
-    while not millis or time.perf_counter() - start < min_seconds:
-        call = [texts[(nxt + i) % len(texts)] for i in range(batch)]
-        nxt = (nxt + batch) % len(texts)
-        t0 = time.perf_counter()
-        model.encode(call, batch_size=batch)
-        millis.append((time.perf_counter() - t0) * 1000)
-    seconds = time.perf_counter() - start
-    millis.sort()
-    pick = lambda q: millis[min(len(millis) - 1, int(q * len(millis)))]
-    return {"set": "queries", "batch": batch, "calls": len(millis), "p50_ms": pick(0.50),
-            "p99_ms": pick(0.99), "texts_per_s": len(millis) * batch / seconds}
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--texts", required=True, help="the *.texts.json file written by nova bench embed")
@@ -128,11 +103,11 @@ def main():
         cosine = float((model.encode(sample) * reference).sum(1).min())
         print(f"threads={threads}: lowest cosine to sentence-transformers {cosine:.6f}")
         for name in ("queries", "passages"):
-            case = {"set": name, "threads": threads, **measure(model, texts[name], a.min_seconds)}
+            case = {"set": name, **measure(model, texts[name], threads, a.min_seconds)}
             print(f"{name:<9} threads={threads} {case['texts_per_s']:8.1f} texts/s {case['tokens_per_s']:9.0f} tokens/s")
             cases.append(case)
         for batch in [int(b) for b in a.batch_sizes.split(",") if b]:
-            case = {"threads": threads, **latency(model, texts["queries"], batch, a.min_seconds)}
+            case = latency(model, texts["queries"], threads, batch, a.min_seconds)
             print(f"queries   threads={threads} batch={batch:<2} p50 {case['p50_ms']:7.2f} ms  p99 {case['p99_ms']:7.2f} ms")
             lat.append(case)
     meta = {"tool": "onnxruntime", "onnxruntime": ort.__version__, "model": a.model, "min_cosine_to_st": cosine,
