@@ -91,6 +91,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// A query string's parameters, or 422 `invalid_input` with axum's account of what is wrong (the
+/// handler takes `Result<Query<T>, QueryRejection>` so it decides when this check runs).
+pub(crate) fn query<T>(
+    params: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    params
+        .map(|axum::extract::Query(p)| p)
+        .map_err(|e| ApiError::invalid(e.body_text()))
+}
+
 /// A knowledge base name from the path, checked once (422 naming it when malformed).
 pub(crate) fn kb_name(raw: &str) -> Result<KbName, ApiError> {
     Ok(KbName::parse(raw)?)

@@ -3,13 +3,13 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Caller, Ready};
+use crate::extract::{query, Caller, Ready};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, RawQuery};
 use axum::routing::get;
 use axum::{Json, Router};
-use nova_core::{Code, KbName};
+use nova_core::KbName;
 use nova_engine::nova_audit::{self, Record};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -153,7 +153,7 @@ pub async fn list_audit(
             nova_core::excerpt(name)
         )));
     }
-    let Query(p) = params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    let p = query(params)?;
     // Sequence numbers stay below 2^53, the largest count a JSON client holds exactly.
     if let Some(after) = p.after.filter(|a| *a > MAX_SEQ) {
         return Err(ApiError::invalid(format!(

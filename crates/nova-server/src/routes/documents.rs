@@ -3,7 +3,7 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{kb_name, ApiJson, Caller, Ready};
+use crate::extract::{kb_name, query, ApiJson, Caller, Ready};
 use crate::state::AppState;
 use crate::validate::non_empty;
 use axum::extract::rejection::QueryRejection;
@@ -135,7 +135,7 @@ pub async fn add_documents(
     params: Result<Query<SubmitParams>, QueryRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let params = query(params)?;
     let kb = kb_name(&kb)?;
     let content_type = request
         .headers()
@@ -302,8 +302,7 @@ pub async fn document_access(
     Path((kb, id)): Path<(String, String)>,
     params: Result<axum::extract::Query<AccessParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<DocumentAccess>, ApiError> {
-    let axum::extract::Query(params) =
-        params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    let params = query(params)?;
     let kb = kb_name(&kb)?;
     let lookup = DocId::parse(&id)?;
     let key = params

@@ -2,7 +2,7 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{kb_name, ApiJson, Caller, Ready};
+use crate::extract::{kb_name, query, ApiJson, Caller, Ready};
 use crate::state::AppState;
 use crate::validate::{bounded, non_empty};
 use axum::extract::rejection::QueryRejection;
@@ -10,7 +10,6 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use nova_core::Code;
 use nova_engine::{Feedback, Rating};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -54,7 +53,7 @@ pub async fn list_feedback(
     params: Result<Query<FeedbackQuery>, QueryRejection>,
 ) -> Result<Json<FeedbackList>, ApiError> {
     let kb = kb_name(&kb)?;
-    let Query(q) = params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    let q = query(params)?;
     let limit = bounded("limit", q.limit, 100, 1000)?;
     let feedback = blocking(move || engine.feedback_records(&ctx, &kb, limit)).await?;
     Ok(Json(FeedbackList { feedback }))

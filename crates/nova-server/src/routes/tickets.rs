@@ -3,13 +3,12 @@
 
 use super::blocking;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{kb_name, ApiJson, Caller, Ready};
+use crate::extract::{kb_name, query, ApiJson, Caller, Ready};
 use crate::validate::{bounded, filters};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use nova_core::Code;
 use nova_engine::{
     Classification, LabelField, RouterDetails, SuggestOptions, Suggestion, TicketQuery,
 };
@@ -51,7 +50,7 @@ pub async fn router_details(
     params: Result<Query<RouterQuery>, QueryRejection>,
 ) -> Result<Json<RouterDetails>, ApiError> {
     let kb = kb_name(&kb)?;
-    let Query(q) = params.map_err(|e| ApiError::new(Code::InvalidInput, e.body_text()))?;
+    let q = query(params)?;
     let label = label_of(q.label.as_deref())?;
     let model = blocking(move || engine.router(&ctx, &kb, &label)).await?;
     Ok(Json(RouterDetails::of(&model)))
