@@ -49,7 +49,7 @@ pub fn run(config: &Config, engine: &Engine, args: &EvalArgs) -> Result<Outcome>
             .unwrap_or_else(|| format!("eval-{dataset_name}")),
     )?;
     let ctx = RequestCtx::local();
-    let mut recorder = Recorder::start(config, "eval", format!("eval {dataset_name}"));
+    let mut recorder = Recorder::start("eval", format!("eval {dataset_name}"));
 
     let started = Instant::now();
     let progress = bar(set.corpus.len(), "indexing", "docs");

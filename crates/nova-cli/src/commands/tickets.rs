@@ -107,11 +107,7 @@ pub fn train(config: &Config, engine: &Engine, args: &TicketTrainArgs) -> Result
         threshold: args.threshold,
         ..TrainOptions::default()
     };
-    let mut recorder = Recorder::start(
-        config,
-        "tickets-train",
-        format!("tickets train {name}/{label}"),
-    );
+    let mut recorder = Recorder::start("tickets-train", format!("tickets train {name}/{label}"));
     let progress = bar(args.folds, "cross-validating", "folds");
     let trained = engine.train_router(&RequestCtx::local(), &name, &label, &opts, &|done, _| {
         progress.set_position(done as u64)
@@ -138,28 +134,29 @@ pub fn train(config: &Config, engine: &Engine, args: &TicketTrainArgs) -> Result
             report_metrics(&mut recorder, "chosen", &r.report);
         }
     }
-    recorder.finish(engine, config, &args.track, serde_json::to_value(&m.cv)?);
+    let cv = serde_json::to_value(&m.cv)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&m.cv)?);
-        return Ok(Outcome::Done);
+        println!("{}", serde_json::to_string_pretty(&cv)?);
+    } else {
+        println!(
+            "{} tickets with `{}` ({} classes); {unlabelled} without it left out. {}-fold cross-validation, seed {}:\n",
+            m.examples,
+            m.label,
+            m.classes.len(),
+            m.folds,
+            m.seed
+        );
+        print!("{}", method_table(&m.cv, Some(m.algorithm)));
+        println!(
+            "\nsaved {:?} router v{} → {}\ntraining data sha256 {}; needs-human threshold {}",
+            m.algorithm,
+            m.version,
+            path.display(),
+            m.data_hash,
+            m.threshold
+        );
     }
-    println!(
-        "{} tickets with `{}` ({} classes); {unlabelled} without it left out. {}-fold cross-validation, seed {}:\n",
-        m.examples,
-        m.label,
-        m.classes.len(),
-        m.folds,
-        m.seed
-    );
-    print!("{}", method_table(&m.cv, Some(m.algorithm)));
-    println!(
-        "\nsaved {:?} router v{} → {}\ntraining data sha256 {}; needs-human threshold {}",
-        m.algorithm,
-        m.version,
-        path.display(),
-        m.data_hash,
-        m.threshold
-    );
+    recorder.finish(engine, config, &args.track, cv);
     Ok(Outcome::Done)
 }
 
@@ -185,11 +182,7 @@ pub fn eval(config: &Config, engine: &Engine, args: &TicketEvalArgs) -> Result<O
     let name = kb_name(config, args.kb.as_deref())?;
     let label = LabelField::parse(&args.label)?;
     let ctx = RequestCtx::local();
-    let mut recorder = Recorder::start(
-        config,
-        "tickets-eval",
-        format!("tickets eval {name}/{label}"),
-    );
+    let mut recorder = Recorder::start("tickets-eval", format!("tickets eval {name}/{label}"));
     let model = engine.router(&ctx, &name, &label)?;
     let (report, title) = match &args.test {
         None => {
@@ -239,7 +232,6 @@ pub fn eval(config: &Config, engine: &Engine, args: &TicketEvalArgs) -> Result<O
     }
     report_metrics(&mut recorder, "chosen", &report);
     recorder.metric("accuracy", report.accuracy);
-    recorder.finish(engine, config, &args.track, serde_json::to_value(&report)?);
     if let Some(plot) = &args.plot {
         nova_classify::confusion_svg(&report, &title, plot)?;
         println!("\nconfusion matrix → {}", plot.display());
@@ -248,6 +240,7 @@ pub fn eval(config: &Config, engine: &Engine, args: &TicketEvalArgs) -> Result<O
         fs_err::write(json, serde_json::to_vec_pretty(&report)?)?;
         println!("report → {}", json.display());
     }
+    recorder.finish(engine, config, &args.track, serde_json::to_value(&report)?);
     Ok(Outcome::Done)
 }
 

@@ -17,21 +17,17 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A run of `kind` named `name`, started now, with the model and machine already noted.
-    pub fn start(config: &Config, kind: &str, name: String) -> Self {
-        let mut run = NewRun {
-            kind: kind.into(),
-            name,
-            started_at: now(),
-            ..NewRun::default()
-        };
-        run.tags = machine_tags();
-        run.params
-            .insert("model.id".into(), config.model.path.clone());
-        if let Some(hash) = weights_sha256(config) {
-            run.params.insert("model.weights_sha256".into(), hash);
+    /// A run of `kind` named `name`, started now. The model's hash and the machine are noted by
+    /// `finish`, and only when the run is recorded.
+    pub fn start(kind: &str, name: String) -> Self {
+        Self {
+            run: NewRun {
+                kind: kind.into(),
+                name,
+                started_at: now(),
+                ..NewRun::default()
+            },
         }
-        Self { run }
     }
 
     /// Notes a parameter.
@@ -63,6 +59,14 @@ impl Recorder {
         self.run.report = report;
         if args.no_track || !config.tracking.enabled {
             return;
+        }
+        // Hashing the weights reads the whole model file: only for a run that is kept.
+        self.run.tags = machine_tags();
+        self.run
+            .params
+            .insert("model.id".into(), config.model.path.clone());
+        if let Some(hash) = weights_sha256(config) {
+            self.run.params.insert("model.weights_sha256".into(), hash);
         }
         let ctx = RequestCtx::local();
         let id = match engine.record_run(&ctx, &self.run) {
