@@ -47,6 +47,23 @@ def latency(model, texts, threads, batch, min_seconds):
             "p50_ms": pick(0.50), "p99_ms": pick(0.99), "texts_per_s": len(millis) * batch / seconds}
 
 
+def sweep(model_for, texts, a):
+    """Throughput of both sets and query latency per batch size, for each thread count of `a.threads`;
+    `model_for(threads)` gives the model to time (the same one, or one session per thread count)."""
+    cases, lat = [], []
+    for threads in [int(t) for t in a.threads.split(",")]:
+        model = model_for(threads)
+        for name in ("queries", "passages"):
+            case = {"set": name, **measure(model, texts[name], threads, a.min_seconds)}
+            print(f"{name:<9} threads={threads} {case['texts_per_s']:8.1f} texts/s {case['tokens_per_s']:9.0f} tokens/s")
+            cases.append(case)
+        for batch in [int(b) for b in a.batch_sizes.split(",") if b]:
+            case = latency(model, texts["queries"], threads, batch, a.min_seconds)
+            print(f"queries   threads={threads} batch={batch:<2} p50 {case['p50_ms']:7.2f} ms  p99 {case['p99_ms']:7.2f} ms")
+            lat.append(case)
+    return cases, lat
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--texts", required=True, help="the *.texts.json file written by nova bench embed")
@@ -58,16 +75,7 @@ def main():
     a = p.parse_args()
     texts = json.loads(pathlib.Path(a.texts).read_text())
     model = SentenceTransformer(a.model, device="cpu")
-    cases, lat = [], []
-    for threads in [int(t) for t in a.threads.split(",")]:
-        for name in ("queries", "passages"):
-            case = {"set": name, **measure(model, texts[name], threads, a.min_seconds)}
-            print(f"{name:<9} threads={threads} {case['texts_per_s']:8.1f} texts/s {case['tokens_per_s']:9.0f} tokens/s")
-            cases.append(case)
-        for batch in [int(b) for b in a.batch_sizes.split(",") if b]:
-            case = latency(model, texts["queries"], threads, batch, a.min_seconds)
-            print(f"queries   threads={threads} batch={batch:<2} p50 {case['p50_ms']:7.2f} ms  p99 {case['p99_ms']:7.2f} ms")
-            lat.append(case)
+    cases, lat = sweep(lambda threads: model, texts, a)
     meta = {"tool": "sentence-transformers", "torch": torch.__version__, "model": a.model, "cases": cases,
             "latency": lat}
     pathlib.Path(a.out).write_text(json.dumps(meta, indent=2))

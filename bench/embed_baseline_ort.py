@@ -16,8 +16,8 @@ from sentence_transformers import SentenceTransformer
 from transformers import AutoModel, AutoTokenizer
 
 # The same timing loops as the sentence-transformers baseline (they only call `encode`; their
-# torch.set_num_threads does not touch ORT, whose threads are the session's).
-from embed_baseline import latency, measure
+# torch.set_num_threads does not touch ORT, whose threads are the session's), one session per thread count.
+from embed_baseline import sweep
 
 
 class Hidden(torch.nn.Module):
@@ -97,20 +97,16 @@ def main():
     st = SentenceTransformer(a.model, device="cpu")
     sample = texts["queries"][:16] + texts["passages"][:16]
     reference = st.encode(sample, normalize_embeddings=True)
-    cases, lat = [], []
-    for threads in [int(t) for t in a.threads.split(",")]:
+    cosines = []
+
+    def session(threads):
         model = OrtEncoder(onnx_path, a.model, threads, st.max_seq_length)
-        cosine = float((model.encode(sample) * reference).sum(1).min())
-        print(f"threads={threads}: lowest cosine to sentence-transformers {cosine:.6f}")
-        for name in ("queries", "passages"):
-            case = {"set": name, **measure(model, texts[name], threads, a.min_seconds)}
-            print(f"{name:<9} threads={threads} {case['texts_per_s']:8.1f} texts/s {case['tokens_per_s']:9.0f} tokens/s")
-            cases.append(case)
-        for batch in [int(b) for b in a.batch_sizes.split(",") if b]:
-            case = latency(model, texts["queries"], threads, batch, a.min_seconds)
-            print(f"queries   threads={threads} batch={batch:<2} p50 {case['p50_ms']:7.2f} ms  p99 {case['p99_ms']:7.2f} ms")
-            lat.append(case)
-    meta = {"tool": "onnxruntime", "onnxruntime": ort.__version__, "model": a.model, "min_cosine_to_st": cosine,
+        cosines.append(float((model.encode(sample) * reference).sum(1).min()))
+        print(f"threads={threads}: lowest cosine to sentence-transformers {cosines[-1]:.6f}")
+        return model
+
+    cases, lat = sweep(session, texts, a)
+    meta = {"tool": "onnxruntime", "onnxruntime": ort.__version__, "model": a.model, "min_cosine_to_st": min(cosines),
             "cases": cases, "latency": lat}
     pathlib.Path(a.out).write_text(json.dumps(meta, indent=2))
     print(f"wrote {a.out}")

@@ -245,14 +245,7 @@ fn a_run_sent_with_mlflow_is_read_back_from_a_real_mlflow_server() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("mlflow server starts");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
-    while http_status(&format!("127.0.0.1:{port}"), "/health") != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "MLflow never answered /health"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250)); // poll interval
-    }
+    wait_for_200(&format!("127.0.0.1:{port}"), "/health", 180);
 
     let set = tiny_beir(d);
     let out = nova_in(

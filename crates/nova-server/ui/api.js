@@ -75,7 +75,7 @@ export function whenSignedOut(handler) {
   onSignedOut = handler;
 }
 
-async function send(path, { method = "GET", json, form, headers = {} } = {}, credential = token()) {
+async function send(path, { method = "GET", json, form, headers = {}, signal } = {}, credential = token()) {
   const h = { ...headers };
   if (credential) h.authorization = `Bearer ${credential}`;
   let body;
@@ -87,8 +87,9 @@ async function send(path, { method = "GET", json, form, headers = {} } = {}, cre
   }
   let res;
   try {
-    res = await fetch(path, { method, headers: h, body, credentials: "omit", cache: "no-store" });
+    res = await fetch(path, { method, headers: h, body, signal, credentials: "omit", cache: "no-store" });
   } catch (e) {
+    if (e.name === "AbortError") throw e;
     throw new ApiError(0, "network", `The server could not be reached (${e.message}).`);
   }
   if (!res.ok) {
@@ -121,17 +122,13 @@ export const kbPath = (kb, rest = "") => `/v1/kbs/${encodeURIComponent(kb)}${res
 // POST that answers with Server-Sent Events (fetch, not EventSource, so the credential rides in a header):
 // `onEvent(name, data)` for each event; resolves when the stream ends.
 export async function stream(path, json, onEvent, signal) {
-  const h = { "content-type": "application/json", accept: "text/event-stream" };
-  const credential = token();
-  if (credential) h.authorization = `Bearer ${credential}`;
   let res;
   try {
-    res = await fetch(path, { method: "POST", headers: h, body: JSON.stringify(json), signal, credentials: "omit" });
+    res = await send(path, { method: "POST", json, headers: { accept: "text/event-stream" }, signal });
   } catch (e) {
     if (e.name === "AbortError") return;
-    throw new ApiError(0, "network", `The server could not be reached (${e.message}).`);
+    throw e;
   }
-  if (!res.ok) throw await failure(res);
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";

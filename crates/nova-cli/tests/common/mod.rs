@@ -100,9 +100,17 @@ pub fn spawn_serve_logging(
 
 /// Polls `/readyz` until the model has loaded.
 pub fn wait_ready(addr: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while http_status(addr, "/readyz") != 200 {
-        assert!(std::time::Instant::now() < deadline, "never became ready");
+    wait_for_200(addr, "/readyz", 120);
+}
+
+/// Polls `path` on `addr` until it answers 200, failing after `within_secs`.
+pub fn wait_for_200(addr: &str, path: &str, within_secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(within_secs);
+    while http_status(addr, path) != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{addr}{path} never answered 200"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20)); // poll interval, not a timing assumption
     }
 }
