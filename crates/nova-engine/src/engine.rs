@@ -1242,10 +1242,7 @@ impl Engine {
         crate::feedback::check(&feedback)?;
         // Only a document the caller can see may be rated: no records about ids that do not exist.
         let doc = DocId::parse(&feedback.doc_id)?;
-        if kb
-            .doc_chunks(doc.as_str(), &self.access(ctx, name))?
-            .is_empty()
-        {
+        if !kb.sees(doc.as_str(), &self.access(ctx, name))? {
             return Err(EngineError::DocumentNotFound(feedback.doc_id));
         }
         feedback.query = self.scrubbed(&kb, &feedback.query).into_owned();
@@ -1318,8 +1315,8 @@ impl Engine {
         Ok(self.run_store()?.get(id)?)
     }
 
-    /// The latest `limit` feedback records of KB `name`, newest first (editors and administrators of
-    /// the KB: the records hold what users typed).
+    /// The latest `limit` feedback records of KB `name` about documents the caller can see, newest first
+    /// (editors and administrators of the KB: the records hold what users typed).
     pub fn feedback_records(
         &self,
         ctx: &RequestCtx,
@@ -1328,12 +1325,32 @@ impl Engine {
     ) -> Result<Vec<Feedback>> {
         ctx.principal.require(Role::Editor, Some(name))?;
         let kb = self.kb(name)?;
-        let mut records = {
+        let records = {
             let _guard = self.feedback_lock.lock();
             crate::feedback::read(&self.layout.feedback_file(name), kb.keyring())?
         };
-        records.reverse();
-        records.truncate(limit);
+        // Only feedback about documents the caller can see: the records name them and quote what was
+        // asked about them.
+        let access = self.access(ctx, name);
+        let mut visible: HashMap<String, bool> = HashMap::new();
+        let mut kept = Vec::with_capacity(limit.min(records.len()));
+        for record in records.into_iter().rev() {
+            if kept.len() == limit {
+                break;
+            }
+            let sees = match visible.get(&record.doc_id) {
+                Some(&sees) => sees,
+                None => {
+                    let sees = kb.sees(&record.doc_id, &access)?;
+                    visible.insert(record.doc_id.clone(), sees);
+                    sees
+                }
+            };
+            if sees {
+                kept.push(record);
+            }
+        }
+        let records = kept;
         self.auditor.read(
             ctx,
             "feedback.read",

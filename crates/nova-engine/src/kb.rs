@@ -161,6 +161,13 @@ impl KnowledgeBase {
         Ok(self.store.count(&Filter::all(), access)?)
     }
 
+    /// Whether the caller sees document `doc_id` (any of its chunks passes `access`): a count, no payload
+    /// read.
+    pub fn sees(&self, doc_id: &str, access: &AccessFilter) -> Result<bool> {
+        let filter = Filter::must([Condition::eq(keys::DOC_ID, doc_id)]);
+        Ok(self.store.count(&filter, access)? > 0)
+    }
+
     /// One whole version of a document's chunks, in order, if the caller can see it: one filtered
     /// scroll over the document id.
     pub fn doc_chunks(&self, doc_id: &str, access: &AccessFilter) -> Result<Vec<ChunkPayload>> {

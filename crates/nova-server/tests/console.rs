@@ -138,6 +138,31 @@ async fn me_feedback_list_and_router_details_answer_by_role() {
         ["disk-full.md", "printer-offline.md"]
     );
     assert_eq!(list["feedback"][0]["query"], "about disk-full.md");
+    // Feedback about a document an editor cannot see (outside its groups) is not shown to that editor.
+    let docs = json!({ "documents": [{ "id": "payroll.md", "acl": ["hr"],
+        "text": "Payroll export fails with error 42: rerun the payroll batch." }]});
+    let r = app.post("/v1/kbs/ops/documents?wait=true", docs).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = reader
+        .post(app.url("/v1/kbs/ops/feedback"))
+        .json(&json!({ "query": "payroll error 42", "doc_id": "payroll.md", "rating": "resolved" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "rita is in hr");
+    let hr_editor = app
+        .keys
+        .create(&key_spec("hedda", Role::Editor, &["ops"], &["hr"]))
+        .unwrap();
+    let hr_editor = client_with(Some(&hr_editor.secret));
+    let seen: Value = json_of(hr_editor.get(app.url("/v1/kbs/ops/feedback"))).await;
+    assert_eq!(field_of(&seen, "feedback", "doc_id")[0], "payroll.md");
+    let unseen: Value = json_of(editor.get(app.url("/v1/kbs/ops/feedback"))).await;
+    assert_eq!(
+        field_of(&unseen, "feedback", "doc_id"),
+        ["disk-full.md", "printer-offline.md"],
+        "eddie is not in hr"
+    );
     let one: Value = json_of(editor.get(app.url("/v1/kbs/ops/feedback?limit=1"))).await;
     assert_eq!(one["feedback"].as_array().unwrap().len(), 1);
     for bad in ["limit=0", "limit=1001", "limit=x", "lmit=3"] {

@@ -39,8 +39,8 @@ pub struct FeedbackList {
     pub feedback: Vec<Feedback>,
 }
 
-/// Feedback received on a knowledge base's results, newest first (editors and administrators of the
-/// KB: the records hold what users typed).
+/// Feedback received on a knowledge base's results, newest first, about the documents the caller can see
+/// (editors and administrators of the KB: the records hold what users typed).
 #[utoipa::path(get, path = "/v1/kbs/{kb}/feedback", tag = "feedback",
     params(("kb" = String, Path, description = "Knowledge base name"), FeedbackQuery),
     responses((status = 200, description = "Success", body = FeedbackList),
