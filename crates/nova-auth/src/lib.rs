@@ -14,6 +14,7 @@ mod issuer;
 mod jwt;
 mod keys;
 mod limits;
+mod shared_limits;
 mod token_cache;
 
 pub use authenticator::{AuthMode, Authenticated, Authenticator, RoleLimits};
@@ -22,3 +23,4 @@ pub use issuer::LocalIssuer;
 pub use jwt::{JwksSource, JwtSettings, JwtVerifier, RefreshPolicy};
 pub use keys::{KeyInfo, KeySpec, KeyStore, NewKey};
 pub use limits::{Limiter, Rate, Verdict};
+pub use shared_limits::SharedLimits;

@@ -5,6 +5,7 @@
 //! can forget at most the last second's requests).
 
 use crate::error::{AuthError, Result};
+use crate::shared_limits::SharedLimits;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -108,6 +109,8 @@ struct Usage {
 
 /// Per-subject buckets and daily counts.
 pub struct Limiter {
+    /// Buckets and counts shared with other replicas, when `[cache] redis` is set.
+    shared: Option<SharedLimits>,
     buckets: Mutex<HashMap<String, (Rate, Arc<Bucket>)>>,
     usage: Mutex<Usage>,
     file: PathBuf,
@@ -125,6 +128,12 @@ fn today() -> (u64, u64) {
 impl Limiter {
     /// A limiter whose daily counts live in `dir/usage.json` (read now, written in the background).
     pub fn open(dir: &Path) -> Result<Arc<Self>> {
+        Self::open_shared(dir, None)
+    }
+
+    /// [`Self::open`], counting in `shared` (Redis) first: replicas sharing it limit a caller together.
+    /// While it is unreachable, the in-process buckets and counts decide.
+    pub fn open_shared(dir: &Path, shared: Option<SharedLimits>) -> Result<Arc<Self>> {
         let file = dir.join("usage.json");
         let mut usage: Usage = match fs_err::read(&file) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| AuthError::Json {
@@ -142,6 +151,7 @@ impl Limiter {
             };
         }
         let limiter = Arc::new(Self {
+            shared,
             buckets: Mutex::new(HashMap::new()),
             usage: Mutex::new(usage),
             file,
@@ -168,7 +178,17 @@ impl Limiter {
 
     /// Counts one request by `subject` against its `rate` and `daily_quota` (either may be absent).
     pub fn check(&self, subject: &str, rate: Option<Rate>, daily_quota: Option<u64>) -> Verdict {
+        if rate.is_none() && daily_quota.is_none() {
+            return Verdict::Allowed { rate: None };
+        }
         let (day, reset_secs) = today();
+        if let Some(verdict) = self
+            .shared
+            .as_ref()
+            .and_then(|s| s.check(subject, rate, daily_quota, (day, reset_secs)))
+        {
+            return verdict;
+        }
         if let Some(quota) = daily_quota {
             let usage = self.usage.lock();
             let used = if usage.day == day {

@@ -19,6 +19,10 @@ pub struct Config {
     pub model: ModelConfig,
     /// Where data lives.
     pub data: DataConfig,
+    /// Where chunks are stored: embedded, or a Qdrant cluster.
+    pub store: crate::store_config::StoreConfig,
+    /// What replicas share (Redis).
+    pub cache: crate::store_config::CacheConfig,
     /// `nova serve`.
     pub server: ServerConfig,
     /// The web console.

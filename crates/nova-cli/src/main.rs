@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod profile;
 mod runtime;
+mod store_config;
 
 use clap::Parser;
 use std::process::ExitCode;

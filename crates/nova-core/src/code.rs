@@ -84,6 +84,8 @@ pub enum Code {
     /// A write could not be made durable: the data folder is full (or below `data.min_free_mb`), out of
     /// quota, or read-only. Nothing was acknowledged; reads keep working; retry once space is freed.
     InsufficientStorage,
+    /// The store (a Qdrant cluster) did not answer after the configured retries; retry later.
+    StoreUnavailable,
     /// Anything unexpected; details go to the log, not the caller.
     Internal,
 }
@@ -127,6 +129,7 @@ impl Code {
             Self::AuditUnavailable => "audit_unavailable",
             Self::EncryptionKey => "encryption_key",
             Self::InsufficientStorage => "insufficient_storage",
+            Self::StoreUnavailable => "store_unavailable",
             Self::Internal => "internal",
         }
     }

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
 
+mod common;
+
 fn root() -> PathBuf {
     // Read at run time: cargo may reuse this binary from a checkout sharing the target folder.
     Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../..")
@@ -42,7 +44,10 @@ struct Kb {
 impl Kb {
     fn open(data: &Path) -> Self {
         Self {
-            engine: Engine::new(data, embedder(), EngineOptions::single_caller()).unwrap(),
+            engine: common::on_test_backend(
+                Engine::new(data, embedder(), EngineOptions::single_caller()).unwrap(),
+                data,
+            ),
             name: KbName::parse("kb").unwrap(),
             ctx: RequestCtx::local(),
         }

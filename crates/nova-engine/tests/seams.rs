@@ -4,8 +4,7 @@
 //! a document replaced while searches run, BM25 length normalisation whichever door a KB is built
 //! through, commands that never load the model, pseudo-relevance feedback and evaluation sweeps.
 
-use nova_core::{Embedding, Principal};
-use nova_embed::Embedder;
+use nova_core::Principal;
 use nova_engine::{
     Condition, DocId, Engine, EngineError, EngineOptions, Filter, IngestOptions, KbName, Mode,
     RequestCtx, Role, SearchOptions, SuggestOptions, TicketQuery, TroubleshootOptions,
@@ -15,49 +14,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tempfile::TempDir;
 
-/// Bag of hashed words in 64 dimensions, unit length: texts sharing words are close.
-struct BagOfWords;
-
-const DIM: usize = 64;
-
-fn bag(text: &str) -> Embedding {
-    let mut v = vec![0f32; DIM];
-    for w in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 2)
-    {
-        let h = w
-            .to_lowercase()
-            .bytes()
-            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-        v[(h % DIM as u64) as usize] += 1.0;
-    }
-    nova_core::l2_normalize(&mut v);
-    v
-}
-
-impl Embedder for BagOfWords {
-    fn model_id(&self) -> &str {
-        "bag-of-words"
-    }
-    fn dim(&self) -> usize {
-        DIM
-    }
-    fn embed(&self, texts: &[&str]) -> nova_embed::Result<Vec<Embedding>> {
-        Ok(texts.iter().map(|t| bag(t)).collect())
-    }
-    fn token_counts(&self, texts: &[&str]) -> nova_embed::Result<Vec<usize>> {
-        Ok(texts.iter().map(|t| t.split_whitespace().count()).collect())
-    }
-}
+mod common;
+use common::BagOfWords;
 
 fn engine(dir: &TempDir) -> Engine {
-    Engine::new(
+    let engine = Engine::new(
         dir.path(),
         Arc::new(BagOfWords),
         EngineOptions::single_caller(),
     )
-    .unwrap()
+    .unwrap();
+    common::on_test_backend(engine, dir.path())
 }
 
 fn kb(name: &str) -> KbName {
@@ -449,6 +416,7 @@ fn listing_deleting_and_bm25_search_never_load_the_model() {
         EngineOptions::single_caller(),
     )
     .unwrap();
+    let lazy = common::on_test_backend(lazy, dir.path());
     let ctx = RequestCtx::local();
     let name = kb("lazy");
     assert_eq!(lazy.list(&ctx).unwrap()[0].documents, 5);

@@ -74,7 +74,9 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        Code::NotReady | Code::KbBusy | Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::NotReady | Code::KbBusy | Code::AuditUnavailable | Code::StoreUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Code::Timeout => StatusCode::REQUEST_TIMEOUT,
         Code::Overloaded | Code::RateLimited | Code::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         Code::GeneratorUnavailable => StatusCode::BAD_GATEWAY,

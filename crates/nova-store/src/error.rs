@@ -44,6 +44,37 @@ pub enum StoreError {
     /// A condition mixes keyword and integer values.
     #[error("filter on `{0}` mixes keyword and integer values")]
     MixedValues(String),
+    /// A setting of the store is unusable (a bad URL, no nodes).
+    #[error("{0}")]
+    Config(String),
+    /// The knowledge base has no collection in the cluster.
+    #[error("no collection `{0}` in the Qdrant cluster")]
+    MissingCollection(String),
+    /// Every attempt to reach the cluster failed.
+    #[error("the Qdrant cluster did not answer the {operation} after {attempts} attempts (nodes: {urls})")]
+    Unreachable {
+        /// What was attempted.
+        operation: &'static str,
+        /// The nodes tried.
+        urls: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        source: Box<qdrant_client::QdrantError>,
+    },
+    /// The cluster refused an operation.
+    #[error("Qdrant cluster: {operation} failed")]
+    Cluster {
+        /// What was attempted.
+        operation: &'static str,
+        /// What the cluster reported.
+        #[source]
+        source: Box<qdrant_client::QdrantError>,
+    },
+    /// This backend cannot do that.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The underlying shard rejected an operation.
     #[error("store {operation} failed")]
     Operation {
@@ -59,9 +90,11 @@ impl StoreError {
     /// The stable code callers branch on.
     pub fn code(&self) -> Code {
         match self {
-            Self::Dimension { .. } | Self::FieldName(_) | Self::MixedValues(_) => {
-                Code::InvalidInput
-            }
+            Self::Dimension { .. }
+            | Self::FieldName(_)
+            | Self::MixedValues(_)
+            | Self::Unsupported(_) => Code::InvalidInput,
+            Self::Unreachable { .. } => Code::StoreUnavailable,
             Self::Folder { source, .. } => Code::of_io(source),
             // The shard reports file-system failures as text only.
             Self::Open { source, .. } | Self::Operation { source, .. }
@@ -69,7 +102,12 @@ impl StoreError {
             {
                 Code::InsufficientStorage
             }
-            Self::Missing(_) | Self::Open { .. } | Self::Operation { .. } => Code::Internal,
+            Self::Missing(_)
+            | Self::MissingCollection(_)
+            | Self::Config(_)
+            | Self::Cluster { .. }
+            | Self::Open { .. }
+            | Self::Operation { .. } => Code::Internal,
         }
     }
 }

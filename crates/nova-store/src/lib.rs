@@ -3,16 +3,18 @@
 //! [`AccessFilter`].
 //!
 //! A [`StoreBackend`] creates, opens, lists and drops one [`Store`] per knowledge base; [`EdgeBackend`]
-//! is the embedded default on `qdrant-edge` (an in-process Qdrant shard on disk with a write-ahead log),
-//! and a Qdrant-cluster backend is another implementation of the same two traits. This crate knows
+//! is the embedded default on `qdrant-edge` (an in-process Qdrant shard on disk with a write-ahead log);
+//! [`QdrantBackend`] keeps each knowledge base as a collection of a Qdrant server or cluster (gRPC). This crate knows
 //! nothing of documents, chunking, embeddings or HTTP: payload keys and their indexes are the caller's.
 
 mod bm25;
+mod cluster;
 mod edge;
 mod error;
 mod record;
 
 pub use bm25::Bm25Encoder;
+pub use cluster::{QdrantBackend, QdrantOptions, QdrantStore, ReadConsistency, WriteOrdering};
 pub use edge::{EdgeBackend, EdgeStore};
 pub use error::{Result, StoreError};
 pub use record::{

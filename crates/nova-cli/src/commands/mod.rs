@@ -161,9 +161,18 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
         min_free_bytes: config.data.min_free_bytes(),
         ..EngineOptions::single_caller()
     };
-    Ok(Engine::lazy(&config.data.dir, loader, opts)
+    let engine = Engine::lazy(&config.data.dir, loader, opts)
         .with_context(|| format!("opening data folder {}", config.data.dir.display()))?
-        .with_generator(config.generation.loader()))
+        .with_generator(config.generation.loader());
+    on_configured_store(config, engine)
+}
+
+/// `engine` on the `[store]` backend (unchanged for the embedded default).
+pub(crate) fn on_configured_store(config: &Config, engine: Engine) -> Result<Engine> {
+    Ok(match config.store.backend()? {
+        Some(backend) => engine.with_backend(backend),
+        None => engine,
+    })
 }
 
 /// `--kb`, or the configured default.

@@ -118,7 +118,8 @@ fn security(config: &Config, addr: &str) -> Result<Security> {
     Ok(Security {
         authenticator,
         public_metrics: config.auth.public_metrics,
-        limiter: Limiter::open(&dir).context("reading request counts")?,
+        limiter: Limiter::open_shared(&dir, config.cache.shared_limits()?)
+            .context("reading request counts")?,
     })
 }
 
@@ -143,6 +144,7 @@ fn load_engine(config: &Config, state: &AppState, audit: nova_engine::AuditSetti
     let engine = Engine::new(&config.data.dir, embedder, opts)
         .with_context(|| format!("opening data folder {}", config.data.dir.display()))?
         .with_generator(config.generation.loader());
+    let engine = super::on_configured_store(config, engine)?;
     state.set_engine(Arc::new(engine));
     tracing::info!("model loaded; ready");
     Ok(())
