@@ -425,7 +425,10 @@ impl Engine {
             return Ok(kb.clone());
         }
         let meta_file = self.layout.meta_file(name);
-        if self.retiring.lock().contains(name) || !meta_file.is_file() {
+        if self.retiring.lock().contains(name) {
+            return Err(not_found(name));
+        }
+        if !meta_file.is_file() && !self.adopt(name)? {
             return Err(not_found(name));
         }
         let meta = KbMeta::load(&meta_file)?;
@@ -433,6 +436,20 @@ impl Engine {
         let lock = KbLock::acquire(&self.layout.lock_file(name), name)?;
         let store = self.backend.open(name)?;
         Ok(self.keep(name, store, meta, lock))
+    }
+
+    /// Takes in a knowledge base another process created in a shared store (a Qdrant cluster): its
+    /// settings record is copied into this data folder. False when the store has none for `name`.
+    fn adopt(&self, name: &KbName) -> Result<bool> {
+        let Some(settings) = self.backend.load_settings(name)? else {
+            return Ok(false);
+        };
+        let meta = KbMeta::from_json(settings)?;
+        let dir = self.layout.kb_dir(name);
+        fs_err::create_dir_all(&dir).map_err(|source| EngineError::Io { path: dir, source })?;
+        meta.save(&self.layout.meta_file(name))?;
+        tracing::info!(kb = %name, "knowledge base found in the shared store: opened here too");
+        Ok(true)
     }
 
     /// Wraps an opened store and keeps it for later requests.
@@ -462,6 +479,10 @@ impl Engine {
         }
         let model = self.model()?;
         self.disk.check()?;
+        if self.backend.load_settings(name)?.is_some() {
+            // Created by another process sharing the store.
+            return Err(EngineError::KbExists(name.to_string()));
+        }
         if self.backend.exists(name) {
             // A create that died before writing its metadata left an empty store behind.
             self.backend.drop_kb(name)?;
@@ -487,7 +508,9 @@ impl Engine {
             redact_pii: opts.redact_pii,
             key_id: self.keyring.as_ref().map(|k| k.current_id().to_owned()),
         };
-        // The metadata file is written last: a KB exists once it is there.
+        // The metadata is written last (beside a shared store's chunks, then here): a KB exists once it
+        // is there.
+        store.save_settings(&meta.to_json()?)?;
         meta.save(&self.layout.meta_file(name))?;
         Ok(self.keep(name, store, meta, lock))
     }

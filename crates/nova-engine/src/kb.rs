@@ -117,7 +117,14 @@ impl KnowledgeBase {
     pub fn set_key_id(&self, id: &str) -> Result<()> {
         let mut meta = self.meta.write();
         meta.key_id = Some(id.to_owned());
-        meta.save(&self.layout.meta_file(&self.name))
+        self.persist(&meta)
+    }
+
+    /// Writes the settings record to the data folder and, for a shared store, beside the chunks.
+    fn persist(&self, meta: &KbMeta) -> Result<()> {
+        meta.save(&self.layout.meta_file(&self.name))?;
+        self.store.save_settings(&meta.to_json()?)?;
+        Ok(())
     }
 
     /// The BM25 encoder for documents and queries.
@@ -140,7 +147,7 @@ impl KnowledgeBase {
     pub fn set_avg_len(&self, avg_len: f64) -> Result<()> {
         let mut meta = self.meta.write();
         meta.bm25_avg_len = Some(avg_len);
-        meta.save(&self.layout.meta_file(&self.name))?;
+        self.persist(&meta)?;
         *self.bm25.write() = Arc::new(Bm25Encoder::new(avg_len));
         Ok(())
     }

@@ -29,6 +29,18 @@ impl KbMeta {
         crate::files::read_json(path)
     }
 
+    /// The record as JSON (what a shared store keeps).
+    pub fn to_json(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(self)
+            .map_err(|e| crate::EngineError::Internal(format!("settings record: {e}")))
+    }
+
+    /// The record a shared store kept.
+    pub fn from_json(value: serde_json::Value) -> Result<Self> {
+        serde_json::from_value(value)
+            .map_err(|e| crate::EngineError::Internal(format!("settings record in the store: {e}")))
+    }
+
     /// Writes `path` so that a crash leaves either the old or the new file, never half of one.
     pub fn save(&self, path: &Path) -> Result<()> {
         crate::files::write_json_atomic(path, self)

@@ -203,3 +203,61 @@ fn assert_same(got: &[(String, f64)], want: &[(String, f64)], i: usize) {
         assert!(tied || g.0 == w.0, "answer {i}: {got:?} vs {want:?}");
     }
 }
+
+#[test]
+fn replicas_with_their_own_data_folders_share_the_knowledge_bases_of_one_cluster() {
+    let Some(cluster) = Cluster::start(3) else {
+        return;
+    };
+    let replica = |data: &TempDir| {
+        Engine::new(
+            data.path(),
+            Arc::new(BagOfWords),
+            EngineOptions::single_caller(),
+        )
+        .unwrap()
+        .with_backend(Arc::new(common::cluster_backend_prefixed(
+            cluster.urls(),
+            "shared_",
+        )))
+    };
+    let (da, db) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (a, b) = (replica(&da), replica(&db));
+    let ctx = RequestCtx::local();
+    let name = KbName::parse("team").unwrap();
+    let create = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    a.ingest(&ctx, &name, &corpus(), &create).unwrap();
+    // B never created it: it lists it, searches it with A's BM25 settings, and refuses to create it again.
+    let listed: Vec<String> = b.list(&ctx).unwrap().into_iter().map(|i| i.name).collect();
+    assert_eq!(listed, ["team"]);
+    let opts = SearchOptions {
+        mode: Mode::Bm25,
+        k: 5,
+        ..SearchOptions::default()
+    };
+    let on = |e: &Engine| -> Vec<String> {
+        e.search(&ctx, &name, "vpn badge", &opts)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.doc_id)
+            .collect()
+    };
+    assert_eq!(on(&a), on(&b));
+    assert_eq!(
+        b.create(&ctx, &name).unwrap_err().code(),
+        nova_core::Code::KbExists
+    );
+    // A document B adds is found through A.
+    let extra = Document::new(
+        "zeppelin.md",
+        "",
+        "zeppelin.md",
+        "zeppelin hangar inspection",
+    );
+    b.ingest(&ctx, &name, &[extra], &create).unwrap();
+    let found = a.search(&ctx, &name, "zeppelin", &opts).unwrap();
+    assert_eq!(found[0].doc_id, "zeppelin.md");
+}

@@ -61,6 +61,11 @@ pub trait Store: Send + Sync {
     /// change the store's files (reads may wait too): for copying them as a consistent snapshot.
     /// Fails, without running `f`, when that flush cannot be made durable.
     fn frozen(&self, f: &mut dyn FnMut()) -> Result<()>;
+    /// Keeps the knowledge base's settings record beside its chunks, for backends that several processes
+    /// share (each keeps its own copy in its data folder too). The embedded store has nothing to do.
+    fn save_settings(&self, _settings: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Where knowledge bases' stores live: one [`Store`] per knowledge base.
@@ -75,4 +80,9 @@ pub trait StoreBackend: Send + Sync {
     fn drop_kb(&self, kb: &KbName) -> Result<()>;
     /// Knowledge bases that have a store, sorted.
     fn list(&self) -> Result<Vec<KbName>>;
+    /// The settings record [`Store::save_settings`] kept for `kb`, if any: how a process that shares the
+    /// backend learns of a knowledge base another one created. `None` for the embedded store.
+    fn load_settings(&self, _kb: &KbName) -> Result<Option<serde_json::Value>> {
+        Ok(None)
+    }
 }

@@ -26,9 +26,14 @@ pub fn cluster_urls() -> Option<Vec<String>> {
 pub fn cluster_backend(urls: Vec<String>, data: &Path) -> QdrantBackend {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     data.hash(&mut h);
+    cluster_backend_prefixed(urls, &format!("t{:016x}_", h.finish()))
+}
+
+/// The cluster backend with collections named `<prefix><kb>`.
+pub fn cluster_backend_prefixed(urls: Vec<String>, prefix: &str) -> QdrantBackend {
     QdrantBackend::new(QdrantOptions {
         urls,
-        collection_prefix: format!("t{:016x}_", h.finish()),
+        collection_prefix: prefix.to_owned(),
         shard_number: 2,
         replication_factor: 2,
         write_consistency_factor: 2,

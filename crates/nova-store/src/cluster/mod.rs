@@ -24,6 +24,8 @@ use std::time::Duration;
 
 pub(crate) const DENSE: &str = "dense";
 pub(crate) const SPARSE: &str = "bm25";
+/// The collection metadata key holding the KB's settings record.
+pub(crate) const SETTINGS: &str = "nova_kb";
 
 /// How writes are ordered across a collection's replicas (Qdrant's `ordering` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -191,21 +193,9 @@ impl StoreBackend for QdrantBackend {
 
     fn open(&self, kb: &KbName) -> Result<Arc<dyn Store>> {
         let name = self.collection(kb);
-        let info_name = name.clone();
-        let info = self.client.run("collection info", move |node| {
-            let name = info_name.clone();
-            async move { node.collection_info(name).await }
-        });
-        let info = match info {
-            Err(StoreError::Cluster { ref source, .. }) if not_found(source) => {
-                return Err(StoreError::MissingCollection(name))
-            }
-            other => other?,
-        };
-        let dim = info
-            .result
-            .and_then(|r| r.config)
-            .and_then(|c| c.params)
+        let dim = self
+            .config(&name)?
+            .params
             .and_then(|p| p.vectors_config)
             .and_then(|v| match v.config? {
                 qdrant_client::qdrant::vectors_config::Config::ParamsMap(map) => {
@@ -224,6 +214,14 @@ impl StoreBackend for QdrantBackend {
             dim,
             self.opts.clone(),
         )))
+    }
+
+    fn load_settings(&self, kb: &KbName) -> Result<Option<serde_json::Value>> {
+        match self.config(&self.collection(kb)) {
+            Ok(config) => Ok(config.metadata.get(SETTINGS).cloned().map(Into::into)),
+            Err(StoreError::MissingCollection(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn exists(&self, kb: &KbName) -> bool {
@@ -265,6 +263,25 @@ impl StoreBackend for QdrantBackend {
             .collect();
         names.sort();
         Ok(names)
+    }
+}
+
+impl QdrantBackend {
+    /// A collection's configuration (its vectors and metadata).
+    fn config(&self, name: &str) -> Result<qdrant_client::qdrant::CollectionConfig> {
+        let owned = name.to_owned();
+        let info = self.client.run("collection info", move |node| {
+            let name = owned.clone();
+            async move { node.collection_info(name).await }
+        });
+        match info {
+            Err(StoreError::Cluster { ref source, .. }) if not_found(source) => {
+                Err(StoreError::MissingCollection(name.to_owned()))
+            }
+            other => other?.result.and_then(|r| r.config).ok_or_else(|| {
+                StoreError::Config(format!("collection `{name}` has no configuration"))
+            }),
+        }
     }
 }
 

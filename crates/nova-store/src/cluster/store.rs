@@ -11,8 +11,8 @@ use qdrant_client::qdrant::{
     points_selector::PointsSelectorOneOf, read_consistency, with_vectors_selector,
     CountPointsBuilder, DeletePointsBuilder, GetPointsBuilder, NamedVectors, PointId, PointStruct,
     PointsIdsList, Query, QueryPointsBuilder, ReadConsistencyType, ScrollPointsBuilder,
-    SetPayloadPointsBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorsSelector,
-    WriteOrderingType,
+    SetPayloadPointsBuilder, UpdateCollectionBuilder, UpsertPointsBuilder, Vector, VectorInput,
+    VectorsSelector, WriteOrderingType,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -370,6 +370,19 @@ impl Store for QdrantStore {
     fn optimize(&self) -> Result<()> {
         // The cluster runs its optimisers itself, per shard, as segments fill.
         Ok(())
+    }
+
+    fn save_settings(&self, settings: &serde_json::Value) -> Result<()> {
+        let metadata = HashMap::from([(super::SETTINGS.to_owned(), settings.clone())]);
+        let request = UpdateCollectionBuilder::new(self.collection.clone())
+            .metadata(metadata)
+            .build();
+        self.client
+            .run("save settings", move |node| {
+                let request = request.clone();
+                async move { node.update_collection(request).await }
+            })
+            .map(|_| ())
     }
 
     fn frozen(&self, _f: &mut dyn FnMut()) -> Result<()> {
