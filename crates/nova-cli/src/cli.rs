@@ -987,6 +987,60 @@ pub enum KbCommand {
     /// altered archive is refused and leaves nothing behind. The KB must not exist yet (`--as` picks
     /// another name). A running server finds the restored KB on its next request.
     Restore(KbRestoreArgs),
+    /// Write every chunk of a knowledge base (both vectors and the stored text) to a file.
+    ///
+    /// JSON Lines: a header with the KB's settings, one line per chunk, an end line with the count.
+    /// `nova kb import` reads it back on any store backend ([store] kind) without re-embedding: the way
+    /// to move a KB between the embedded store and a Qdrant cluster, or between clusters. Sealed text
+    /// stays sealed (the importing side needs the same encryption key).
+    Export(KbExportArgs),
+    /// Create a knowledge base from a `nova kb export` file, on the configured store backend.
+    ///
+    /// The file's end line is checked against the chunks read. An import that stopped midway (a
+    /// truncated file, a crash) continues after its last written chunk with --resume.
+    Import(KbImportArgs),
+    /// Copy a knowledge base to a Qdrant cluster without re-embedding, then verify the copy.
+    ///
+    /// Chunks are streamed in batches of 256 in id order; an interrupted run continues where it stopped
+    /// when run again with the same --to. The copy is compared with the original (chunk counts, and the
+    /// dense rankings of 20 sampled chunks) and the command fails if they differ. Collections are laid
+    /// out as [store] says (collection_prefix, shard_number, replication_factor, ...). Afterwards set
+    /// [store] kind = "qdrant" and qdrant_urls to serve from the cluster; the embedded copy stays until
+    /// you drop it.
+    Migrate(KbMigrateArgs),
+}
+
+/// `nova kb export`.
+#[derive(Debug, Args)]
+pub struct KbExportArgs {
+    /// The knowledge base.
+    pub name: String,
+    /// The file to write (replaced if it exists).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+/// `nova kb import`.
+#[derive(Debug, Args)]
+pub struct KbImportArgs {
+    /// A file written by `nova kb export`.
+    pub file: std::path::PathBuf,
+    /// Import under this name instead of the one it was exported from.
+    #[arg(long = "as")]
+    pub as_name: Option<String>,
+    /// Continue an import that stopped midway instead of refusing the existing KB.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// `nova kb migrate`.
+#[derive(Debug, Args)]
+pub struct KbMigrateArgs {
+    /// The knowledge base (on the configured store).
+    pub name: String,
+    /// The cluster: `qdrant://HOST:GRPC_PORT[,HOST:GRPC_PORT...]` (or http:// gRPC URLs).
+    #[arg(long)]
+    pub to: String,
 }
 
 /// `nova kb snapshot`.

@@ -53,6 +53,11 @@ impl StoreConfig {
         if self.kind == StoreKind::Embedded {
             return Ok(None);
         }
+        self.qdrant_backend(self.qdrant_urls.clone()).map(Some)
+    }
+
+    /// A Qdrant backend laid out as configured, on the nodes at `urls`.
+    pub fn qdrant_backend(&self, urls: Vec<String>) -> Result<Arc<dyn StoreBackend>> {
         let write_ordering = match self.write_ordering.as_str() {
             "weak" => WriteOrdering::Weak,
             "medium" => WriteOrdering::Medium,
@@ -73,7 +78,7 @@ impl StoreConfig {
             })?),
         };
         let opts = QdrantOptions {
-            urls: self.qdrant_urls.clone(),
+            urls,
             api_key,
             collection_prefix: self.collection_prefix.clone(),
             shard_number: self.shard_number.max(1),
@@ -86,9 +91,9 @@ impl StoreConfig {
             backoff: Duration::from_millis(self.backoff_ms),
             ..QdrantOptions::default()
         };
-        Ok(Some(Arc::new(
+        Ok(Arc::new(
             QdrantBackend::new(opts).context("the [store] settings")?,
-        )))
+        ))
     }
 }
 

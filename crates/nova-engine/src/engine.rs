@@ -276,6 +276,21 @@ fn key_refusal(name: &KbName, meta: &KbMeta, keyring: Option<&Keyring>) -> Optio
     }
 }
 
+/// The store layout of every knowledge base: vectors of `dim` dimensions and the engine's payload indexes.
+fn store_schema(dim: usize) -> StoreSchema {
+    StoreSchema {
+        dim,
+        keyword_fields: STORE_SCHEMA_KEYWORDS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        integer_fields: STORE_SCHEMA_INTEGERS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    }
+}
+
 /// A caller's filter may not name the fields the engine enforces itself.
 fn check_client_filter(filter: &Filter) -> Result<()> {
     match filter.fields().into_iter().find(|f| *f == ACL_FIELD) {
@@ -478,6 +493,23 @@ impl Engine {
             return Err(EngineError::KbExists(name.to_string()));
         }
         let model = self.model()?;
+        let meta = KbMeta {
+            bm25_avg_len: None,
+            model: model.embedder.model_id().to_owned(),
+            redact_pii: opts.redact_pii,
+            key_id: self.keyring.as_ref().map(|k| k.current_id().to_owned()),
+        };
+        self.create_store_locked(name, meta, model.embedder.dim())
+    }
+
+    /// Creates `name` with the settings `meta` and vectors of `dim` dimensions (a new KB, or one being
+    /// imported); caller holds `lifecycle` and has checked that the name is free in the data folder.
+    fn create_store_locked(
+        &self,
+        name: &KbName,
+        meta: KbMeta,
+        dim: usize,
+    ) -> Result<Arc<KnowledgeBase>> {
         self.disk.check()?;
         if self.backend.load_settings(name)?.is_some() {
             // Created by another process sharing the store.
@@ -490,24 +522,7 @@ impl Engine {
         let dir = self.layout.kb_dir(name);
         fs_err::create_dir_all(&dir).map_err(|source| EngineError::Io { path: dir, source })?;
         let lock = KbLock::acquire(&self.layout.lock_file(name), name)?;
-        let schema = StoreSchema {
-            dim: model.embedder.dim(),
-            keyword_fields: STORE_SCHEMA_KEYWORDS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            integer_fields: STORE_SCHEMA_INTEGERS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-        };
-        let store = self.backend.create(name, &schema)?;
-        let meta = KbMeta {
-            bm25_avg_len: None,
-            model: model.embedder.model_id().to_owned(),
-            redact_pii: opts.redact_pii,
-            key_id: self.keyring.as_ref().map(|k| k.current_id().to_owned()),
-        };
+        let store = self.backend.create(name, &store_schema(dim))?;
         // The metadata is written last (beside a shared store's chunks, then here): a KB exists once it
         // is there.
         store.save_settings(&meta.to_json()?)?;
@@ -1159,6 +1174,162 @@ impl Engine {
         })?;
         // Routers are cached decoded; nothing to reload (their content is unchanged).
         Ok(report)
+    }
+
+    /// Writes every chunk of `name` — both vectors and the stored payload — and its settings to `out` as
+    /// an export file (`nova kb import` reads it back on any store backend, nothing re-embedded).
+    /// Administrators of the KB. `progress` hears the chunks written so far.
+    pub fn export_kb(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        out: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<usize> {
+        ctx.principal.require(Role::Admin, Some(name))?;
+        let kb = self.kb(name)?;
+        let header = crate::transfer::ExportHeader {
+            kb: name.to_string(),
+            dim: kb.store().dim(),
+            settings: kb.settings_json()?,
+        };
+        let chunks = crate::transfer::export(kb.store(), header, out, progress)?;
+        self.auditor.record(ctx, "kb.export", Some(name), |e| {
+            e.detail(serde_json::json!({ "chunks": chunks }))
+        })?;
+        Ok(chunks)
+    }
+
+    /// Reads an export file into a new knowledge base (`as_name`, or the name it was exported from) on
+    /// this engine's store backend. With `resume`, an import that stopped midway (its KB holds an
+    /// `import.json` marker) continues after the last chunk it wrote. The end line's count is checked; a
+    /// truncated file leaves the KB marked as importing. Administrators of the KB's name.
+    pub fn import_kb(
+        &self,
+        ctx: &RequestCtx,
+        input: &mut dyn std::io::BufRead,
+        as_name: Option<&KbName>,
+        resume: bool,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(KbName, usize)> {
+        let (mut reader, header) = crate::transfer::ImportReader::open(input)?;
+        let name = match as_name {
+            Some(n) => n.clone(),
+            None => KbName::parse(&header.kb)?,
+        };
+        ctx.principal.require(Role::Admin, Some(&name))?;
+        let meta = KbMeta::from_json(header.settings)?;
+        if let Some(refusal) = key_refusal(&name, &meta, self.keyring.as_deref()) {
+            return Err(EngineError::Encryption(refusal));
+        }
+        let marker = self.layout.kb_dir(&name).join("import.json");
+        let (kb, mut after) = {
+            let _guard = self.lifecycle.lock();
+            if resume && marker.is_file() {
+                let last: Option<u64> = crate::files::read_json(&marker)?;
+                (self.kb_locked(&name)?, last)
+            } else {
+                if self.retiring.lock().contains(&name) || self.layout.meta_file(&name).is_file() {
+                    return Err(EngineError::KbExists(name.to_string()));
+                }
+                let kb = self.create_store_locked(&name, meta, header.dim)?;
+                crate::files::write_json_atomic(&marker, &None::<u64>)?;
+                (kb, None)
+            }
+        };
+        let _writer = kb.writer.lock();
+        let mut written = 0;
+        loop {
+            let batch = reader.batch(crate::transfer::BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            let fresh: Vec<_> = batch
+                .into_iter()
+                .filter(|c| after.is_none_or(|a| c.id > a))
+                .collect();
+            if let Some(last) = fresh.last().map(|c| c.id) {
+                self.disk.check()?;
+                written += fresh.len();
+                kb.store().upsert(fresh)?;
+                after = Some(last);
+                crate::files::write_json_atomic(&marker, &after)?;
+            }
+            progress(written);
+        }
+        fs_err::remove_file(&marker).map_err(|source| EngineError::Io {
+            path: marker.clone(),
+            source,
+        })?;
+        self.auditor.record(ctx, "kb.import", Some(&name), |e| {
+            e.detail(serde_json::json!({ "chunks": written, "resumed": resume }))
+        })?;
+        Ok((name, written))
+    }
+
+    /// Copies `name` to `target` (another store backend, e.g. a Qdrant cluster) without re-embedding,
+    /// then compares the two (counts, and the dense rankings of a sample of chunks). Writes to the KB
+    /// wait until the copy is done. An interrupted copy to the same `target_label` resumes after its last
+    /// chunk; the KB appears on the target only once complete. Administrators of the KB.
+    pub fn migrate_kb(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        target: &dyn nova_store::StoreBackend,
+        target_label: &str,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<(usize, crate::transfer::Verification)> {
+        ctx.principal.require(Role::Admin, Some(name))?;
+        let kb = self.kb(name)?;
+        let _writer = kb.writer.lock();
+        if target.load_settings(name)?.is_some() {
+            return Err(EngineError::KbExists(format!(
+                "{name} (on the target store)"
+            )));
+        }
+        let marker = self.layout.kb_dir(name).join("migrate.json");
+        let resumed: Option<(String, Option<u64>)> = if marker.is_file() {
+            crate::files::read_json(&marker)?
+        } else {
+            None
+        };
+        let mut after = match resumed {
+            Some((label, after)) if label == target_label && target.exists(name) => after,
+            _ => {
+                if target.exists(name) {
+                    // Left by a copy to somewhere else, or one that died before its first batch.
+                    target.drop_kb(name)?;
+                }
+                None
+            }
+        };
+        let dst = if target.exists(name) {
+            target.open(name)?
+        } else {
+            target.create(name, &store_schema(kb.store().dim()))?
+        };
+        let mut copied = 0;
+        crate::transfer::pages(kb.store(), after, &mut |chunks| {
+            let last = chunks.last().map(|c| c.id);
+            copied += chunks.len();
+            dst.upsert(chunks)?;
+            after = last.or(after);
+            crate::files::write_json_atomic(&marker, &(target_label, after))?;
+            progress(copied);
+            Ok(())
+        })?;
+        // The settings last: only a complete copy is a knowledge base on the target.
+        dst.save_settings(&kb.settings_json()?)?;
+        let verification = crate::transfer::verify(kb.store(), dst.as_ref(), 20)?;
+        let _ = fs_err::remove_file(&marker);
+        self.auditor.record(ctx, "kb.migrate", Some(name), |e| {
+            e.detail(serde_json::json!({
+                "target": target_label,
+                "chunks": copied,
+                "verification": verification,
+            }))
+        })?;
+        Ok((copied, verification))
     }
 
     /// Writes a snapshot of `name` to `out` (administrators of the KB): its store, metadata, routers and

@@ -120,6 +120,11 @@ impl KnowledgeBase {
         self.persist(&meta)
     }
 
+    /// The settings record as JSON (what exports and shared stores carry).
+    pub fn settings_json(&self) -> Result<serde_json::Value> {
+        self.meta.read().to_json()
+    }
+
     /// Writes the settings record to the data folder and, for a shared store, beside the chunks.
     fn persist(&self, meta: &KbMeta) -> Result<()> {
         meta.save(&self.layout.meta_file(&self.name))?;

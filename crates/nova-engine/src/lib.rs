@@ -34,6 +34,7 @@ mod steps;
 mod task_worker;
 mod tasks;
 mod tickets;
+mod transfer;
 mod troubleshoot;
 
 pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
@@ -72,4 +73,5 @@ pub use tickets::{
     ticket_text, ticket_vector, Classification, RouterDetails, RouterInfo, SuggestOptions,
     Suggestion, TicketQuery, TicketSet, TrainedRouter,
 };
+pub use transfer::Verification;
 pub use troubleshoot::{SuggestedStep, TroubleshootOptions, TroubleshootReport};

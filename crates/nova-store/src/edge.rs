@@ -332,6 +332,24 @@ fn dense_of(vector: Option<VectorStructInternal>) -> Option<Vec<f32>> {
     }
 }
 
+/// Both vectors of an exported record.
+fn vectors_of(vector: VectorStructInternal) -> Option<(Vec<f32>, crate::SparseVec)> {
+    let VectorStructInternal::Named(mut named) = vector else {
+        return None;
+    };
+    let VectorInternal::Dense(dense) = named.remove(DENSE)? else {
+        return None;
+    };
+    let sparse = match named.remove(SPARSE) {
+        Some(VectorInternal::Sparse(s)) => crate::SparseVec {
+            indices: s.indices,
+            values: s.values,
+        },
+        _ => crate::SparseVec::default(),
+    };
+    Some((dense, sparse))
+}
+
 fn num_id(id: PointId) -> Option<u64> {
     match id {
         PointId::NumId(id) => Some(id),
@@ -482,6 +500,34 @@ impl Store for EdgeStore {
             .optimize()
             .map(|_| ())
             .map_err(op_err("optimize"))
+    }
+
+    fn export_page(&self, after: Option<u64>, limit: usize) -> Result<(Vec<ChunkRecord>, bool)> {
+        let request = qdrant_edge::ScrollRequest {
+            offset: after.map(|a| PointId::NumId(a + 1)),
+            limit: Some(limit + 1),
+            filter: None,
+            with_payload: Some(WithPayloadInterface::Bool(true)),
+            with_vector: WithVector::Bool(true),
+            order_by: None,
+        };
+        let (records, _) = self.shard().scroll(request).map_err(op_err("export"))?;
+        let mut chunks: Vec<ChunkRecord> = records
+            .into_iter()
+            .filter_map(|r| {
+                let id = num_id(r.id)?;
+                let (dense, sparse) = vectors_of(r.vector?)?;
+                Some(ChunkRecord {
+                    id,
+                    dense,
+                    sparse,
+                    payload: r.payload.map(|p| p.0).unwrap_or_default(),
+                })
+            })
+            .collect();
+        let more = chunks.len() > limit;
+        chunks.truncate(limit);
+        Ok((chunks, more))
     }
 
     fn frozen(&self, f: &mut dyn FnMut()) -> Result<()> {

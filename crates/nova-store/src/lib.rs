@@ -61,6 +61,9 @@ pub trait Store: Send + Sync {
     /// change the store's files (reads may wait too): for copying them as a consistent snapshot.
     /// Fails, without running `f`, when that flush cannot be made durable.
     fn frozen(&self, f: &mut dyn FnMut()) -> Result<()>;
+    /// Up to `limit` whole chunks (both vectors and the payload, unfiltered: for export and migration by
+    /// administrators) with ids above `after`, in id order, and whether more follow.
+    fn export_page(&self, after: Option<u64>, limit: usize) -> Result<(Vec<ChunkRecord>, bool)>;
     /// Keeps the knowledge base's settings record beside its chunks, for backends that several processes
     /// share (each keeps its own copy in its data folder too). The embedded store has nothing to do.
     fn save_settings(&self, _settings: &serde_json::Value) -> Result<()> {

@@ -21,6 +21,7 @@ mod soak_plot;
 mod soak_report;
 mod tickets;
 mod track;
+mod transfer;
 mod troubleshoot;
 
 use crate::cli::{
@@ -87,6 +88,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Kb(KbCommand::Rekey(args)) => kb::rekey(&engine(&config)?, &args),
         Command::Kb(KbCommand::Snapshot(args)) => kb::snapshot(&engine(&config)?, &args),
         Command::Kb(KbCommand::Restore(args)) => kb::restore(&engine(&config)?, &args),
+        Command::Kb(KbCommand::Export(args)) => transfer::export(&engine(&config)?, &args),
+        Command::Kb(KbCommand::Import(args)) => transfer::import(&engine(&config)?, &args),
+        Command::Kb(KbCommand::Migrate(args)) => {
+            transfer::migrate(&config, &engine(&config)?, &args)
+        }
         Command::Redact(args) => redact::run(&config, &args),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Keys(cmd) => {

@@ -32,14 +32,16 @@ fn transient(error: &QdrantError) -> bool {
             matches!(
                 status.code(),
                 Code::Unavailable | Code::DeadlineExceeded | Code::Aborted
-            ) || (status.code() == Code::Internal && names_a_lost_peer(status.message()))
+            ) || (matches!(status.code(), Code::Internal | Code::Unknown)
+                && names_a_lost_peer(status.message()))
         }
         _ => false,
     }
 }
 
-/// The receiving node could not reach the replica it forwarded to (the cluster reports it as an
-/// internal error while it has not yet marked the peer dead).
+/// The connection broke mid-call (`Unknown: transport error` when the node dies under it), or the
+/// receiving node could not reach the replica it forwarded to (an internal error while the cluster has
+/// not yet marked that peer dead).
 fn names_a_lost_peer(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [

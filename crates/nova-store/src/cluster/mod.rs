@@ -30,10 +30,12 @@ pub(crate) const SETTINGS: &str = "nova_kb";
 /// How writes are ordered across a collection's replicas (Qdrant's `ordering` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteOrdering {
-    /// Replicas may apply concurrent writes in different orders (fastest; Qdrant's default).
-    Weak,
-    /// Through a dynamically chosen leader.
+    /// Replicas may apply concurrent writes in different orders (fastest; Qdrant's default, and the one
+    /// that keeps writing while a node is down).
     #[default]
+    Weak,
+    /// Through a dynamically chosen leader (writes to a shard whose leader died fail until it is
+    /// replaced).
     Medium,
     /// Through the permanent leader: consistent, unavailable while the leader is down.
     Strong,
@@ -95,7 +97,7 @@ impl Default for QdrantOptions {
             read_consistency: ReadConsistency::default(),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
-            retries: 4,
+            retries: 6,
             backoff: Duration::from_millis(100),
         }
     }

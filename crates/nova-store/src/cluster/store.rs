@@ -135,40 +135,6 @@ impl QdrantStore {
             }
         }
     }
-
-    /// A page of whole chunks (both vectors and the payload) after `after`, in id order: for export and
-    /// migration. Returns the chunks and whether more follow.
-    pub fn export_page(&self, after: Option<u64>, limit: u32) -> Result<(Vec<ChunkRecord>, bool)> {
-        let mut request = ScrollPointsBuilder::new(self.collection.clone())
-            .limit(limit + 1)
-            .with_payload(true)
-            .with_vectors(true);
-        if let Some(after) = after {
-            request = request.offset(PointId::from(after + 1));
-        }
-        let request = request.build();
-        let page = self.client.run("export", move |node| {
-            let request = request.clone();
-            async move { node.scroll(request).await }
-        })?;
-        let mut chunks: Vec<ChunkRecord> = page
-            .result
-            .into_iter()
-            .filter_map(|p| {
-                let id = num_id(p.id)?;
-                let sparse = sparse_of(p.vectors.as_ref(), SPARSE).unwrap_or_default();
-                Some(ChunkRecord {
-                    id,
-                    dense: dense_of(p.vectors, DENSE)?,
-                    sparse,
-                    payload: payload_of(p.payload),
-                })
-            })
-            .collect();
-        let more = chunks.len() > limit as usize;
-        chunks.truncate(limit as usize);
-        Ok((chunks, more))
-    }
 }
 
 impl Store for QdrantStore {
@@ -370,6 +336,39 @@ impl Store for QdrantStore {
     fn optimize(&self) -> Result<()> {
         // The cluster runs its optimisers itself, per shard, as segments fill.
         Ok(())
+    }
+
+    fn export_page(&self, after: Option<u64>, limit: usize) -> Result<(Vec<ChunkRecord>, bool)> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX - 1);
+        let mut request = ScrollPointsBuilder::new(self.collection.clone())
+            .limit(limit + 1)
+            .with_payload(true)
+            .with_vectors(true);
+        if let Some(after) = after {
+            request = request.offset(PointId::from(after + 1));
+        }
+        let request = request.build();
+        let page = self.client.run("export", move |node| {
+            let request = request.clone();
+            async move { node.scroll(request).await }
+        })?;
+        let mut chunks: Vec<ChunkRecord> = page
+            .result
+            .into_iter()
+            .filter_map(|p| {
+                let id = num_id(p.id)?;
+                let sparse = sparse_of(p.vectors.as_ref(), SPARSE).unwrap_or_default();
+                Some(ChunkRecord {
+                    id,
+                    dense: dense_of(p.vectors, DENSE)?,
+                    sparse,
+                    payload: payload_of(p.payload),
+                })
+            })
+            .collect();
+        let more = chunks.len() > limit as usize;
+        chunks.truncate(limit as usize);
+        Ok((chunks, more))
     }
 
     fn save_settings(&self, settings: &serde_json::Value) -> Result<()> {
