@@ -14,6 +14,7 @@ mod issuer;
 mod jwt;
 mod keys;
 mod limits;
+mod redis_link;
 mod shared_limits;
 mod token_cache;
 
@@ -23,4 +24,5 @@ pub use issuer::LocalIssuer;
 pub use jwt::{JwksSource, JwtSettings, JwtVerifier, RefreshPolicy};
 pub use keys::{KeyInfo, KeySpec, KeyStore, NewKey};
 pub use limits::{Limiter, Rate, Verdict};
+pub use redis_link::Redis;
 pub use shared_limits::SharedLimits;

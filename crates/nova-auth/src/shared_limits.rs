@@ -6,13 +6,9 @@
 //! limits become per replica for the outage, never absent.
 
 use crate::limits::{Rate, Verdict};
-use parking_lot::Mutex;
-use std::time::{Duration, Instant};
-
-/// After a failure, how long Redis is left alone before the next try (requests use local limits).
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
-/// How often an ongoing outage is logged.
-const WARN_EVERY: Duration = Duration::from_secs(30);
+use crate::redis_link::Redis;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// KEYS[1] the rate bucket (its theoretical arrival time, ms), KEYS[2] today's count.
 /// ARGV: emission interval ms (0: no rate), burst, quota (-1: none), seconds until the day ends.
@@ -46,34 +42,17 @@ return {0, remaining}
 
 /// The Redis side of the limiter.
 pub struct SharedLimits {
-    client: redis::Client,
-    prefix: String,
-    timeout: Duration,
+    redis: Arc<Redis>,
     script: redis::Script,
-    state: Mutex<Link>,
-}
-
-#[derive(Default)]
-struct Link {
-    conn: Option<redis::Connection>,
-    /// Set after a failure: Redis is not tried again before then.
-    resting_until: Option<Instant>,
-    last_warning: Option<Instant>,
 }
 
 impl SharedLimits {
-    /// Limits in the Redis at `url` (`redis://host:port/db`), under keys starting with `prefix`. Nothing is
-    /// connected yet: an unreachable Redis is reported (and survived) by the first check.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, String> {
-        let client =
-            redis::Client::open(url).map_err(|e| format!("`{url}` is not a Redis URL: {e}"))?;
-        Ok(Self {
-            client,
-            prefix: prefix.to_owned(),
-            timeout,
+    /// Limits kept in `redis`.
+    pub fn new(redis: Arc<Redis>) -> Self {
+        Self {
+            redis,
             script: redis::Script::new(SCRIPT),
-            state: Mutex::new(Link::default()),
-        })
+        }
     }
 
     /// The verdict for one request, or `None` when Redis did not answer (the caller decides locally).
@@ -84,10 +63,6 @@ impl SharedLimits {
         daily_quota: Option<u64>,
         (day, reset_secs): (u64, u64),
     ) -> Option<Verdict> {
-        let mut link = self.state.lock();
-        if link.resting_until.is_some_and(|t| Instant::now() < t) {
-            return None;
-        }
         let (interval_ms, burst) = match rate {
             Some(r) => (
                 (u64::from(r.per_secs) * 1000 / u64::from(r.requests.get())).max(1),
@@ -97,13 +72,13 @@ impl SharedLimits {
         };
         let rate_key = match rate {
             // The rate is part of the key: a key whose rate changes starts afresh, as locally.
-            Some(r) => format!("{}rate:{}:{}", self.prefix, String::from(r), subject),
-            None => format!("{}rate:none", self.prefix),
+            Some(r) => format!("{}rate:{}:{}", self.redis.prefix, String::from(r), subject),
+            None => format!("{}rate:none", self.redis.prefix),
         };
-        let quota_key = format!("{}quota:{day}:{subject}", self.prefix);
+        let quota_key = format!("{}quota:{day}:{subject}", self.redis.prefix);
         let quota = daily_quota.map_or(-1, |q| i64::try_from(q).unwrap_or(i64::MAX));
-        let answer = self.run(&mut link, |conn, script| {
-            script
+        let (code, value) = self.redis.call(|conn| {
+            self.script
                 .key(&rate_key)
                 .key(&quota_key)
                 .arg(interval_ms)
@@ -111,22 +86,7 @@ impl SharedLimits {
                 .arg(quota)
                 .arg(reset_secs)
                 .invoke::<(i64, i64)>(conn)
-        });
-        let (code, value) = match answer {
-            Ok(a) => a,
-            Err(e) => {
-                link.conn = None;
-                link.resting_until = Some(Instant::now() + RETRY_AFTER_FAILURE);
-                if link.last_warning.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-                    link.last_warning = Some(Instant::now());
-                    tracing::warn!(
-                        "Redis is unreachable ({e}): rate limits and quotas are counted per replica \
-                         until it is back"
-                    );
-                }
-                return None;
-            }
-        };
+        })?;
         Some(match code {
             1 => Verdict::RateLimited {
                 limit: burst,
@@ -146,29 +106,5 @@ impl SharedLimits {
                 }),
             },
         })
-    }
-
-    /// Runs `call` on the connection, opening it first if needed. A kept connection that fails (Redis
-    /// restarted since) is replaced once at once, so a restart costs no request its shared verdict.
-    fn run<T>(
-        &self,
-        link: &mut Link,
-        call: impl Fn(&mut redis::Connection, &redis::Script) -> redis::RedisResult<T>,
-    ) -> redis::RedisResult<T> {
-        if let Some(mut conn) = link.conn.take() {
-            if let Ok(answer) = call(&mut conn, &self.script) {
-                link.conn = Some(conn);
-                return Ok(answer);
-            }
-        }
-        let mut conn = self.client.get_connection_with_timeout(self.timeout)?;
-        conn.set_read_timeout(Some(self.timeout))?;
-        conn.set_write_timeout(Some(self.timeout))?;
-        if link.resting_until.take().is_some() {
-            tracing::info!("Redis is reachable again: limits are shared across replicas");
-        }
-        let answer = call(&mut conn, &self.script)?;
-        link.conn = Some(conn);
-        Ok(answer)
     }
 }

@@ -3,18 +3,18 @@
 //! Redis gone each falls back to its own in-process limits — never to none — and shares again once Redis
 //! is back. SKIPPED when `redis-server` is not installed (`scripts/redis-test-deps.sh` installs it).
 
-use nova_auth::{Limiter, Rate, SharedLimits, Verdict};
+use nova_auth::{Limiter, Rate, Redis, SharedLimits, Verdict};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-struct Redis {
+struct RedisServer {
     child: Child,
     port: u16,
 }
 
-impl Redis {
+impl RedisServer {
     fn start(port: u16) -> Option<Self> {
         let child = Command::new("redis-server")
             .args([
@@ -48,7 +48,7 @@ impl Redis {
     }
 }
 
-impl Drop for Redis {
+impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -64,7 +64,8 @@ fn free_port() -> u16 {
 }
 
 fn replica(dir: &TempDir, url: &str) -> std::sync::Arc<Limiter> {
-    let shared = SharedLimits::new(url, "test:", Duration::from_millis(200)).unwrap();
+    let redis = Redis::new(url, "test:", Duration::from_millis(200)).unwrap();
+    let shared = SharedLimits::new(std::sync::Arc::new(redis));
     Limiter::open_shared(dir.path(), Some(shared)).unwrap()
 }
 
@@ -75,7 +76,7 @@ fn allowed(v: &Verdict) -> bool {
 #[test]
 fn replicas_share_rates_and_quotas_and_an_outage_falls_back_to_local_limits() {
     let port = free_port();
-    let Some(redis) = Redis::start(port) else {
+    let Some(redis) = RedisServer::start(port) else {
         return;
     };
     let (da, db) = (TempDir::new().unwrap(), TempDir::new().unwrap());
@@ -114,6 +115,15 @@ fn replicas_share_rates_and_quotas_and_an_outage_falls_back_to_local_limits() {
         Verdict::QuotaExceeded { quota: 3, .. }
     ));
 
+    // The same Redis holds the replicas' query embeddings.
+    let cache = Redis::new(&redis.url(), "test:", Duration::from_millis(200)).unwrap();
+    nova_core::SharedCache::put(&cache, "emb:m:1", &[1, 2, 3], Duration::from_secs(60));
+    assert_eq!(
+        nova_core::SharedCache::get(&cache, "emb:m:1"),
+        Some(vec![1, 2, 3])
+    );
+    assert_eq!(nova_core::SharedCache::get(&cache, "emb:m:2"), None);
+
     // Redis down: each replica limits on its own (a fresh local bucket of 4), never without limit.
     drop(redis);
     let local: Vec<bool> = (0..6)
@@ -123,7 +133,12 @@ fn replicas_share_rates_and_quotas_and_an_outage_falls_back_to_local_limits() {
 
     // Back on the same port: shared again (the new, empty Redis gives the caller a fresh shared bucket,
     // which the other replica now draws from too).
-    let redis = Redis::start(port).unwrap();
+    assert_eq!(
+        nova_core::SharedCache::get(&cache, "emb:m:1"),
+        None,
+        "a miss, not an error"
+    );
+    let redis = RedisServer::start(port).unwrap();
     std::thread::sleep(Duration::from_millis(1_100)); // the limiter rests a second after a failure
     let shared: Vec<bool> = (0..5)
         .map(|i| allowed(&[&a, &b][i % 2].check("key:k", Some(rate), None)))

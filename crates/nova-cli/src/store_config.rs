@@ -110,14 +110,14 @@ pub struct CacheConfig {
 }
 
 impl CacheConfig {
-    /// Rate buckets and quotas in Redis, when configured.
-    pub fn shared_limits(&self) -> Result<Option<nova_auth::SharedLimits>> {
+    /// The Redis replicas share, when configured.
+    pub fn redis(&self) -> Result<Option<Arc<nova_auth::Redis>>> {
         if self.redis.is_empty() {
             return Ok(None);
         }
         let timeout = Duration::from_millis(self.redis_timeout_ms.max(1));
-        nova_auth::SharedLimits::new(&self.redis, &self.redis_prefix, timeout)
-            .map(Some)
+        nova_auth::Redis::new(&self.redis, &self.redis_prefix, timeout)
+            .map(|r| Some(Arc::new(r)))
             .map_err(|e| anyhow::anyhow!("cache.redis: {e}"))
     }
 }

@@ -5,6 +5,7 @@
 
 mod access;
 mod authority;
+mod cache;
 mod code;
 mod filter;
 mod layout;
@@ -14,6 +15,7 @@ mod vector;
 
 pub use access::{AccessFilter, Denied, Grant, Principal, RequestCtx, Role, Visibility, ACL_FIELD};
 pub use authority::strip_port;
+pub use cache::SharedCache;
 pub use code::Code;
 pub use filter::{Condition, FieldValue, Filter};
 pub use layout::DataLayout;

@@ -53,6 +53,8 @@ use std::time::{Duration, Instant};
 pub struct EngineOptions {
     /// Query-embedding cache size in entries; 0 = off.
     pub cache_entries: u64,
+    /// A query-embedding cache shared with other replicas (Redis), behind the local one.
+    pub shared_cache: Option<Arc<dyn nova_core::SharedCache>>,
     /// Dynamic batching of concurrent query embeddings.
     pub batching: BatchingOptions,
     /// Feedback older than this many days is removed from `feedback.jsonl`; 0 keeps it forever.
@@ -95,6 +97,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             cache_entries: 10_000,
+            shared_cache: None,
             batching: BatchingOptions::default(),
             feedback_retention_days: 365,
             task_retention_days: 7,
@@ -387,6 +390,7 @@ impl Engine {
                 embedder.clone(),
                 self.opts.batching.clone(),
                 self.opts.cache_entries,
+                self.opts.shared_cache.clone(),
             ),
             embedder,
         }

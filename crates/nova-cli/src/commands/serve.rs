@@ -115,10 +115,12 @@ fn security(config: &Config, addr: &str) -> Result<Security> {
             .context("loading the keys of auth.jwt")?;
         authenticator = authenticator.with_jwt(verifier);
     }
+    // Its own link to Redis: limit checks never queue behind query-cache calls.
+    let redis = config.cache.redis()?;
     Ok(Security {
         authenticator,
         public_metrics: config.auth.public_metrics,
-        limiter: Limiter::open_shared(&dir, config.cache.shared_limits()?)
+        limiter: Limiter::open_shared(&dir, redis.map(nova_auth::SharedLimits::new))
             .context("reading request counts")?,
     })
 }
@@ -127,6 +129,10 @@ fn load_engine(config: &Config, state: &AppState, audit: nova_engine::AuditSetti
     let embedder: Arc<dyn nova_embed::Embedder> = Arc::new(super::load_embedder(config)?);
     let opts = state.engine_options(EngineOptions {
         cache_entries: config.server.query_cache,
+        shared_cache: config
+            .cache
+            .redis()?
+            .map(|r| r as Arc<dyn nova_core::SharedCache>),
         batching: BatchingOptions {
             max_wait: Duration::from_millis(config.server.batch_wait_ms),
             queue: config.server.batch_queue,
