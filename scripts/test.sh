@@ -13,6 +13,7 @@ bash scripts/ui-test-deps.sh   # Chromium + playwright-core/axe-core for the web
 bash scripts/mlflow-test-deps.sh   # an MLflow server for the experiment-tracking test (SKIPPED without)
 bash scripts/promtool-test-deps.sh # promtool for the alert rules and dashboard queries (SKIPPED without)
 bash scripts/redis-test-deps.sh    # redis-server for limits shared by replicas (SKIPPED without)
+bash scripts/deploy-test-deps.sh   # validators for the Helm chart and compose file (SKIPPED without)
 cargo fmt --all --check
 bash scripts/supply-chain.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
