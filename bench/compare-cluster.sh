@@ -29,7 +29,7 @@ export NOVA_MODEL__PATH="$ROOT/models/all-MiniLM-L6-v2" NOVA_TRACKING__ENABLED=f
 mkdir -p "$OUT"
 
 echo "== the KB (embedded, once)" >&2
-NOVA_DATA__DIR="$work/src" "$KB_NOVA_BIN" eval --dataset "$DATASET" --kb cf --modes bm25 >/dev/null
+NOVA_DATA__DIR="$work/src" "$KB_NOVA_BIN" eval --dataset "$DATASET" --kb cf --out "$OUT/cluster-eval-embedded.json" >&2
 NOVA_DATA__DIR="$work/src" "$KB_NOVA_BIN" kb export cf --out "$work/cf.jsonl" >&2
 
 echo "== a 3-node Qdrant cluster on loopback" >&2
@@ -49,6 +49,8 @@ chunks_per_s() { # label data_dir [env...]
 echo "== store writes (import, no embedding)" >&2
 { chunks_per_s embedded "$work/emb"; chunks_per_s cluster "$work/qd" "${on_cluster[@]}"; } > "$OUT/cluster-import.jsonl"
 cat "$OUT/cluster-import.jsonl" >&2
+echo "== quality on the cluster (the imported KB: nothing re-embedded)" >&2
+"${on_cluster[@]}" NOVA_DATA__DIR="$work/qd" "$KB_NOVA_BIN" eval --dataset "$DATASET" --kb cf --out "$OUT/cluster-eval-cluster.json" >&2
 
 serve() { # data_dir port [env...]
   local data=$1 port=$2; shift 2
@@ -84,6 +86,14 @@ def level(name, c):
         if l["concurrency"] == c:
             return l
 imp = [json.loads(l) for l in open(f"{out}/cluster-import.jsonl")]
+def ndcg(which):
+    report = json.load(open(f"{out}/cluster-eval-{which}.json"))
+    return {m["mode"]: m["ndcg_at_10"] for m in report["modes"]}
+e, q = ndcg("embedded"), ndcg("cluster")
+print("| nDCG@10 | embedded | cluster | Δ |\n|---|---|---|---|")
+for mode in e:
+    print(f"| {mode} | {e[mode]:.4f} | {q[mode]:.4f} | {q[mode] - e[mode]:+.4f} |")
+print()
 print("| store writes (import of 2,259 chunks) | chunks/s |\n|---|---|")
 for r in imp:
     print(f"| {r['label']} | {r['chunks_per_s']:.0f} |")

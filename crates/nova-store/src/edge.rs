@@ -5,9 +5,9 @@
 //! shard's WAL and is flushed before it returns, so an acknowledged write survives `kill -9`.
 
 use crate::error::{Result, StoreError};
-use crate::record::{Retriever, StoreHit, StoreQuery, StoreSchema, StoredPoint};
+use crate::record::{MatchValues, Retriever, StoreHit, StoreQuery, StoreSchema, StoredPoint};
 use crate::{ChunkRecord, Payload, Store, StoreBackend};
-use nova_core::{AccessFilter, Condition, DataLayout, FieldValue, Filter, KbName, ACL_FIELD};
+use nova_core::{AccessFilter, Condition, DataLayout, Filter, KbName, ACL_FIELD};
 use parking_lot::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
@@ -263,18 +263,9 @@ fn config(dim: usize) -> EdgeConfig {
 fn condition(c: &Condition) -> Result<qdrant_edge::Condition> {
     Ok(match c {
         Condition::AnyOf { field, values } => {
-            let mut words = Vec::new();
-            let mut numbers = Vec::new();
-            for v in values {
-                match v {
-                    FieldValue::Keyword(s) => words.push(s.clone()),
-                    FieldValue::Integer(n) => numbers.push(*n),
-                }
-            }
-            let matcher = match (words.is_empty(), numbers.is_empty()) {
-                (false, true) | (true, true) => Match::from(words),
-                (true, false) => Match::from(numbers),
-                (false, false) => return Err(StoreError::MixedValues(field.clone())),
+            let matcher = match MatchValues::of(field, values)? {
+                MatchValues::Keywords(words) => Match::from(words),
+                MatchValues::Integers(numbers) => Match::from(numbers),
             };
             qdrant_edge::Condition::Field(FieldCondition::new_match(key(field)?, matcher))
         }

@@ -84,3 +84,30 @@ pub struct StoredPoint {
     /// Dense vector, when asked for.
     pub dense: Option<Vec<f32>>,
 }
+
+/// The values of an any-of condition, all of one kind (what both backends' match conditions take).
+pub(crate) enum MatchValues {
+    /// Keywords (also for an empty list).
+    Keywords(Vec<String>),
+    /// Integers.
+    Integers(Vec<i64>),
+}
+
+impl MatchValues {
+    /// Splits `values` of the condition on `field` by kind; mixing kinds is refused.
+    pub(crate) fn of(field: &str, values: &[nova_core::FieldValue]) -> crate::Result<Self> {
+        let mut words = Vec::new();
+        let mut numbers = Vec::new();
+        for v in values {
+            match v {
+                nova_core::FieldValue::Keyword(s) => words.push(s.clone()),
+                nova_core::FieldValue::Integer(n) => numbers.push(*n),
+            }
+        }
+        match (words.is_empty(), numbers.is_empty()) {
+            (_, true) => Ok(Self::Keywords(words)),
+            (true, false) => Ok(Self::Integers(numbers)),
+            (false, false) => Err(crate::StoreError::MixedValues(field.to_owned())),
+        }
+    }
+}

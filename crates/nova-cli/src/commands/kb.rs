@@ -270,23 +270,9 @@ pub fn rekey(engine: &Engine, args: &KbRekeyArgs) -> Result<Outcome> {
 /// `nova kb snapshot NAME --out FILE`: written to a temporary file beside it, renamed when complete.
 pub fn snapshot(engine: &Engine, args: &KbSnapshotArgs) -> Result<Outcome> {
     let name = nova_engine::KbName::parse(&args.name)?;
-    let tmp = args.out.with_extension("partial");
-    let mut file = std::io::BufWriter::new(
-        fs_err::File::create(&tmp).map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?,
-    );
-    let info = match engine.snapshot(&RequestCtx::local(), &name, &mut file) {
-        Ok(info) => info,
-        Err(e) => {
-            drop(file);
-            let _ = fs_err::remove_file(&tmp);
-            return Err(e.into());
-        }
-    };
-    let file = file
-        .into_inner()
-        .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
-    file.sync_all()?;
-    fs_err::rename(&tmp, &args.out)?;
+    let info = super::write_whole(&args.out, |file| {
+        engine.snapshot(&RequestCtx::local(), &name, file)
+    })?;
     println!(
         "snapshot of `{name}`: {} files, {:.1} MB → {}",
         info.files.len(),

@@ -181,6 +181,33 @@ pub(crate) fn on_configured_store(config: &Config, engine: Engine) -> Result<Eng
     })
 }
 
+/// Writes `out` through `write` into a temporary file beside it, renamed into place once complete and
+/// synced; on failure nothing is left behind.
+pub(crate) fn write_whole<T>(
+    out: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> nova_engine::Result<T>,
+) -> Result<T> {
+    let tmp = out.with_extension("partial");
+    let mut file = std::io::BufWriter::new(
+        fs_err::File::create(&tmp)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?,
+    );
+    let value = match write(&mut file) {
+        Ok(value) => value,
+        Err(e) => {
+            drop(file);
+            let _ = fs_err::remove_file(&tmp);
+            return Err(e.into());
+        }
+    };
+    let file = file
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
+    file.sync_all()?;
+    fs_err::rename(&tmp, out)?;
+    Ok(value)
+}
+
 /// `--kb`, or the configured default.
 pub(crate) fn kb_name(config: &Config, kb: Option<&str>) -> Result<KbName> {
     Ok(KbName::parse(kb.unwrap_or(&config.data.default_kb))?)

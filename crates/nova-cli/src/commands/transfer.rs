@@ -7,36 +7,18 @@ use crate::cli::{KbExportArgs, KbImportArgs, KbMigrateArgs};
 use crate::config::Config;
 use anyhow::{anyhow, bail, Result};
 use nova_engine::{Engine, KbName, RequestCtx};
-use std::io::Write;
 
 /// `nova kb export NAME --out FILE`.
 pub fn export(engine: &Engine, args: &KbExportArgs) -> Result<Outcome> {
     let ctx = RequestCtx::local();
     let name = KbName::parse(&args.name)?;
     let total = engine.info(&ctx, &name)?.chunks;
-    let tmp = args.out.with_extension("partial");
-    let mut file = std::io::BufWriter::new(
-        fs_err::File::create(&tmp).map_err(|e| anyhow!("cannot write {}: {e}", tmp.display()))?,
-    );
     let progress = bar(total, "exporting", "chunks");
-    let written = engine.export_kb(&ctx, &name, &mut file, &mut |n| {
-        progress.set_position(n as u64)
+    let written = super::write_whole(&args.out, |file| {
+        engine.export_kb(&ctx, &name, file, &mut |n| progress.set_position(n as u64))
     });
     progress.finish_and_clear();
-    let chunks = match written {
-        Ok(n) => n,
-        Err(e) => {
-            drop(file);
-            let _ = fs_err::remove_file(&tmp);
-            return Err(e.into());
-        }
-    };
-    file.flush()?;
-    let file = file
-        .into_inner()
-        .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
-    file.sync_all()?;
-    fs_err::rename(&tmp, &args.out)?;
+    let chunks = written?;
     println!(
         "exported `{name}`: {chunks} chunks → {}",
         args.out.display()

@@ -1,8 +1,9 @@
 //! Our filters, payloads and vectors in the gRPC client's terms.
 
 use crate::error::{Result, StoreError};
+use crate::record::MatchValues;
 use crate::Payload;
-use nova_core::{AccessFilter, Condition, FieldValue, Filter};
+use nova_core::{AccessFilter, Condition, Filter};
 use qdrant_client::qdrant::{
     self, r#match::MatchValue, with_payload_selector::SelectorOptions, PayloadIncludeSelector,
 };
@@ -27,19 +28,10 @@ fn key(field: &str) -> Result<String> {
 fn condition(c: &Condition) -> Result<qdrant::Condition> {
     Ok(match c {
         Condition::AnyOf { field, values } => {
-            let mut words = Vec::new();
-            let mut numbers = Vec::new();
-            for v in values {
-                match v {
-                    FieldValue::Keyword(s) => words.push(s.clone()),
-                    FieldValue::Integer(n) => numbers.push(*n),
-                }
-            }
             // A list always (a single string with a space would become a full-text match).
-            let matcher = match (words.is_empty(), numbers.is_empty()) {
-                (_, true) => MatchValue::from(words),
-                (true, false) => MatchValue::from(numbers),
-                (false, false) => return Err(StoreError::MixedValues(field.clone())),
+            let matcher = match MatchValues::of(field, values)? {
+                MatchValues::Keywords(words) => MatchValue::from(words),
+                MatchValues::Integers(numbers) => MatchValue::from(numbers),
             };
             qdrant::Condition::matches(key(field)?, matcher)
         }
@@ -120,6 +112,7 @@ pub(super) fn sparse_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nova_core::FieldValue;
 
     #[test]
     fn keyword_lists_stay_exact_matches_even_with_spaces() {
