@@ -260,6 +260,11 @@ fn replicas_with_their_own_data_folders_share_the_knowledge_bases_of_one_cluster
     b.ingest(&ctx, &name, &[extra], &create).unwrap();
     let found = a.search(&ctx, &name, "zeppelin", &opts).unwrap();
     assert_eq!(found[0].doc_id, "zeppelin.md");
+    // Dropped through B: gone for A as well (404, not an internal error), and from its list.
+    b.drop_kb(&ctx, &name).unwrap();
+    let err = a.search(&ctx, &name, "zeppelin", &opts).unwrap_err();
+    assert_eq!(err.code(), nova_core::Code::KbNotFound, "{err}");
+    assert!(a.list(&ctx).unwrap().is_empty());
 }
 
 #[test]

@@ -95,6 +95,9 @@ impl StoreError {
             | Self::MixedValues(_)
             | Self::Unsupported(_) => Code::InvalidInput,
             Self::Unreachable { .. } => Code::StoreUnavailable,
+            // Dropped through another process sharing the cluster: gone here too.
+            Self::MissingCollection(_) => Code::KbNotFound,
+            Self::Cluster { source, .. } if names_a_missing_collection(source) => Code::KbNotFound,
             Self::Folder { source, .. } => Code::of_io(source),
             // The shard reports file-system failures as text only.
             Self::Open { source, .. } | Self::Operation { source, .. }
@@ -103,11 +106,16 @@ impl StoreError {
                 Code::InsufficientStorage
             }
             Self::Missing(_)
-            | Self::MissingCollection(_)
             | Self::Config(_)
             | Self::Cluster { .. }
             | Self::Open { .. }
             | Self::Operation { .. } => Code::Internal,
         }
     }
+}
+
+/// The cluster answered that the collection does not exist.
+pub(crate) fn names_a_missing_collection(error: &qdrant_client::QdrantError) -> bool {
+    matches!(error, qdrant_client::QdrantError::ResponseError { status }
+        if status.code() == tonic::Code::NotFound)
 }

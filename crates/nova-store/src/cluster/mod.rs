@@ -9,7 +9,7 @@ mod store;
 
 pub use store::QdrantStore;
 
-use crate::error::{Result, StoreError};
+use crate::error::{names_a_missing_collection, Result, StoreError};
 use crate::record::StoreSchema;
 use crate::{Store, StoreBackend};
 use client::Client;
@@ -246,7 +246,9 @@ impl StoreBackend for QdrantBackend {
             async move { node.delete_collection(request).await }
         });
         match dropped {
-            Err(StoreError::Cluster { ref source, .. }) if not_found(source) => Ok(()),
+            Err(StoreError::Cluster { ref source, .. }) if names_a_missing_collection(source) => {
+                Ok(())
+            }
             other => other.map(|_| ()),
         }
     }
@@ -277,7 +279,7 @@ impl QdrantBackend {
             async move { node.collection_info(name).await }
         });
         match info {
-            Err(StoreError::Cluster { ref source, .. }) if not_found(source) => {
+            Err(StoreError::Cluster { ref source, .. }) if names_a_missing_collection(source) => {
                 Err(StoreError::MissingCollection(name.to_owned()))
             }
             other => other?.result.and_then(|r| r.config).ok_or_else(|| {
@@ -285,9 +287,4 @@ impl QdrantBackend {
             }),
         }
     }
-}
-
-fn not_found(error: &qdrant_client::QdrantError) -> bool {
-    matches!(error, qdrant_client::QdrantError::ResponseError { status }
-        if status.code() == tonic::Code::NotFound)
 }
