@@ -192,6 +192,17 @@ pub enum Command {
     #[command(subcommand, verbatim_doc_comment)]
     Runs(RunsCommand),
 
+    /// What a knowledge base answers badly: questions that found nothing, whose best passage matched
+    /// poorly, or whose result was rated "not helpful", grouped by meaning, most asked first.
+    ///
+    /// Reads the KB's query log (every search is logged unless data.query_log = false; kept as long as
+    /// feedback) and its feedback; embeds each distinct question once. What the writers should write next.
+    /// Examples:
+    ///   nova gaps --kb helpdesk
+    ///   nova gaps --kb helpdesk --days 7 --json
+    #[command(verbatim_doc_comment)]
+    Gaps(GapsArgs),
+
     /// Measure speed (writes a JSON result file; see bench/README.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -223,6 +234,7 @@ impl Command {
             Self::Audit(_) => "audit",
             Self::Eval(_) => "eval",
             Self::Runs(_) => "runs",
+            Self::Gaps(_) => "gaps",
             Self::Bench(_) => "bench",
             Self::Openapi => "openapi",
             Self::Config => "config",
@@ -1237,4 +1249,27 @@ pub struct EvalArgs {
 
     #[command(flatten)]
     pub track: TrackArgs,
+}
+
+/// `nova gaps`.
+#[derive(Debug, Args)]
+pub struct GapsArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Questions of the last this many days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u64,
+    /// A best passage below this cosine similarity is a poor answer.
+    #[arg(long, default_value_t = 0.35)]
+    pub max_best: f32,
+    /// How similar a question must be to a group to join it.
+    #[arg(long, default_value_t = 0.7)]
+    pub similarity: f32,
+    /// Most groups shown.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -470,6 +470,8 @@ pub struct DataConfig {
     pub task_retention_days: u64,
     /// Free MiB a write needs on the data folder (`insufficient_storage` below it); 0 = no floor.
     pub min_free_mb: u64,
+    /// Log every search of a KB (for `nova gaps`).
+    pub query_log: bool,
 }
 
 impl DataConfig {

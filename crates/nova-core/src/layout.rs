@@ -75,6 +75,11 @@ impl DataLayout {
         self.kb_dir(kb).join("feedback.jsonl")
     }
 
+    /// `kbs/<kb>/queries.jsonl`: the searches asked (for knowledge-gap reports).
+    pub fn queries_file(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("queries.jsonl")
+    }
+
     /// Its routers: one folder per label.
     pub fn routers_dir(&self, kb: &KbName) -> PathBuf {
         self.kb_dir(kb).join("router")

@@ -75,6 +75,9 @@ pub struct EngineOptions {
     /// Writes (ingest, a new KB, a restore) are refused with `insufficient_storage` while the data
     /// folder has less than this many bytes free.
     pub min_free_bytes: u64,
+    /// Keep each KB's searches (query, hit count, best cosine) in `queries.jsonl` for knowledge-gap
+    /// reports; pruned with feedback (`feedback_retention_days`), sealed and redacted like it.
+    pub query_log: bool,
 }
 
 /// `[redaction]`: replace personal data with typed placeholders before anything is stored.
@@ -107,6 +110,7 @@ impl Default for EngineOptions {
             encryption: EncryptionSettings::default(),
             privilege_tag: None,
             min_free_bytes: crate::disk::DEFAULT_MIN_FREE_BYTES,
+            query_log: true,
         }
     }
 }
@@ -206,6 +210,8 @@ pub struct Engine {
     retiring: Mutex<HashSet<KbName>>,
     /// One feedback appender at a time keeps lines whole.
     feedback_lock: Mutex<()>,
+    /// One query-log appender at a time; holds when a failed append was last reported.
+    query_log_lock: Mutex<Option<Instant>>,
     /// Loaded routers by (kb, label); reloaded when `CURRENT` names another version.
     routers: RwLock<HashMap<(KbName, LabelField), Arc<RouterModel>>>,
     /// The data folder's API keys.
@@ -342,6 +348,7 @@ impl Engine {
             lifecycle: Mutex::new(()),
             retiring: Mutex::new(HashSet::new()),
             feedback_lock: Mutex::new(()),
+            query_log_lock: Mutex::new(None),
             routers: RwLock::new(HashMap::new()),
             health: HealthCache::default(),
             generator: OnceLock::new(),
@@ -992,7 +999,71 @@ impl Engine {
             hits.iter().map(|h| h.doc_id.as_str()),
         )?;
         self.log_privileged(ctx, "search", name, hits.iter().map(shown))?;
+        self.log_query(&kb, name, query, &hits);
         Ok(hits)
+    }
+
+    /// Appends a search to the KB's query log (best effort: a search never fails for it; a failing log
+    /// is reported at most once a minute).
+    fn log_query(&self, kb: &KnowledgeBase, name: &KbName, query: &str, hits: &[DocHit]) {
+        if !self.opts.query_log {
+            return;
+        }
+        let record = crate::gaps::QueryRecord {
+            at: crate::tasks::now(),
+            query: self.scrubbed(kb, query).into_owned(),
+            hits: hits.len(),
+            best: hits.first().and_then(|h| h.dense.as_ref()).map(|d| d.score),
+        };
+        let path = self.layout.queries_file(name);
+        let mut last_warning = self.query_log_lock.lock();
+        let written = (|| {
+            if self.opts.feedback_retention_days > 0 {
+                let cutoff = record
+                    .at
+                    .saturating_sub(self.opts.feedback_retention_days * 86_400);
+                crate::sealed_log::prune(&path, cutoff)?;
+            }
+            crate::sealed_log::append(&path, &record, kb.keyring(), &crate::gaps::KIND)
+        })();
+        if let Err(e) = written {
+            if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                *last_warning = Some(Instant::now());
+                tracing::warn!(kb = %name, "the query log cannot be written: {e}");
+            }
+        }
+    }
+
+    /// The questions `name` answers badly, grouped by meaning and ranked by volume: searches that found
+    /// nothing or whose best passage matched poorly, and "not helpful" ratings (editors of the KB).
+    /// Embeds each distinct question once.
+    pub fn gaps(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        opts: &crate::GapOptions,
+    ) -> Result<Vec<crate::Gap>> {
+        ctx.principal.require(Role::Editor, Some(name))?;
+        let kb = self.kb(name)?;
+        let queries: Vec<crate::gaps::QueryRecord> = {
+            let _guard = self.query_log_lock.lock();
+            crate::sealed_log::read(
+                &self.layout.queries_file(name),
+                kb.keyring(),
+                &crate::gaps::KIND,
+            )?
+        };
+        let feedback = {
+            let _guard = self.feedback_lock.lock();
+            crate::feedback::read(&self.layout.feedback_file(name), kb.keyring())?
+        };
+        let since = crate::tasks::now().saturating_sub(opts.days.saturating_mul(86_400));
+        let signals = crate::gaps::signals(&queries, &feedback, since, opts.max_best);
+        let embedder = &self.model()?.embedder;
+        let gaps = crate::gaps::cluster(signals, |texts| Ok(embedder.embed(texts)?), opts)?;
+        // The report quotes what users asked: recorded like any read of user text.
+        self.audit_read(ctx, "gaps", name, None, std::iter::empty())?;
+        Ok(gaps)
     }
 
     /// Passages, similar tickets and suggested steps for a problem.

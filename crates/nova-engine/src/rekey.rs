@@ -17,7 +17,7 @@ pub struct RekeyReport {
     pub key_id: String,
     /// Chunks re-sealed.
     pub chunks: usize,
-    /// Feedback records re-sealed.
+    /// Feedback and query-log records re-sealed.
     pub feedback: usize,
     /// Router files re-sealed.
     pub routers: usize,
@@ -52,6 +52,12 @@ pub(crate) fn rekey(
     report.chunks += batch.len();
     kb.store().overwrite_payloads(batch)?;
     report.feedback = crate::feedback::rekey(&layout.feedback_file(kb.name()), keyring)?;
+    // The query log's records count with the feedback: both are what users typed.
+    report.feedback += crate::sealed_log::rekey::<crate::gaps::QueryRecord>(
+        &layout.queries_file(kb.name()),
+        keyring,
+        &crate::gaps::KIND,
+    )?;
     report.routers = reseal_routers(&layout.routers_dir(kb.name()), keyring)?;
     kb.set_key_id(keyring.current_id())?;
     Ok(report)

@@ -901,3 +901,65 @@ fn an_evaluation_sweep_scores_hybrid_once_per_fusion_with_every_ranking_kept() {
         assert_eq!(firsts, ["jams.md", "coffee.md"], "{}", r.tag());
     }
 }
+
+#[test]
+fn questions_answered_badly_are_reported_as_gaps_grouped_and_ranked() {
+    let dir = TempDir::new().unwrap();
+    let engine = engine(&dir);
+    let name = kb("gaps");
+    vpn_kb(&engine, &name);
+    let reader = RequestCtx::new(Principal::member("rita", &[]), "t");
+    let ask = |q: &str, mode: Mode| {
+        let opts = SearchOptions {
+            mode,
+            ..SearchOptions::default()
+        };
+        engine
+            .search(&RequestCtx::local(), &name, q, &opts)
+            .unwrap();
+    };
+    for _ in 0..3 {
+        ask("parking permit renewal form", Mode::Hybrid); // nothing about parking: poor matches
+    }
+    ask("Parking permit  renewal form", Mode::Bm25); // same question: no BM25 hit at all
+    ask("renewal of a parking permit", Mode::Hybrid);
+    ask("coffee machine descaling", Mode::Bm25);
+    ask("vpn drops", Mode::Hybrid); // answered well: not a gap
+    engine
+        .feedback(
+            &RequestCtx::local(),
+            &name,
+            nova_engine::Feedback {
+                query: "coffee machine descaling".into(),
+                doc_id: "open.md".into(),
+                rating: nova_engine::Rating::NotHelpful,
+                comment: None,
+                request_id: None,
+                at: 0,
+            },
+        )
+        .unwrap();
+    let gaps = engine
+        .gaps(
+            &RequestCtx::local(),
+            &name,
+            &nova_engine::GapOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(gaps.len(), 2, "{gaps:#?}");
+    assert_eq!((gaps[0].volume, gaps[0].distinct), (5, 2), "{gaps:#?}");
+    assert_eq!(gaps[0].examples[0], "parking permit renewal form");
+    assert_eq!((gaps[0].no_results, gaps[0].low_score), (1, 4));
+    assert_eq!(
+        (gaps[1].volume, gaps[1].no_results, gaps[1].not_helpful),
+        (2, 1, 1)
+    );
+    assert!(gaps
+        .iter()
+        .all(|g| !g.examples.iter().any(|q| q.contains("vpn"))));
+    // Readers may not read what others asked.
+    let err = engine
+        .gaps(&reader, &name, &nova_engine::GapOptions::default())
+        .unwrap_err();
+    assert_eq!(err.code(), nova_core::Code::Forbidden);
+}

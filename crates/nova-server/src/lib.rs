@@ -52,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::answer::routes())
         .merge(routes::chat::routes())
         .merge(routes::feedback::routes())
+        .merge(routes::analytics::routes())
         .merge(routes::embeddings::routes())
         .merge(routes::health::routes())
         .merge(routes::keys::routes())

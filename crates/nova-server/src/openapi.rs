@@ -2,8 +2,8 @@
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    answer, audit, chat, documents, embeddings, feedback, health, kbs, keys, me, search, tasks,
-    tickets,
+    analytics, answer, audit, chat, documents, embeddings, feedback, health, kbs, keys, me, search,
+    tasks, tickets,
 };
 use utoipa::OpenApi;
 
@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         documents::add_documents, documents::get_document, documents::delete_document,
         documents::document_access,
         tasks::get_task, tasks::cancel_task, tasks::delete_task,
-        feedback::record_feedback, feedback::list_feedback,
+        feedback::record_feedback, feedback::list_feedback, analytics::gaps,
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
         keys::create_key, keys::list_keys, keys::revoke_key, me::me,
@@ -34,7 +34,7 @@ use utoipa::OpenApi;
         (name = "search", description = "Hybrid search, troubleshooting and answers with sources"),
         (name = "openai", description = "OpenAI-compatible chat: the model `kb:<name>` answers from that knowledge base"),
         (name = "tickets", description = "Route new tickets and suggest solutions from resolved ones"),
-        (name = "feedback", description = "Was a result helpful?"),
+        (name = "feedback", description = "Was a result helpful? What does the knowledge base answer badly?"),
         (name = "embeddings", description = "OpenAI-compatible embeddings"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "keys", description = "API keys (administrators) and the caller's own identity"),

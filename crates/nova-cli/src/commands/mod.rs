@@ -10,6 +10,7 @@ mod bench_soak;
 mod embed;
 mod eval;
 mod eval_answers;
+mod gaps;
 mod kb;
 mod keys;
 mod progress;
@@ -111,6 +112,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
         }
         Command::Kbs => kb::list(&config, &engine(&config)?),
+        Command::Gaps(args) => gaps::run(&config, &engine(&config)?, &args),
         Command::Runs(cmd) => {
             let engine = engine(&config)?;
             match cmd {
@@ -165,6 +167,7 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
         encryption: config.encryption.settings(),
         privilege_tag: config.compliance.profile.privilege_tag(),
         min_free_bytes: config.data.min_free_bytes(),
+        query_log: config.data.query_log,
         ..EngineOptions::single_caller()
     };
     let engine = Engine::lazy(&config.data.dir, loader, opts)

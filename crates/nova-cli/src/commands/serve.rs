@@ -141,6 +141,7 @@ fn load_engine(config: &Config, state: &AppState, audit: nova_engine::AuditSetti
         feedback_retention_days: config.data.feedback_retention_days,
         task_retention_days: config.data.task_retention_days,
         min_free_bytes: config.data.min_free_bytes(),
+        query_log: config.data.query_log,
         answers: config.generation.answer_options(),
         audit,
         redaction: config.redaction.settings(),

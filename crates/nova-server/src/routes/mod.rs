@@ -1,6 +1,7 @@
 //! Routes, one module per resource; each exposes `routes()`. Handlers extract, call one engine
 //! function on a blocking thread, and map the result.
 
+pub mod analytics;
 pub mod answer;
 pub mod audit;
 pub mod chat;
