@@ -144,18 +144,6 @@ function FeedbackSection({ kb }) {
     t[r.rating] += 1;
     tally.set(r.doc_id, t);
   }
-  // Knowledge gaps, as feedback shows them: questions whose results were rated not helpful and never
-  // helpful or resolving — what the knowledge base is missing.
-  const byQuery = new Map();
-  for (const r of records || []) {
-    const q = r.query.trim().toLowerCase();
-    const g = byQuery.get(q) || { query: r.query, bad: 0, good: 0, last: 0 };
-    if (r.rating === "not_helpful") g.bad += 1;
-    else g.good += 1;
-    g.last = Math.max(g.last, r.at);
-    byQuery.set(q, g);
-  }
-  const gaps = [...byQuery.values()].filter((g) => g.bad && !g.good).sort((a, b) => b.bad - a.bad || b.last - a.last);
   return html`<section class="card" aria-labelledby="fb-h">
     <h2 id="fb-h">Feedback on ${kb}</h2>
     <${ErrorBox} error=${error} />
@@ -166,14 +154,33 @@ function FeedbackSection({ kb }) {
         <thead><tr><th scope="col">Document</th><th scope="col" class="num">Helpful</th><th scope="col" class="num">Not helpful</th><th scope="col" class="num">Resolved</th></tr></thead>
         <tbody>${[...tally].map(([doc, t]) => html`<tr><td>${doc}</td><td class="num">${t.helpful}</td><td class="num">${t.not_helpful}</td><td class="num">${t.resolved}</td></tr>`)}</tbody>
       </table>
-      ${gaps.length ? html`<table><caption>Knowledge gaps: questions no result helped</caption>
-        <thead><tr><th scope="col">Question</th><th scope="col" class="num">Not helpful</th><th scope="col">Last asked</th></tr></thead>
-        <tbody>${gaps.slice(0, 20).map((g) => html`<tr><td>${g.query}</td><td class="num">${g.bad}</td><td>${when(g.last)}</td></tr>`)}</tbody>
-      </table>` : html`<p class="muted">No knowledge gaps in the feedback: every rated question found something helpful.</p>`}
       <table><caption>Latest</caption>
         <thead><tr><th scope="col">When</th><th scope="col">Query</th><th scope="col">Document</th><th scope="col">Rating</th></tr></thead>
         <tbody>${records.slice(0, 50).map((r) => html`<tr><td>${when(r.at)}</td><td>${r.query}</td><td>${r.doc_id}</td><td>${r.rating.replace("_", " ")}</td></tr>`)}</tbody>
       </table>` : null}
+  </section>`;
+}
+
+// Knowledge gaps from the server's report: questions that found nothing, matched poorly or were rated not
+// helpful, grouped by meaning and ranked by how often they were asked — what to write next.
+function GapsSection({ kb }) {
+  const [gaps, setGaps] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    setGaps(null);
+    setError(null);
+    if (kb) get(kbPath(kb, "/analytics/gaps?days=30")).then((d) => setGaps(d.gaps), setError);
+  }, [kb]);
+  if (!kb) return null;
+  return html`<section class="card" aria-labelledby="gaps-h">
+    <h2 id="gaps-h">Knowledge gaps in ${kb}</h2>
+    <${ErrorBox} error=${error} />
+    ${gaps === null && !error ? html`<${Loading} />` : null}
+    ${gaps && !gaps.length ? html`<p class="muted">No knowledge gaps in the last 30 days: every question found a good match and no result was rated not helpful.</p>` : null}
+    ${gaps && gaps.length ? html`<table><caption>Knowledge gaps: questions answered badly, most asked first</caption>
+      <thead><tr><th scope="col">Questions</th><th scope="col" class="num">Asked</th><th scope="col" class="num">Found nothing</th><th scope="col" class="num">Poor match</th><th scope="col" class="num">Not helpful</th><th scope="col">Last asked</th></tr></thead>
+      <tbody>${gaps.map((g) => html`<tr><td>${g.examples.map((q, i) => html`${i ? html`<br />` : null}${q}`)}</td><td class="num">${g.volume}</td><td class="num">${g.no_results}</td><td class="num">${g.low_score}</td><td class="num">${g.not_helpful}</td><td>${when(g.last_seen)}</td></tr>`)}</tbody>
+    </table>` : null}
   </section>`;
 }
 
@@ -230,6 +237,7 @@ export function AdminPage({ me, kb }) {
     ${kbs ? html`<${KbSection} me=${me} kbs=${kbs} reload=${reload} selected=${selected} setSelected=${setSelected} />` : null}
     ${me.admin ? html`<${KeysSection} />` : null}
     ${selected && me.canEdit(selected) ? html`<${FeedbackSection} kb=${selected} />` : null}
+    ${selected && me.canEdit(selected) ? html`<${GapsSection} kb=${selected} />` : null}
     <${RouterSection} kb=${selected} />
   </div>`;
 }
