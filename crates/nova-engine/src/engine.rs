@@ -999,21 +999,31 @@ impl Engine {
             hits.iter().map(|h| h.doc_id.as_str()),
         )?;
         self.log_privileged(ctx, "search", name, hits.iter().map(shown))?;
-        self.log_query(&kb, name, query, &hits);
+        let best = hits.first().and_then(|h| h.dense.as_ref()).map(|d| d.score);
+        self.log_query(&kb, name, query, hits.len(), best, false);
         Ok(hits)
     }
 
-    /// Appends a search to the KB's query log (best effort: a search never fails for it; a failing log
-    /// is reported at most once a minute).
-    fn log_query(&self, kb: &KnowledgeBase, name: &KbName, query: &str, hits: &[DocHit]) {
+    /// Appends a search (or a refused answer) to the KB's query log (best effort: a request never fails
+    /// for it; a failing log is reported at most once a minute).
+    fn log_query(
+        &self,
+        kb: &KnowledgeBase,
+        name: &KbName,
+        query: &str,
+        hits: usize,
+        best: Option<f32>,
+        refused: bool,
+    ) {
         if !self.opts.query_log {
             return;
         }
         let record = crate::gaps::QueryRecord {
             at: crate::tasks::now(),
             query: self.scrubbed(kb, query).into_owned(),
-            hits: hits.len(),
-            best: hits.first().and_then(|h| h.dense.as_ref()).map(|d| d.score),
+            hits,
+            best,
+            refused,
         };
         let path = self.layout.queries_file(name);
         let mut last_warning = self.query_log_lock.lock();
@@ -1123,14 +1133,19 @@ impl Engine {
         self.audit_read(ctx, "answer", name, Some(question), report_doc_ids(&report))?;
         self.log_privileged(ctx, "answer", name, report_hits(&report).map(shown))?;
         let generator = self.generator()?;
-        crate::answer::answer(
+        let answer = crate::answer::answer(
             generator.as_ref(),
             question,
             &report,
             started.elapsed(),
             opts,
             on_token,
-        )
+        )?;
+        if answer.refused {
+            let kb = self.kb(name)?;
+            self.log_query(&kb, name, question, 0, None, true);
+        }
+        Ok(answer)
     }
 
     /// Answers each of `set`'s questions against KB `name` (already holding the corpus) and scores the

@@ -1,8 +1,9 @@
 //! Knowledge gaps: the questions a knowledge base answers badly, grouped by meaning and ranked by how
 //! often they are asked — what the writers should write next. A question counts when a search found
-//! nothing, when the best passage's cosine similarity to it was low, or when a user rated a result
-//! "not helpful". The searches come from the KB's query log (`queries.jsonl`, written by every
-//! `Engine::search`, sealed and redacted like feedback, pruned with it); clustering embeds each distinct
+//! nothing, when the best passage's cosine similarity to it was low, when an answer was refused for want
+//! of a passage, or when a user rated a result "not helpful". Searches and refusals come from the KB's
+//! query log (`queries.jsonl`, written by `Engine::search` and `Engine::answer`, sealed and redacted
+//! like feedback, pruned with it); clustering embeds each distinct
 //! question once and joins it to the first group whose centroid is close enough (most asked first, so
 //! groups form around the common wording).
 
@@ -22,6 +23,9 @@ pub(crate) struct QueryRecord {
     /// Cosine similarity of the best passage, when the dense retriever ranked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best: Option<f32>,
+    /// An answer was asked for and refused (nothing to cite).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 /// The query text is what users typed. Appends do not wait for the disk: the log is for analytics, and
@@ -72,6 +76,8 @@ pub struct Gap {
     pub low_score: usize,
     /// "Not helpful" ratings.
     pub not_helpful: usize,
+    /// Answers refused for want of a passage to cite.
+    pub refused: usize,
     /// Unix seconds of the latest one.
     pub last_seen: u64,
 }
@@ -79,6 +85,7 @@ pub struct Gap {
 /// Why one occurrence counts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Reason {
+    Refused,
     NoResults,
     LowScore,
     NotHelpful,
@@ -92,7 +99,9 @@ pub(crate) fn signals(
     max_best: f32,
 ) -> Vec<(String, Reason, u64)> {
     let searches = queries.iter().filter(|q| q.at >= since).filter_map(|q| {
-        let reason = if q.hits == 0 {
+        let reason = if q.refused {
+            Reason::Refused
+        } else if q.hits == 0 {
             Reason::NoResults
         } else if q.best.is_some_and(|b| b < max_best) {
             Reason::LowScore
@@ -138,6 +147,7 @@ pub(crate) fn cluster(
             Reason::NoResults => g.no_results += 1,
             Reason::LowScore => g.low_score += 1,
             Reason::NotHelpful => g.not_helpful += 1,
+            Reason::Refused => g.refused += 1,
         }
     }
     distinct
@@ -167,6 +177,7 @@ pub(crate) fn cluster(
         g.no_results += one.no_results;
         g.low_score += one.low_score;
         g.not_helpful += one.not_helpful;
+        g.refused += one.refused;
         g.last_seen = g.last_seen.max(one.last_seen);
         if g.examples.len() < 5 {
             g.examples.push(query);
@@ -188,6 +199,7 @@ mod tests {
             query: query.into(),
             hits,
             best,
+            refused: false,
         }
     }
 

@@ -939,6 +939,21 @@ fn questions_answered_badly_are_reported_as_gaps_grouped_and_ranked() {
             },
         )
         .unwrap();
+    // An answer with nothing to cite (no memo exists) is refused, and that is a gap too.
+    let memos_only = nova_engine::AnswerOptions {
+        filter: Filter::must([Condition::eq("kind", "memo")]),
+        ..nova_engine::AnswerOptions::default()
+    };
+    let answer = engine
+        .answer(
+            &RequestCtx::local(),
+            &name,
+            "bicycle shed keys",
+            &memos_only,
+            &mut |_| std::ops::ControlFlow::Continue(()),
+        )
+        .unwrap();
+    assert!(answer.refused);
     let gaps = engine
         .gaps(
             &RequestCtx::local(),
@@ -946,7 +961,9 @@ fn questions_answered_badly_are_reported_as_gaps_grouped_and_ranked() {
             &nova_engine::GapOptions::default(),
         )
         .unwrap();
-    assert_eq!(gaps.len(), 2, "{gaps:#?}");
+    assert_eq!(gaps.len(), 3, "{gaps:#?}");
+    assert_eq!((gaps[2].volume, gaps[2].refused), (1, 1), "{gaps:#?}");
+    assert_eq!(gaps[2].examples, ["bicycle shed keys"]);
     assert_eq!((gaps[0].volume, gaps[0].distinct), (5, 2), "{gaps:#?}");
     assert_eq!(gaps[0].examples[0], "parking permit renewal form");
     assert_eq!((gaps[0].no_results, gaps[0].low_score), (1, 4));

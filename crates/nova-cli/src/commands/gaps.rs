@@ -33,19 +33,21 @@ pub fn run(config: &Config, engine: &Engine, args: &GapsArgs) -> Result<Outcome>
     if gaps.is_empty() {
         println!(
             "no knowledge gaps in `{name}` over the last {} days (no search found nothing or matched \
-             poorly, no result was rated not helpful)",
+             poorly, no answer was refused, no result was rated not helpful)",
             args.days
         );
         return Ok(Outcome::Done);
     }
     for (i, g) in gaps.iter().enumerate() {
         println!(
-            "{}. asked {} times ({} distinct): {} found nothing, {} matched poorly, {} rated not helpful",
+            "{}. asked {} times ({} distinct): {} found nothing, {} matched poorly, {} answers refused, \
+             {} rated not helpful",
             i + 1,
             g.volume,
             g.distinct,
             g.no_results,
             g.low_score,
+            g.refused,
             g.not_helpful
         );
         for q in &g.examples {

@@ -161,8 +161,8 @@ function FeedbackSection({ kb }) {
   </section>`;
 }
 
-// Knowledge gaps from the server's report: questions that found nothing, matched poorly or were rated not
-// helpful, grouped by meaning and ranked by how often they were asked — what to write next.
+// Knowledge gaps from the server's report: questions that found nothing, matched poorly, had their answer
+// refused or were rated not helpful, grouped by meaning and ranked by how often they were asked — what to write next.
 function GapsSection({ kb }) {
   const [gaps, setGaps] = useState(null);
   const [error, setError] = useState(null);
@@ -178,8 +178,8 @@ function GapsSection({ kb }) {
     ${gaps === null && !error ? html`<${Loading} />` : null}
     ${gaps && !gaps.length ? html`<p class="muted">No knowledge gaps in the last 30 days: every question found a good match and no result was rated not helpful.</p>` : null}
     ${gaps && gaps.length ? html`<table><caption>Knowledge gaps: questions answered badly, most asked first</caption>
-      <thead><tr><th scope="col">Questions</th><th scope="col" class="num">Asked</th><th scope="col" class="num">Found nothing</th><th scope="col" class="num">Poor match</th><th scope="col" class="num">Not helpful</th><th scope="col">Last asked</th></tr></thead>
-      <tbody>${gaps.map((g) => html`<tr><td>${g.examples.map((q, i) => html`${i ? html`<br />` : null}${q}`)}</td><td class="num">${g.volume}</td><td class="num">${g.no_results}</td><td class="num">${g.low_score}</td><td class="num">${g.not_helpful}</td><td>${when(g.last_seen)}</td></tr>`)}</tbody>
+      <thead><tr><th scope="col">Questions</th><th scope="col" class="num">Asked</th><th scope="col" class="num">Found nothing</th><th scope="col" class="num">Poor match</th><th scope="col" class="num">Answer refused</th><th scope="col" class="num">Not helpful</th><th scope="col">Last asked</th></tr></thead>
+      <tbody>${gaps.map((g) => html`<tr><td>${g.examples.map((q, i) => html`${i ? html`<br />` : null}${q}`)}</td><td class="num">${g.volume}</td><td class="num">${g.no_results}</td><td class="num">${g.low_score}</td><td class="num">${g.refused}</td><td class="num">${g.not_helpful}</td><td>${when(g.last_seen)}</td></tr>`)}</tbody>
     </table>` : null}
   </section>`;
 }
