@@ -192,6 +192,16 @@ impl Model {
     }
 }
 
+/// What the query-log appenders share besides the lock.
+#[derive(Default)]
+struct QueryLogState {
+    /// When each KB's log was last pruned: retention is counted in days, so searches prune it at most
+    /// hourly instead of opening it an extra time each.
+    pruned: HashMap<KbName, Instant>,
+    /// When a failed append was last reported.
+    last_warning: Option<Instant>,
+}
+
 /// How long `drop_kb` waits for requests still using the KB before removing its files.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -210,8 +220,8 @@ pub struct Engine {
     retiring: Mutex<HashSet<KbName>>,
     /// One feedback appender at a time keeps lines whole.
     feedback_lock: Mutex<()>,
-    /// One query-log appender at a time; holds when a failed append was last reported.
-    query_log_lock: Mutex<Option<Instant>>,
+    /// One query-log appender at a time; holds when each log was last pruned and a failure reported.
+    query_log_lock: Mutex<QueryLogState>,
     /// Loaded routers by (kb, label); reloaded when `CURRENT` names another version.
     routers: RwLock<HashMap<(KbName, LabelField), Arc<RouterModel>>>,
     /// The data folder's API keys.
@@ -348,7 +358,7 @@ impl Engine {
             lifecycle: Mutex::new(()),
             retiring: Mutex::new(HashSet::new()),
             feedback_lock: Mutex::new(()),
-            query_log_lock: Mutex::new(None),
+            query_log_lock: Mutex::new(QueryLogState::default()),
             routers: RwLock::new(HashMap::new()),
             health: HealthCache::default(),
             generator: OnceLock::new(),
@@ -1026,22 +1036,37 @@ impl Engine {
             refused,
         };
         let path = self.layout.queries_file(name);
-        let mut last_warning = self.query_log_lock.lock();
+        let mut state = self.query_log_lock.lock();
+        let prune_due = state
+            .pruned
+            .get(name)
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(3600));
         let written = (|| {
-            if self.opts.feedback_retention_days > 0 {
-                let cutoff = record
-                    .at
-                    .saturating_sub(self.opts.feedback_retention_days * 86_400);
-                crate::sealed_log::prune(&path, cutoff)?;
+            if prune_due {
+                self.prune_expired(&path, record.at)?;
+                state.pruned.insert(name.clone(), Instant::now());
             }
             crate::sealed_log::append(&path, &record, kb.keyring(), &crate::gaps::KIND)
         })();
         if let Err(e) = written {
-            if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-                *last_warning = Some(Instant::now());
+            if state
+                .last_warning
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+            {
+                state.last_warning = Some(Instant::now());
                 tracing::warn!(kb = %name, "the query log cannot be written: {e}");
             }
         }
+    }
+
+    /// Drops the records of a user-text log (feedback, queries) older than the feedback retention,
+    /// counted back from `now` (Unix seconds); nothing when retention is off.
+    fn prune_expired(&self, path: &Path, now: u64) -> Result<()> {
+        if self.opts.feedback_retention_days > 0 {
+            let cutoff = now.saturating_sub(self.opts.feedback_retention_days * 86_400);
+            crate::sealed_log::prune(path, cutoff)?;
+        }
+        Ok(())
     }
 
     /// The questions `name` answers badly, grouped by meaning and ranked by volume: searches that found
@@ -1383,20 +1408,16 @@ impl Engine {
         } else {
             None
         };
-        let mut after = match resumed {
-            Some((label, after)) if label == target_label && target.exists(name) => after,
+        let there = target.exists(name);
+        let (mut after, dst) = match resumed {
+            Some((label, after)) if label == target_label && there => (after, target.open(name)?),
             _ => {
-                if target.exists(name) {
+                if there {
                     // Left by a copy to somewhere else, or one that died before its first batch.
                     target.drop_kb(name)?;
                 }
-                None
+                (None, target.create(name, &store_schema(kb.store().dim()))?)
             }
-        };
-        let dst = if target.exists(name) {
-            target.open(name)?
-        } else {
-            target.create(name, &store_schema(kb.store().dim()))?
         };
         let mut copied = 0;
         crate::transfer::pages(kb.store(), after, &mut |chunks| {
@@ -1539,12 +1560,7 @@ impl Engine {
             .get_or_insert_with(|| ctx.request_id.clone());
         let path = self.layout.feedback_file(name);
         let _guard = self.feedback_lock.lock();
-        if self.opts.feedback_retention_days > 0 {
-            let cutoff = feedback
-                .at
-                .saturating_sub(self.opts.feedback_retention_days * 86_400);
-            crate::feedback::prune(&path, cutoff)?;
-        }
+        self.prune_expired(&path, feedback.at)?;
         crate::feedback::append(&path, &feedback, self.keyring.as_deref())?;
         self.auditor.record(ctx, "feedback", Some(name), |e| {
             e.doc_ids([feedback.doc_id.as_str()])

@@ -88,11 +88,6 @@ const KIND: LogKind = LogKind {
     durable: true,
 };
 
-/// Drops records older than `cutoff` (Unix seconds).
-pub(crate) fn prune(path: &Path, cutoff: u64) -> Result<usize> {
-    crate::sealed_log::prune(path, cutoff)
-}
-
 /// Every record of `path`, oldest first, its sealed fields opened.
 pub(crate) fn read(path: &Path, keyring: Option<&Keyring>) -> Result<Vec<Feedback>> {
     crate::sealed_log::read(path, keyring, &KIND)
