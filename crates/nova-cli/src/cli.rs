@@ -203,6 +203,23 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Gaps(GapsArgs),
 
+    /// Index versions of a knowledge base: lineage, blue-green rebuilds behind an eval gate, rollback,
+    /// fusion tuning.
+    ///
+    /// A rebuild writes a new version beside the serving one (searches keep being answered by the old
+    /// one; ingests wait), scores both on the golden set attached with `nova kb attach-eval`, and
+    /// switches the alias only when no metric (nDCG@10, Recall@5, Recall@100, MRR@10) falls by more
+    /// than the threshold. Stop `nova serve` first (it holds the KB).
+    /// Examples:
+    ///   nova kb attach-eval helpdesk --docs ./kb --queries golden.jsonl
+    ///   nova index build --kb helpdesk --chunk-words 100 --note "smaller chunks"
+    ///   nova index list --kb helpdesk
+    ///   nova index diff 1 2 --kb helpdesk
+    ///   nova index rollback --kb helpdesk
+    ///   nova index tune --kb helpdesk          # pick hybrid's fusion weight on the golden set
+    #[command(subcommand, verbatim_doc_comment)]
+    Index(IndexCommand),
+
     /// Measure speed (writes a JSON result file; see bench/README.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -235,6 +252,7 @@ impl Command {
             Self::Eval(_) => "eval",
             Self::Runs(_) => "runs",
             Self::Gaps(_) => "gaps",
+            Self::Index(_) => "index",
             Self::Bench(_) => "bench",
             Self::Openapi => "openapi",
             Self::Config => "config",
@@ -1020,6 +1038,150 @@ pub enum KbCommand {
     /// [store] kind = "qdrant" and qdrant_urls to serve from the cluster; the embedded copy stays until
     /// you drop it.
     Migrate(KbMigrateArgs),
+    /// Attach the golden query set that `nova index build` gates rebuilds on (and `nova index tune`
+    /// tunes on).
+    ///
+    /// Either a BEIR folder (queries.jsonl + qrels/test.tsv; the corpus in it is not read into the KB)
+    /// or a queries file whose lines are {"id","text","relevant":[document paths]} with the folder the
+    /// paths point into. Judged documents are matched to the KB's ids; queries none of whose documents
+    /// is in the KB are dropped (and counted). Replaces an earlier golden set.
+    AttachEval(KbAttachEvalArgs),
+}
+
+/// `nova kb attach-eval`.
+#[derive(Debug, Args)]
+pub struct KbAttachEvalArgs {
+    /// The knowledge base.
+    pub name: String,
+    /// BEIR folder with queries.jsonl and qrels/test.tsv.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "queries",
+        conflicts_with = "queries"
+    )]
+    pub beir: Option<PathBuf>,
+    /// Queries file with lines {"id","text","relevant":[document paths]} (with --docs).
+    #[arg(long, value_name = "FILE", requires = "docs")]
+    pub queries: Option<PathBuf>,
+    /// Folder of documents the --queries paths point into.
+    #[arg(long, value_name = "DIR")]
+    pub docs: Option<PathBuf>,
+}
+
+/// `nova index …`.
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Every version of a KB's index: state, parent, settings, documents, gate verdict.
+    List(IndexListArgs),
+    /// One version's full lineage record.
+    Show(IndexShowArgs),
+    /// What changed between two versions: settings, documents added/removed/changed, golden-set metrics.
+    Diff(IndexDiffArgs),
+    /// Build a new version beside the serving one and switch to it if it passes the eval gate.
+    ///
+    /// The documents are read back from the serving version and cut and indexed with the new settings
+    /// (unset ones are kept). Refused versions are deleted; their record stays in the lineage. The gate's
+    /// evaluation is recorded as a run (`nova runs show N`).
+    Build(IndexBuildArgs),
+    /// Switch back to the version that served before (or to --to N) at once.
+    Rollback(IndexRollbackArgs),
+    /// Pick hybrid search's fusion for the serving version by its golden-set nDCG@10.
+    ///
+    /// Tries the current fusion, convex α = 0.0, 0.1, …, 1.0 and RRF (or the --fusion list); the best
+    /// becomes the version's default (a tie keeps the current one). Recorded as a run and in the lineage.
+    Tune(IndexTuneArgs),
+}
+
+/// `nova index list`.
+#[derive(Debug, Args)]
+pub struct IndexListArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova index show`.
+#[derive(Debug, Args)]
+pub struct IndexShowArgs {
+    /// The version number (`nova index list`).
+    pub version: u32,
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+}
+
+/// `nova index diff`.
+#[derive(Debug, Args)]
+pub struct IndexDiffArgs {
+    /// Version A.
+    pub a: u32,
+    /// Version B.
+    pub b: u32,
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova index build`.
+#[derive(Debug, Args)]
+pub struct IndexBuildArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Words per chunk [default: the serving version's].
+    #[arg(long, value_name = "N")]
+    pub chunk_words: Option<usize>,
+    /// Words repeated between the pieces of a split paragraph [default: the serving version's].
+    #[arg(long, value_name = "N")]
+    pub overlap_words: Option<usize>,
+    /// Hybrid fusion by default in the new version: rrf, rrf:K, convex:ALPHA, zscore:ALPHA, dbsf:ALPHA
+    /// [default: the serving version's].
+    #[arg(long, value_name = "SPEC")]
+    pub fusion: Option<String>,
+    /// How far below the serving version a golden-set metric may fall.
+    #[arg(long, default_value_t = nova_engine::DEFAULT_GATE_THRESHOLD)]
+    pub threshold: f64,
+    /// Keep serving the old version even if the new one passes (switch later with rollback --to N).
+    #[arg(long)]
+    pub no_switch: bool,
+    /// Why this version is built (kept in its lineage).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova index rollback`.
+#[derive(Debug, Args)]
+pub struct IndexRollbackArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Switch to this version instead of the previous one.
+    #[arg(long, value_name = "N")]
+    pub to: Option<u32>,
+}
+
+/// `nova index tune`.
+#[derive(Debug, Args)]
+pub struct IndexTuneArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Fusions to try, comma-separated [default: convex:0.0 … convex:1.0 by 0.1, and rrf].
+    #[arg(long, value_name = "SPEC", value_delimiter = ',')]
+    pub fusion: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `nova kb export`.

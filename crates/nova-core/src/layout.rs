@@ -5,6 +5,7 @@
 //! <data>/kbs/<kb>/store/             the embedded store's shard
 //! <data>/kbs/<kb>/feedback.jsonl     user feedback
 //! <data>/kbs/<kb>/router/<label>/    ticket router versions
+//! <data>/kbs/<kb>/versions/          index versions: v<n>.json lineage, v<n>/ stores, alias.json
 //! <data>/auth/                       API keys (hashed) and their hashing key
 //! ```
 
@@ -50,9 +51,18 @@ impl DataLayout {
         self.root.join("audit")
     }
 
-    /// One knowledge base's folder.
+    /// One knowledge base's folder; an index version's (`<kb>.v<n>`, see [`KbName::version`]) is
+    /// `<kb>/versions/v<n>`, inside its KB's, so a snapshot or a drop of the KB takes its versions along.
     pub fn kb_dir(&self, kb: &KbName) -> PathBuf {
-        self.kbs_dir().join(kb.as_str())
+        match kb.split_version() {
+            Some((base, n)) => self.versions_dir(base).join(format!("v{n}")),
+            None => self.kbs_dir().join(kb.as_str()),
+        }
+    }
+
+    /// `kbs/<kb>/versions/`: the index versions of a KB, their lineage records and the serving alias.
+    pub fn versions_dir(&self, kb: &str) -> PathBuf {
+        self.kbs_dir().join(kb).join("versions")
     }
 
     /// Its metadata file; a KB exists when this file does.
@@ -78,6 +88,11 @@ impl DataLayout {
     /// `kbs/<kb>/queries.jsonl`: the searches asked (for knowledge-gap reports).
     pub fn queries_file(&self, kb: &KbName) -> PathBuf {
         self.kb_dir(kb).join("queries.jsonl")
+    }
+
+    /// `kbs/<kb>/golden.json`: the golden query set index rebuilds are gated on.
+    pub fn golden_file(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("golden.json")
     }
 
     /// Its routers: one folder per label.

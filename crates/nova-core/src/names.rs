@@ -109,6 +109,28 @@ impl KbName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The store name of version `n` (2, 3, …) of this KB's index, built beside the serving one by a
+    /// blue-green rebuild: `<kb>.v<n>`. A dot is not allowed in the names users give, so a version
+    /// never collides with a knowledge base, never parses as one and is never listed as one; its files
+    /// live inside the KB's folder ([`crate::DataLayout::kb_dir`]). Version 1 is the KB's own name.
+    pub fn version(&self, n: u32) -> KbName {
+        match n {
+            0 | 1 => self.clone(),
+            n => KbName(format!("{}.v{n}", self.base())),
+        }
+    }
+
+    /// For the name of an index version: the KB it belongs to and its number.
+    pub fn split_version(&self) -> Option<(&str, u32)> {
+        let (base, n) = self.0.rsplit_once(".v")?;
+        Some((base, n.parse().ok()?))
+    }
+
+    /// The knowledge base this name belongs to (itself, unless it names an index version).
+    pub fn base(&self) -> &str {
+        self.split_version().map_or(&self.0, |(b, _)| b)
+    }
 }
 
 /// A ticket label field (`category`, `priority`): also a folder name for its routers.

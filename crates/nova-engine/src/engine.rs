@@ -48,6 +48,11 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+mod versioning;
+pub use versioning::{
+    tune_grid, BuildReport, BuildSpec, GoldenReport, GoldenSet, TuneReport, DEFAULT_GATE_THRESHOLD,
+};
+
 /// Serving knobs.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -467,11 +472,29 @@ impl Engine {
         if !meta_file.is_file() && !self.adopt(name)? {
             return Err(not_found(name));
         }
-        let meta = KbMeta::load(&meta_file)?;
         // The lock before the store: a second process must hear who has the KB, not the WAL's error.
-        let lock = KbLock::acquire(&self.layout.lock_file(name), name)?;
-        let store = self.backend.open(name)?;
-        Ok(self.keep(name, store, meta, lock))
+        let lock = Arc::new(KbLock::acquire(&self.layout.lock_file(name), name)?);
+        // The alias names the index version that answers (1 unless a rebuild switched it).
+        let serving = crate::versions::VersionFiles::new(&self.layout, name.as_str())
+            .alias()?
+            .serving;
+        let kb = self.open_version(&name.version(serving), lock)?;
+        self.open.write().insert(name.clone(), kb.clone());
+        Ok(kb)
+    }
+
+    /// Opens index version `physical` of a KB whose lock this process holds.
+    fn open_version(&self, physical: &KbName, lock: Arc<KbLock>) -> Result<Arc<KnowledgeBase>> {
+        let meta = KbMeta::load(&self.layout.meta_file(physical))?;
+        let store = self.backend.open(physical)?;
+        Ok(Arc::new(KnowledgeBase::new(
+            physical.clone(),
+            self.layout.clone(),
+            store,
+            meta,
+            lock,
+            self.keyring.clone(),
+        )))
     }
 
     /// Takes in a knowledge base another process created in a shared store (a Qdrant cluster): its
@@ -488,26 +511,6 @@ impl Engine {
         Ok(true)
     }
 
-    /// Wraps an opened store and keeps it for later requests.
-    fn keep(
-        &self,
-        name: &KbName,
-        store: Arc<dyn nova_store::Store>,
-        meta: KbMeta,
-        lock: KbLock,
-    ) -> Arc<KnowledgeBase> {
-        let kb = Arc::new(KnowledgeBase::new(
-            name.clone(),
-            self.layout.clone(),
-            store,
-            meta,
-            lock,
-            self.keyring.clone(),
-        ));
-        self.open.write().insert(name.clone(), kb.clone());
-        kb
-    }
-
     /// Creates `name`'s store and metadata; caller holds `lifecycle`.
     fn create_locked(&self, name: &KbName, opts: KbOptions) -> Result<Arc<KnowledgeBase>> {
         if self.retiring.lock().contains(name) || self.layout.meta_file(name).is_file() {
@@ -519,6 +522,8 @@ impl Engine {
             model: model.embedder.model_id().to_owned(),
             redact_pii: opts.redact_pii,
             key_id: self.keyring.as_ref().map(|k| k.current_id().to_owned()),
+            chunking: None,
+            fusion: None,
         };
         self.create_store_locked(name, meta, model.embedder.dim())
     }
@@ -542,13 +547,22 @@ impl Engine {
         }
         let dir = self.layout.kb_dir(name);
         fs_err::create_dir_all(&dir).map_err(|source| EngineError::Io { path: dir, source })?;
-        let lock = KbLock::acquire(&self.layout.lock_file(name), name)?;
+        let lock = Arc::new(KbLock::acquire(&self.layout.lock_file(name), name)?);
         let store = self.backend.create(name, &store_schema(dim))?;
         // The metadata is written last (beside a shared store's chunks, then here): a KB exists once it
         // is there.
         store.save_settings(&meta.to_json()?)?;
         meta.save(&self.layout.meta_file(name))?;
-        Ok(self.keep(name, store, meta, lock))
+        let kb = Arc::new(KnowledgeBase::new(
+            name.clone(),
+            self.layout.clone(),
+            store,
+            meta,
+            lock,
+            self.keyring.clone(),
+        ));
+        self.open.write().insert(name.clone(), kb.clone());
+        Ok(kb)
     }
 
     /// Creates an empty knowledge base; an error if it exists.
@@ -688,6 +702,12 @@ impl Engine {
         // Metadata first: after a crash midway the KB is gone, not half there.
         let meta = self.layout.meta_file(name);
         fs_err::remove_file(&meta).map_err(|source| EngineError::Io { path: meta, source })?;
+        // Its other index versions' stores (in a shared store they are collections of their own).
+        for version in crate::versions::VersionFiles::new(&self.layout, name.as_str()).records()? {
+            if version.version > 1 {
+                self.backend.drop_kb(&name.version(version.version))?;
+            }
+        }
         self.backend.drop_kb(name)?;
         let dir = self.layout.kb_dir(name);
         match fs_err::remove_dir_all(&dir) {
@@ -813,7 +833,7 @@ impl Engine {
         self.disk.check()?;
         if kb.chunk_count(&AccessFilter::system())? == 0 {
             // Nothing indexed yet, so the length normalisation can still follow the corpus.
-            kb.set_avg_len(mean_tokens(docs))?;
+            kb.set_avg_len(mean_tokens(docs, kb.chunking().into()))?;
         }
         let summary = crate::ingest::ingest(
             &kb,
@@ -822,6 +842,7 @@ impl Engine {
             &self.disk,
             opts.progress.unwrap_or(&|_| {}),
             opts.cancel.unwrap_or(&|| false),
+            None,
         )?;
         if summary.chunks > 0 {
             kb.optimize()?;

@@ -273,12 +273,12 @@ pub(crate) fn evaluate(
 ) -> Result<Vec<ModeReport>> {
     let mut reports = Vec::new();
     let mut done = 0;
-    for (mode, fusion) in runs.expand(base.fusion) {
+    for (mode, fusion) in runs.expand(base.fusion.unwrap_or_default()) {
         let opts = SearchOptions {
             mode,
             k: 100,
             candidates: base.candidates.max(100),
-            fusion: fusion.unwrap_or(base.fusion),
+            fusion: fusion.or(base.fusion),
             ..base.clone()
         };
         let mut run = Vec::with_capacity(set.queries.len());

@@ -43,11 +43,11 @@ pub struct IngestProgress {
 }
 
 /// Mean BM25 token count of the chunks of `docs`, as indexed (title and section included).
-pub(crate) fn mean_tokens(docs: &[Document]) -> f64 {
+pub(crate) fn mean_tokens(docs: &[Document], chunking: ChunkOptions) -> f64 {
     let enc = Bm25Encoder::new(DEFAULT_AVG_LEN);
     let (mut total, mut n) = (0usize, 0usize);
     for doc in docs {
-        for c in chunk(doc, ChunkOptions::default()) {
+        for c in chunk(doc, chunking) {
             // The text the index holds (its heading path too), so b normalises by the lengths it scores.
             total += enc.token_count(&indexed_text(doc, &c));
             n += 1;
@@ -131,13 +131,14 @@ pub(crate) fn ingest(
     disk: &DiskGuard,
     progress: &(dyn Fn(IngestProgress) + Sync),
     cancel: CancelCheck<'_>,
+    hashes: Option<&crate::versions::Sources>,
 ) -> Result<IngestSummary> {
     let mut summary = IngestSummary::default();
     // One batch in flight: embedding of batch n+1 overlaps the commit of batch n.
     let (tx, rx) = sync_channel::<Batch>(1);
     let (produced, written) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || write_batches(kb, rx, disk, progress));
-        let produced = embed_batches(kb, embedder, docs, &tx, &mut summary, cancel);
+        let produced = embed_batches(kb, embedder, (docs, hashes), &tx, &mut summary, cancel);
         drop(tx);
         let written = writer.join().unwrap_or_else(|_| {
             Err(EngineError::Internal(
@@ -197,21 +198,28 @@ fn stored_versions(kb: &KnowledgeBase, docs: &[Document]) -> Result<HashMap<Stri
     Ok(out)
 }
 
+/// `hashes`: content hashes to store instead of the documents' own (a rebuild's documents are read
+/// back from chunks, so their text is not byte-for-byte what was ingested; the version keeps the hash
+/// of what was).
 fn embed_batches(
     kb: &KnowledgeBase,
     embedder: &dyn Embedder,
-    docs: &[Document],
+    (docs, hashes): (&[Document], Option<&crate::versions::Sources>),
     tx: &SyncSender<Batch>,
     summary: &mut IngestSummary,
     cancel: CancelCheck<'_>,
 ) -> Result<()> {
     let mut pending: Vec<(String, ChunkPayload, u64)> = Vec::new(); // (indexed text, payload, id)
     let mut retire = Vec::new();
+    let chunking = kb.chunking().into();
     for (group_start, group) in docs.chunks(LOOKUP_DOCS).enumerate() {
         let stored = stored_versions(kb, group)?;
         for (i, doc) in group.iter().enumerate() {
             let done = group_start * LOOKUP_DOCS + i + 1;
-            let hash = doc.hash();
+            let hash = match hashes.and_then(|h| h.get(&doc.id)) {
+                Some(h) => h.clone(),
+                None => doc.hash(),
+            };
             // (version to write, version to keep once the document is whole)
             let (version, keep) = match stored.get(&doc.id) {
                 Some(s) if s.hash == hash => {
@@ -229,7 +237,7 @@ fn embed_batches(
                 }
             };
             if let Some(version) = version {
-                let chunks = chunk(doc, ChunkOptions::default());
+                let chunks = chunk(doc, chunking);
                 // Chunk 0 goes last: change detection and document counts look only at chunk 0, so a
                 // version cut off midway (a crash between two commits of a large document) stays
                 // invisible to them and the next ingest writes it again instead of calling it unchanged.

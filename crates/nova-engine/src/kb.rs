@@ -52,7 +52,11 @@ pub struct StoredChunk {
 
 /// An open knowledge base.
 pub(crate) struct KnowledgeBase {
+    /// The name callers use.
     name: KbName,
+    /// The index version this is ([`KbName::version`]; the KB's own name for version 1): where its
+    /// store and settings are.
+    physical: KbName,
     layout: DataLayout,
     store: Arc<dyn Store>,
     meta: RwLock<KbMeta>,
@@ -65,23 +69,24 @@ pub(crate) struct KnowledgeBase {
     pub(crate) retiring: RwLock<()>,
     /// Seals and opens stored text (encryption at rest), when configured.
     keyring: Option<Arc<Keyring>>,
-    /// Keeps other processes out while this one has the KB open.
-    _lock: crate::lock::KbLock,
+    /// Keeps other processes out while this one has the KB open (shared by its open index versions).
+    lock: Arc<crate::lock::KbLock>,
 }
 
 impl KnowledgeBase {
     /// Wraps an opened store and its metadata.
     pub fn new(
-        name: KbName,
+        physical: KbName,
         layout: DataLayout,
         store: Arc<dyn Store>,
         meta: KbMeta,
-        lock: crate::lock::KbLock,
+        lock: Arc<crate::lock::KbLock>,
         keyring: Option<Arc<Keyring>>,
     ) -> Self {
         let bm25 = Bm25Encoder::new(meta.bm25_avg_len.unwrap_or(DEFAULT_AVG_LEN));
         Self {
-            name,
+            name: KbName::parse(physical.base()).unwrap_or_else(|_| physical.clone()),
+            physical,
             layout,
             store,
             meta: RwLock::new(meta),
@@ -89,13 +94,45 @@ impl KnowledgeBase {
             writer: Mutex::new(()),
             retiring: RwLock::new(()),
             keyring,
-            _lock: lock,
+            lock,
         }
     }
 
     /// The KB's name.
     pub fn name(&self) -> &KbName {
         &self.name
+    }
+
+    /// The index version this is (1 for the KB's first index).
+    pub fn version(&self) -> u32 {
+        self.physical.split_version().map_or(1, |(_, n)| n)
+    }
+
+    /// The lock this process holds on the KB, for another of its index versions opened beside it.
+    pub fn lock(&self) -> Arc<crate::lock::KbLock> {
+        self.lock.clone()
+    }
+
+    /// How documents are cut into chunks in this index.
+    pub fn chunking(&self) -> crate::meta::Chunking {
+        self.meta.read().chunking.unwrap_or_default()
+    }
+
+    /// Hybrid search's fusion when a request leaves it at the default (set per index version).
+    pub fn fusion(&self) -> Option<crate::fusion::Fusion> {
+        self.meta.read().fusion.as_deref()?.parse().ok()
+    }
+
+    /// Records the fusion hybrid search uses by default (`nova index tune`).
+    pub fn set_fusion(&self, fusion: crate::fusion::Fusion) -> Result<()> {
+        let mut meta = self.meta.write();
+        meta.fusion = Some(fusion.to_string());
+        self.persist(&meta)
+    }
+
+    /// The settings record (model, BM25 length, chunking, fusion).
+    pub(crate) fn meta(&self) -> KbMeta {
+        self.meta.read().clone()
     }
 
     /// The store.
@@ -127,7 +164,7 @@ impl KnowledgeBase {
 
     /// Writes the settings record to the data folder and, for a shared store, beside the chunks.
     fn persist(&self, meta: &KbMeta) -> Result<()> {
-        meta.save(&self.layout.meta_file(&self.name))?;
+        meta.save(&self.layout.meta_file(&self.physical))?;
         self.store.save_settings(&meta.to_json()?)?;
         Ok(())
     }

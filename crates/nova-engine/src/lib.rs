@@ -38,6 +38,7 @@ mod tasks;
 mod tickets;
 mod transfer;
 mod troubleshoot;
+mod versions;
 
 pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
 pub use answer::{Answer, AnswerOptions, Citation, Timings, Usage, REFUSAL};
@@ -46,8 +47,9 @@ pub use audit::AuditSettings;
 pub use cipher::{EncryptionSettings, Keyring};
 pub use disk::DEFAULT_MIN_FREE_BYTES;
 pub use engine::{
-    EmbedderLoader, Engine, EngineOptions, GeneratorLoader, IngestOptions, KbInfo, KbOptions,
-    ModelInfo, RedactionSettings,
+    tune_grid, BuildReport, BuildSpec, EmbedderLoader, Engine, EngineOptions, GeneratorLoader,
+    GoldenReport, GoldenSet, IngestOptions, KbInfo, KbOptions, ModelInfo, RedactionSettings,
+    TuneReport, DEFAULT_GATE_THRESHOLD,
 };
 pub use error::{EngineError, Result};
 pub use eval::{BeirSet, EvalRuns, ModeReport};
@@ -58,6 +60,7 @@ pub use health::{Health, HEALTH_TTL};
 pub use ingest::{CancelCheck, IngestProgress, IngestSummary};
 pub use kb::{StoredChunk, StoredDocument};
 pub use lock::set_process_label;
+pub use meta::Chunking;
 pub use nova_audit;
 pub use nova_auth::{KeyInfo, KeySpec, NewKey};
 pub use nova_core::{
@@ -78,3 +81,7 @@ pub use tickets::{
 };
 pub use transfer::Verification;
 pub use troubleshoot::{SuggestedStep, TroubleshootOptions, TroubleshootReport};
+pub use versions::{
+    weights_sha256, GateMetrics, GateRecord, IndexVersion, ModelRecord, TuneRecord, VersionDiff,
+    VersionState,
+};

@@ -21,6 +21,48 @@ pub(crate) struct KbMeta {
     /// encryption on, or by `nova kb rekey`. `None`: chunks written before encryption was on are plain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// How documents are cut into chunks; `None`: the chunker's defaults (KBs built before index
+    /// versions, and versions that did not change it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunking: Option<Chunking>,
+    /// Hybrid search's fusion when a request leaves it at the default (`rrf:60`, `convex:0.4`, …): set
+    /// by `nova index build --fusion` or `nova index tune`; `None`: the engine's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<String>,
+}
+
+/// The chunker's settings a KB (index version) was built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Chunking {
+    /// Words per chunk, aimed at.
+    pub target_words: usize,
+    /// Words repeated between consecutive pieces of a split paragraph.
+    pub overlap_words: usize,
+}
+
+impl Default for Chunking {
+    fn default() -> Self {
+        Self::from(nova_ingest::ChunkOptions::default())
+    }
+}
+
+impl From<nova_ingest::ChunkOptions> for Chunking {
+    fn from(o: nova_ingest::ChunkOptions) -> Self {
+        Self {
+            target_words: o.target_words,
+            overlap_words: o.overlap_words,
+        }
+    }
+}
+
+impl From<Chunking> for nova_ingest::ChunkOptions {
+    fn from(c: Chunking) -> Self {
+        Self {
+            target_words: c.target_words,
+            overlap_words: c.overlap_words,
+        }
+    }
 }
 
 impl KbMeta {

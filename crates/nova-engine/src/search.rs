@@ -60,8 +60,9 @@ pub struct SearchOptions {
     pub filter: Filter,
     /// Chunks fetched from each retriever before fusion and grouping.
     pub candidates: usize,
-    /// How hybrid mode combines the retrievers.
-    pub fusion: Fusion,
+    /// How hybrid mode combines the retrievers; `None`: the serving index version's fusion (set by
+    /// `nova index tune` or a rebuild), else [`Fusion::default`].
+    pub fusion: Option<Fusion>,
     /// Expand the BM25 query with terms of its best chunks (pseudo-relevance feedback, `crate::prf`):
     /// one more store read and BM25 search per query.
     pub prf: bool,
@@ -74,7 +75,7 @@ impl Default for SearchOptions {
             k: 10,
             filter: Filter::all(),
             candidates: 300,
-            fusion: Fusion::default(),
+            fusion: None,
             prf: false,
         }
     }
@@ -214,6 +215,8 @@ pub(crate) fn search_with(
             opts,
         ))
     };
+    // A request that names no fusion gets the serving index version's.
+    let fusion = opts.fusion.or_else(|| kb.fusion()).unwrap_or_default();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -236,7 +239,7 @@ pub(crate) fn search_with(
         } else {
             bm25
         };
-        let grouped = group(dense, bm25, opts);
+        let grouped = group(dense, bm25, opts, fusion);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
         let mut payloads = kb.store().get_many(&ids, access)?;
         // A winner whose chunk is gone was replaced between the two reads (its document's new version
@@ -273,7 +276,12 @@ fn hydrate(hit: &mut DocHit, p: ChunkPayload) {
 
 /// Ranks chunks (fused for hybrid), then keeps each document's best chunk: (chunk id, hit with its
 /// scores; display fields still empty).
-fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec<(u64, DocHit)> {
+fn group(
+    dense: Vec<StoreHit>,
+    bm25: Vec<StoreHit>,
+    opts: &SearchOptions,
+    fusion: Fusion,
+) -> Vec<(u64, DocHit)> {
     let explain = |hits: &[StoreHit]| -> HashMap<u64, RetrieverScore> {
         hits.iter()
             .enumerate()
@@ -297,7 +305,7 @@ fn group(dense: Vec<StoreHit>, bm25: Vec<StoreHit>, opts: &SearchOptions) -> Vec
             let scored = |hits: &[StoreHit]| -> Vec<(u64, f64)> {
                 hits.iter().map(|h| (h.id, f64::from(h.score))).collect()
             };
-            fuse(opts.fusion, &scored(&dense), &scored(&bm25))
+            fuse(fusion, &scored(&dense), &scored(&bm25))
         }
     };
     for h in dense.into_iter().chain(bm25) {

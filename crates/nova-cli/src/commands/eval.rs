@@ -89,7 +89,7 @@ pub fn run(config: &Config, engine: &Engine, args: &EvalArgs) -> Result<Outcome>
         .map(|spec| spec.parse::<Fusion>().map_err(|e| anyhow!(e)))
         .collect::<Result<Vec<_>>>()?;
     let base = SearchOptions {
-        fusion: fusions.first().copied().unwrap_or_default(),
+        fusion: fusions.first().copied(),
         candidates: args.candidates,
         prf: args.prf,
         ..SearchOptions::default()
@@ -98,7 +98,8 @@ pub fn run(config: &Config, engine: &Engine, args: &EvalArgs) -> Result<Outcome>
         modes: &modes,
         fusions: &fusions,
     };
-    let rankings = runs.expand(base.fusion).len();
+    let fusion = base.fusion.unwrap_or_default();
+    let rankings = runs.expand(fusion).len();
     let progress = bar(set.queries.len() * rankings, "querying", "queries");
     let reports = engine.evaluate_beir(&ctx, &kb_name, &set, runs, &base, &mut |d| {
         progress.set_position(d as u64)
@@ -127,7 +128,7 @@ pub fn run(config: &Config, engine: &Engine, args: &EvalArgs) -> Result<Outcome>
     let report = serde_json::json!({
         "dataset": folder, "kb": kb_name, "docs": set.corpus.len(), "queries": set.queries.len(),
         "index_seconds": index_secs, "index_docs_per_s": docs_per_s, "modes": reports,
-        "fusion": base.fusion.to_string(), "candidates": base.candidates, "prf": base.prf,
+        "fusion": fusion.to_string(), "candidates": base.candidates, "prf": base.prf,
     });
     if let Some(out) = &args.out {
         fs_err::write(out, serde_json::to_vec_pretty(&report)?)?;
@@ -135,7 +136,7 @@ pub fn run(config: &Config, engine: &Engine, args: &EvalArgs) -> Result<Outcome>
     }
     let chunking = nova_ingest::ChunkOptions::default();
     let fusion_param = if fusions.is_empty() {
-        base.fusion.to_string()
+        fusion.to_string()
     } else {
         let specs: Vec<String> = fusions.iter().map(ToString::to_string).collect();
         specs.join(",")

@@ -11,6 +11,7 @@ mod embed;
 mod eval;
 mod eval_answers;
 mod gaps;
+mod index;
 mod kb;
 mod keys;
 mod progress;
@@ -26,7 +27,8 @@ mod transfer;
 mod troubleshoot;
 
 use crate::cli::{
-    AuditCommand, BenchCommand, Cli, Command, KbCommand, KeysCommand, RunsCommand, TicketsCommand,
+    AuditCommand, BenchCommand, Cli, Command, IndexCommand, KbCommand, KeysCommand, RunsCommand,
+    TicketsCommand,
 };
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -89,6 +91,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Kb(KbCommand::Rekey(args)) => kb::rekey(&engine(&config)?, &args),
         Command::Kb(KbCommand::Snapshot(args)) => kb::snapshot(&engine(&config)?, &args),
         Command::Kb(KbCommand::Restore(args)) => kb::restore(&engine(&config)?, &args),
+        Command::Kb(KbCommand::AttachEval(args)) => index::attach_eval(&engine(&config)?, &args),
         Command::Kb(KbCommand::Export(args)) => transfer::export(&engine(&config)?, &args),
         Command::Kb(KbCommand::Import(args)) => transfer::import(&engine(&config)?, &args),
         Command::Kb(KbCommand::Migrate(args)) => {
@@ -113,6 +116,17 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Kbs => kb::list(&config, &engine(&config)?),
         Command::Gaps(args) => gaps::run(&config, &engine(&config)?, &args),
+        Command::Index(cmd) => {
+            let engine = engine(&config)?;
+            match cmd {
+                IndexCommand::List(args) => index::list(&config, &engine, &args),
+                IndexCommand::Show(args) => index::show(&config, &engine, &args),
+                IndexCommand::Diff(args) => index::diff(&config, &engine, &args),
+                IndexCommand::Build(args) => index::build(&config, &engine, &args),
+                IndexCommand::Rollback(args) => index::rollback(&config, &engine, &args),
+                IndexCommand::Tune(args) => index::tune(&config, &engine, &args),
+            }
+        }
         Command::Runs(cmd) => {
             let engine = engine(&config)?;
             match cmd {

@@ -146,12 +146,7 @@ fn machine_tags() -> BTreeMap<String, String> {
 
 /// SHA-256 of the model's weights file when the model is a local folder (a hub id names its revision).
 fn weights_sha256(config: &Config) -> Option<String> {
-    let folder = Path::new(&config.model.path);
-    let file = ["model.safetensors", "pytorch_model.bin"]
-        .iter()
-        .map(|f| folder.join(f))
-        .find(|p| p.is_file())?;
-    sha256_file(&file).ok()
+    nova_engine::weights_sha256(Path::new(&config.model.path))
 }
 
 /// SHA-256 of a file, hex.

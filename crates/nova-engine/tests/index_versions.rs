@@ -1,0 +1,242 @@
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step should fail the test loudly
+//! Index versions with the real model and a real on-disk store: a golden set attached to the sample
+//! KB, a rebuild with a deliberately worse setting refused by the eval gate (serving untouched), a
+//! rebuild that passes switching while searches keep being answered, rollback restoring identical
+//! results, fusion tuning, lineage and diff, and the alias surviving a restart.
+
+use nova_embed::{BatchOptions, Embedder, ModelSource, SentenceEmbedder};
+use nova_engine::{
+    BuildSpec, Engine, EngineOptions, Fusion, GoldenSet, IngestOptions, KbName, RequestCtx,
+    SearchOptions, VersionState,
+};
+use nova_ingest::{read_path, ReadOptions};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+mod common;
+
+fn root() -> PathBuf {
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("../..")
+}
+
+fn embedder() -> Arc<dyn Embedder> {
+    Arc::new(
+        SentenceEmbedder::load(
+            &ModelSource::Local(root().join("models/all-MiniLM-L6-v2")),
+            BatchOptions::default(),
+        )
+        .expect("model (run scripts/fetch-models.sh)"),
+    )
+}
+
+/// Questions about the sample KB in other words than its articles use (so BM25 alone ranks them
+/// worse than hybrid search), each judging the one article that answers it.
+const GOLDEN: [(&str, &str); 7] = [
+    (
+        "working from home, my link to the corporate intranet cuts out over and over",
+        "vpn-disconnects.md",
+    ),
+    (
+        "server storage exhausted so applications cannot save anything",
+        "disk-full.md",
+    ),
+    (
+        "after we shipped a new release the workload keeps rebooting in a loop",
+        "kubernetes-crashloopbackoff.md",
+    ),
+    (
+        "I cannot sign in and the recovery message is missing from my inbox",
+        "password-reset.md",
+    ),
+    (
+        "nothing comes out when I send a document to the office copier",
+        "printer-offline.md",
+    ),
+    (
+        "the app fails to reach postgres",
+        "database-connection-refused.md",
+    ),
+    (
+        "chrome warns that the intranet site is not safe",
+        "tls-certificate-expired.html",
+    ),
+];
+
+fn golden() -> GoldenSet {
+    GoldenSet {
+        name: "sample-paraphrases".into(),
+        queries: GOLDEN
+            .iter()
+            .enumerate()
+            .map(|(i, (q, _))| (format!("q{i}"), (*q).to_owned()))
+            .collect(),
+        qrels: GOLDEN
+            .iter()
+            .enumerate()
+            .map(|(i, (_, d))| (format!("q{i}"), HashMap::from([((*d).to_owned(), 1)])))
+            .collect(),
+    }
+}
+
+fn open(data: &Path, model: Arc<dyn Embedder>) -> Engine {
+    common::on_test_backend(
+        Engine::new(data, model, EngineOptions::single_caller()).unwrap(),
+        data,
+    )
+}
+
+/// Every golden query's ranking: (doc id, score) of each hit.
+fn rankings(engine: &Engine, kb: &KbName) -> Vec<Vec<(String, f64)>> {
+    GOLDEN
+        .iter()
+        .map(|(q, _)| {
+            engine
+                .search(&RequestCtx::local(), kb, q, &SearchOptions::default())
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.doc_id, h.score))
+                .collect()
+        })
+        .collect()
+}
+
+fn ids(r: &[Vec<(String, f64)>]) -> Vec<Vec<String>> {
+    r.iter()
+        .map(|q| q.iter().map(|(d, _)| d.clone()).collect())
+        .collect()
+}
+
+#[test]
+fn rebuilds_are_gated_switched_rolled_back_and_tuned() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = embedder();
+    let engine = open(dir.path(), model.clone());
+    let ctx = RequestCtx::local();
+    let kb = KbName::parse("kb").unwrap();
+    let docs = read_path(&root().join("examples/kb"), &ReadOptions::default()).docs;
+    let opts = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine.ingest(&ctx, &kb, &docs, &opts).unwrap();
+
+    // Without a golden set there is nothing to gate on: refused with the way out.
+    let err = engine
+        .build_version(&ctx, &kb, &BuildSpec::default(), &|_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("attach-eval"), "{err}");
+    let attached = engine.attach_golden(&ctx, &kb, golden()).unwrap();
+    assert_eq!(attached.queries, 7);
+
+    let v1 = rankings(&engine, &kb);
+    let listed = engine.versions(&ctx, &kb).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, VersionState::Serving);
+    assert_eq!(listed[0].documents, docs.len());
+
+    // BM25 only (α = 0): worse on paraphrased questions, so the gate refuses it.
+    let worse = BuildSpec {
+        fusion: Some(Fusion::Convex { alpha: 0.0 }),
+        ..BuildSpec::default()
+    };
+    let refused = engine.build_version(&ctx, &kb, &worse, &|_| {}).unwrap();
+    let gate = refused.version.gate.clone().unwrap();
+    assert!(!gate.passed && !refused.switched, "{gate:?}");
+    assert!(!gate.failures.is_empty());
+    assert!(gate.candidate.ndcg_at_10 < gate.serving.ndcg_at_10 - 0.01);
+    assert_eq!(refused.version.state, VersionState::Refused);
+    assert_eq!(engine.serving_version(&ctx, &kb).unwrap(), 1);
+    assert_eq!(rankings(&engine, &kb), v1, "serving version untouched");
+    assert!(
+        !dir.path().join("kbs/kb/versions/v2").exists(),
+        "a refused index is deleted"
+    );
+
+    // A rebuild that holds its ground switches — while searches keep being answered.
+    let stop = AtomicBool::new(false);
+    let (served, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let built = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                match engine.search(&ctx, &kb, GOLDEN[0].0, &SearchOptions::default()) {
+                    Ok(h) if !h.is_empty() => served.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        });
+        let spec = BuildSpec {
+            note: Some("re-index".into()),
+            ..BuildSpec::default()
+        };
+        let built = engine.build_version(&ctx, &kb, &spec, &|_| {});
+        stop.store(true, Ordering::Relaxed);
+        built.unwrap()
+    });
+    assert!(built.switched, "{:?}", built.version.gate);
+    assert_eq!(built.version.version, 3, "numbers are never reused");
+    assert_eq!(built.version.parent, Some(1));
+    assert!(served.load(Ordering::Relaxed) > 0);
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert_eq!(engine.serving_version(&ctx, &kb).unwrap(), 3);
+    let v3 = rankings(&engine, &kb);
+    assert_eq!(ids(&v3), ids(&v1), "same documents, same settings");
+
+    // The lineage: v1 standby, v2 refused, v3 serving with its gate and run.
+    let states: Vec<(u32, VersionState)> = engine
+        .versions(&ctx, &kb)
+        .unwrap()
+        .iter()
+        .map(|v| (v.version, v.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (1, VersionState::Standby),
+            (2, VersionState::Refused),
+            (3, VersionState::Serving)
+        ]
+    );
+    let diff = engine.diff_versions(&ctx, &kb, 1, 3).unwrap();
+    assert_eq!(diff.unchanged, docs.len());
+    assert!(diff.added.is_empty() && diff.changed.is_empty(), "{diff:?}");
+    assert_eq!(diff.metrics.len(), 4);
+    let run = built.version.gate.as_ref().unwrap().run_id.unwrap();
+    assert_eq!(engine.run(&ctx, run).unwrap().run.kind, "index-gate");
+
+    // Rollback is immediate and restores the old answers exactly.
+    assert_eq!(engine.switch_version(&ctx, &kb, None).unwrap(), (3, 1));
+    assert_eq!(rankings(&engine, &kb), v1);
+    assert_eq!(engine.switch_version(&ctx, &kb, None).unwrap(), (1, 3));
+    assert_eq!(rankings(&engine, &kb), v3);
+    let err = engine.switch_version(&ctx, &kb, Some(2)).unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+
+    // Tuning scores the grid on the golden set and keeps the best in the serving version.
+    let tuned = engine.tune_fusion(&ctx, &kb, &[]).unwrap();
+    assert_eq!(
+        tuned.record.tried.len(),
+        12,
+        "11 α (the current one among them) + RRF"
+    );
+    let best = tuned
+        .record
+        .tried
+        .iter()
+        .map(|(_, n)| *n)
+        .fold(0.0, f64::max);
+    assert!((tuned.ndcg_at_10 - best).abs() < 1e-12);
+    let record = engine.version(&ctx, &kb, 3).unwrap();
+    assert_eq!(record.fusion, tuned.chosen);
+    assert!(record.tuned.is_some());
+
+    // The alias and the tuned fusion survive a restart.
+    drop(engine);
+    let engine = open(dir.path(), model);
+    assert_eq!(engine.serving_version(&ctx, &kb).unwrap(), 3);
+    assert_eq!(engine.version(&ctx, &kb, 3).unwrap().fusion, tuned.chosen);
+    // Dropping the KB takes its versions along.
+    engine.drop_kb(&ctx, &kb).unwrap();
+    assert!(!dir.path().join("kbs/kb").exists());
+}
