@@ -220,6 +220,33 @@ pub enum Command {
     #[command(subcommand, verbatim_doc_comment)]
     Index(IndexCommand),
 
+    /// A/B tests of index versions: a share of users (sticky per X-Session-Id, else per caller) search a
+    /// candidate version while `nova serve` runs; errors, latency and ratings are counted per arm and
+    /// the candidate is rolled back by itself when a guardrail test finds it worse.
+    ///
+    /// Start and stop need the KB free (stop `nova serve`, or use POST /v1/kbs/{kb}/ab and /ab/stop);
+    /// report reads what the server logged.
+    /// Examples:
+    ///   nova index build --kb helpdesk --chunk-words 100 --no-switch     # version 2, not serving
+    ///   nova ab start --kb helpdesk --candidate 2 --share 0.2
+    ///   nova ab report --kb helpdesk
+    ///   nova ab stop --kb helpdesk --promote
+    #[command(subcommand, verbatim_doc_comment)]
+    Ab(AbCommand),
+
+    /// Query drift: the recent searches of a KB against a reference window — centroid shift of the query
+    /// embeddings, low-score share, zero-result rate, BM25 out-of-vocabulary rate — each against its
+    /// [drift] threshold.
+    ///
+    /// Reads the KB's query log (the last [drift] window searches; embeds them again). `nova serve` watches
+    /// the same signals every [drift] interval_secs, exports them as nova_drift{kb,signal} and calls
+    /// [drift] webhook_url when one starts alerting.
+    /// Examples:
+    ///   nova drift report --kb helpdesk
+    ///   nova drift baseline --kb helpdesk     # the current window becomes the reference
+    #[command(subcommand, verbatim_doc_comment)]
+    Drift(DriftCommand),
+
     /// Measure speed (writes a JSON result file; see bench/README.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -253,6 +280,8 @@ impl Command {
             Self::Runs(_) => "runs",
             Self::Gaps(_) => "gaps",
             Self::Index(_) => "index",
+            Self::Ab(_) => "ab",
+            Self::Drift(_) => "drift",
             Self::Bench(_) => "bench",
             Self::Openapi => "openapi",
             Self::Config => "config",
@@ -1091,6 +1120,95 @@ pub enum IndexCommand {
     /// Tries the current fusion, convex α = 0.0, 0.1, …, 1.0 and RRF (or the --fusion list); the best
     /// becomes the version's default (a tie keeps the current one). Recorded as a run and in the lineage.
     Tune(IndexTuneArgs),
+}
+
+/// `nova drift …`.
+#[derive(Debug, Subcommand)]
+pub enum DriftCommand {
+    /// Each drift signal now, against the reference and its threshold.
+    Report(DriftArgs),
+    /// Make the current window the reference (after a deliberate change of what users ask).
+    Baseline(DriftArgs),
+}
+
+/// `nova drift report|baseline`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova ab …`.
+#[derive(Debug, Subcommand)]
+pub enum AbCommand {
+    /// Start an A/B test of an index version against the serving one.
+    Start(AbStartArgs),
+    /// Searches, error rate, latency and helpful rate per arm with 95 % intervals, and each guardrail's
+    /// test (two-proportion z-tests, Mann-Whitney U).
+    Report(AbReportArgs),
+    /// End the test; --promote makes the candidate the serving version.
+    Stop(AbStopArgs),
+}
+
+/// `nova ab start`.
+#[derive(Debug, Args)]
+pub struct AbStartArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// The index version under test (`nova index list`).
+    #[arg(long, value_name = "N")]
+    pub candidate: u32,
+    /// Share of users sent to the candidate, strictly between 0 and 1.
+    #[arg(long, default_value_t = 0.1)]
+    pub share: f64,
+    /// Hybrid fusion of the candidate arm (tests a retrieval setting).
+    #[arg(long, value_name = "SPEC")]
+    pub fusion: Option<String>,
+    /// Searches each arm needs before error rate and latency are tested.
+    #[arg(long, default_value_t = 200)]
+    pub min_searches: u64,
+    /// Ratings each arm needs before the helpful rate is tested.
+    #[arg(long, default_value_t = 50)]
+    pub min_feedback: u64,
+    /// Significance level of each one-sided guardrail test.
+    #[arg(long, default_value_t = 0.01)]
+    pub alpha: f64,
+    /// Helpful rate the candidate may fall short by before it is rolled back (absolute).
+    #[arg(long, default_value_t = 0.05)]
+    pub helpful_margin: f64,
+    /// Error rate the candidate may exceed the control's by (absolute).
+    #[arg(long, default_value_t = 0.01)]
+    pub error_margin: f64,
+    /// How much higher the candidate's p95 latency may be (relative: 0.25 = 25 %).
+    #[arg(long, default_value_t = 0.25)]
+    pub latency_margin: f64,
+}
+
+/// `nova ab report`.
+#[derive(Debug, Args)]
+pub struct AbReportArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nova ab stop`.
+#[derive(Debug, Args)]
+pub struct AbStopArgs {
+    /// Knowledge base [default: data.default_kb].
+    #[arg(long)]
+    pub kb: Option<String>,
+    /// Make the candidate the serving version.
+    #[arg(long)]
+    pub promote: bool,
 }
 
 /// `nova index list`.

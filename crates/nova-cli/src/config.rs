@@ -27,6 +27,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The web console.
     pub ui: UiConfig,
+    /// Query drift watching.
+    pub drift: DriftConfig,
     /// Experiment tracking.
     pub tracking: TrackingConfig,
     /// Who may call `nova serve`.
@@ -392,6 +394,52 @@ impl ServerConfig {
             )),
             _ => bail!("server.tls_cert and server.tls_key go together: set both, or neither for plain HTTP"),
         }
+    }
+}
+
+/// `[drift]`: watching each KB's query stream against a reference window.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Watch at all.
+    pub enabled: bool,
+    /// Searches in the current (and reference) window.
+    pub window: usize,
+    /// Seconds between two looks by `nova serve`.
+    pub interval_secs: u64,
+    /// Alert when the centroid shift exceeds this.
+    pub centroid_shift: f64,
+    /// Alert when the low-score share rises by more than this.
+    pub low_score_share: f64,
+    /// Alert when the zero-result rate rises by more than this.
+    pub zero_result_rate: f64,
+    /// Alert when the out-of-vocabulary rate rises by more than this.
+    pub oov_rate: f64,
+    /// Slack-compatible webhook for alerts; empty = none.
+    pub webhook_url: String,
+}
+
+impl DriftConfig {
+    /// The engine's settings.
+    pub fn settings(&self) -> nova_engine::DriftSettings {
+        nova_engine::DriftSettings {
+            enabled: self.enabled,
+            window: self.window.max(1),
+            centroid_shift: self.centroid_shift,
+            low_score_share: self.low_score_share,
+            zero_result_rate: self.zero_result_rate,
+            oov_rate: self.oov_rate,
+            ..nova_engine::DriftSettings::default()
+        }
+    }
+
+    /// The server's watch, when drift is watched.
+    pub fn watch(&self) -> Option<nova_server::drift::DriftWatch> {
+        self.enabled.then(|| nova_server::drift::DriftWatch {
+            interval: std::time::Duration::from_secs(self.interval_secs.max(1)),
+            webhook: (!self.webhook_url.trim().is_empty())
+                .then(|| self.webhook_url.trim().to_owned()),
+        })
     }
 }
 

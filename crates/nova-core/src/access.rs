@@ -257,8 +257,9 @@ pub struct RequestCtx {
     pub principal: Principal,
     /// The request's id (the HTTP `x-request-id`, or a fresh one for CLI runs), for logs and audit.
     pub request_id: String,
-    /// Experiment arm this request is assigned to, when an A/B test runs.
-    pub variant: Option<String>,
+    /// The client's session id (`X-Session-Id`): the unit an A/B test assigns to an arm, so one user
+    /// stays on one arm; without it the caller's subject is the unit.
+    pub session: Option<String>,
 }
 
 impl RequestCtx {
@@ -267,7 +268,7 @@ impl RequestCtx {
         Self {
             principal,
             request_id: request_id.into(),
-            variant: None,
+            session: None,
         }
     }
 

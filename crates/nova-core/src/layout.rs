@@ -95,6 +95,11 @@ impl DataLayout {
         self.kb_dir(kb).join("golden.json")
     }
 
+    /// `kbs/<kb>/drift_reference.json`: the query stream's reference window for drift signals.
+    pub fn drift_reference_file(&self, kb: &KbName) -> PathBuf {
+        self.kb_dir(kb).join("drift_reference.json")
+    }
+
     /// Its routers: one folder per label.
     pub fn routers_dir(&self, kb: &KbName) -> PathBuf {
         self.kb_dir(kb).join("router")

@@ -48,7 +48,10 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+mod drift_watch;
+mod experiments;
 mod versioning;
+pub use experiments::AbSpec;
 pub use versioning::{
     tune_grid, BuildReport, BuildSpec, GoldenReport, GoldenSet, TuneReport, DEFAULT_GATE_THRESHOLD,
 };
@@ -83,6 +86,8 @@ pub struct EngineOptions {
     /// Keep each KB's searches (query, hit count, best cosine) in `queries.jsonl` for knowledge-gap
     /// reports; pruned with feedback (`feedback_retention_days`), sealed and redacted like it.
     pub query_log: bool,
+    /// Watching each KB's query stream for drift against a reference window.
+    pub drift: crate::drift::DriftSettings,
 }
 
 /// `[redaction]`: replace personal data with typed placeholders before anything is stored.
@@ -116,6 +121,7 @@ impl Default for EngineOptions {
             privilege_tag: None,
             min_free_bytes: crate::disk::DEFAULT_MIN_FREE_BYTES,
             query_log: true,
+            drift: crate::drift::DriftSettings::default(),
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct KbInfo {
     pub busy: Option<String>,
     /// Personal data is redacted from everything ingested into it (created so, or `[redaction]` on).
     pub redact_pii: bool,
+    /// The index version serving it (1 until a rebuild switches; `nova index list`).
+    pub index_version: u32,
 }
 
 /// The loaded embedding model.
@@ -207,6 +215,20 @@ struct QueryLogState {
     last_warning: Option<Instant>,
 }
 
+/// A search's hits, with the index version that answered.
+#[derive(Debug, Clone)]
+pub struct Searched {
+    /// Documents, best first.
+    pub hits: Vec<DocHit>,
+    /// The index version searched.
+    pub version: u32,
+    /// The A/B arm, while a test runs.
+    pub arm: Option<crate::ab::Arm>,
+}
+
+/// An index version's BM25 terms and the chunk count they were read at.
+type Vocabulary = (usize, Arc<HashSet<u32>>);
+
 /// How long `drop_kb` waits for requests still using the KB before removing its files.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -249,6 +271,12 @@ pub struct Engine {
     disk: DiskGuard,
     /// Evaluation and training runs (`<data>/tracking/runs.sqlite`), opened on first use.
     runs: Mutex<Option<Arc<nova_track::RunStore>>>,
+    /// Each KB's running A/B test, read from its `ab.json` on first use (`None`: there is none).
+    experiments: RwLock<HashMap<KbName, Option<Arc<experiments::Live>>>>,
+    /// Each KB's recent queries, for drift signals.
+    drift: Mutex<HashMap<KbName, crate::drift::Window>>,
+    /// Each index version's BM25 vocabulary (the chunk count it was read at, and the terms).
+    vocabularies: Mutex<HashMap<String, Vocabulary>>,
 }
 
 /// Refuses to start when a knowledge base is sealed under a key that is not configured: a clear error
@@ -370,6 +398,9 @@ impl Engine {
             generator_loader: None,
             generator_init: Mutex::new(()),
             runs: Mutex::new(None),
+            experiments: RwLock::new(HashMap::new()),
+            drift: Mutex::new(HashMap::new()),
+            vocabularies: Mutex::new(HashMap::new()),
         })
     }
 
@@ -680,6 +711,8 @@ impl Engine {
             self.retiring.lock().insert(name.clone());
             self.open.write().remove(name);
             self.routers.write().retain(|(k, _), _| k != name);
+            // A running A/B test holds its candidate index open.
+            self.experiments.write().remove(name);
             kb
         };
         // An ingest task into it stops at its next batch instead of holding the drain below.
@@ -731,6 +764,7 @@ impl Engine {
             model: kb.model(),
             busy: None,
             redact_pii: self.redacts(&kb),
+            index_version: kb.version(),
         })
     }
 
@@ -791,6 +825,12 @@ impl Engine {
                         busy: Some(e.to_string()),
                         redact_pii: self.opts.redaction.enabled
                             || meta.is_some_and(|m| m.redact_pii),
+                        index_version: crate::versions::VersionFiles::new(
+                            &self.layout,
+                            name.as_str(),
+                        )
+                        .alias()
+                        .map_or(1, |a| a.serving),
                     });
                 }
                 Err(e) => return Err(e),
@@ -996,9 +1036,40 @@ impl Engine {
         query: &str,
         opts: &SearchOptions,
     ) -> Result<Vec<DocHit>> {
+        Ok(self.search_traced(ctx, name, query, opts)?.hits)
+    }
+
+    /// [`Self::search`], saying which index version answered and, during an A/B test, on which arm.
+    pub fn search_traced(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        query: &str,
+        opts: &SearchOptions,
+    ) -> Result<Searched> {
         ctx.principal.require(Role::Reader, Some(name))?;
         check_client_filter(&opts.filter)?;
-        let kb = self.kb(name)?;
+        let started = Instant::now();
+        let (kb, opts, arm) = self.routed(ctx, name, opts)?;
+        let hits = self.search_in(ctx, name, &kb, query, &opts);
+        let traced = arm.as_ref().map(|(_, a)| *a);
+        self.record_search(name, arm, &hits, started);
+        Ok(Searched {
+            hits: hits?,
+            version: kb.version(),
+            arm: traced,
+        })
+    }
+
+    /// A search of index `kb` (the serving version of `name`, or an A/B arm's).
+    fn search_in(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        kb: &KnowledgeBase,
+        query: &str,
+        opts: &SearchOptions,
+    ) -> Result<Vec<DocHit>> {
         let access = self.access(ctx, name);
         let (dense, bm25) = match opts.mode {
             Mode::Bm25 => (None, None),
@@ -1006,7 +1077,7 @@ impl Engine {
             // BM25's candidates are fetched on another thread while the query is embedded (the store
             // serves reads side by side), so hybrid costs about what the embedding alone does.
             Mode::Hybrid => std::thread::scope(|s| {
-                let bm25 = s.spawn(|| crate::search::bm25_candidates(&kb, &access, query, opts));
+                let bm25 = s.spawn(|| crate::search::bm25_candidates(kb, &access, query, opts));
                 let dense = self.model().and_then(|m| m.queries.encode(query));
                 let bm25 = bm25
                     .join()
@@ -1015,7 +1086,7 @@ impl Engine {
             })?,
         };
         let hits = crate::search::search_with(
-            &kb,
+            kb,
             &access,
             query,
             dense.as_deref().map(Vec::as_slice),
@@ -1031,7 +1102,15 @@ impl Engine {
         )?;
         self.log_privileged(ctx, "search", name, hits.iter().map(shown))?;
         let best = hits.first().and_then(|h| h.dense.as_ref()).map(|d| d.score);
-        self.log_query(&kb, name, query, hits.len(), best, false);
+        self.log_query(kb, name, query, hits.len(), best, false);
+        self.observe(
+            kb,
+            name,
+            query,
+            dense.as_deref().map(Vec::as_slice),
+            best,
+            hits.len(),
+        );
         Ok(hits)
     }
 
@@ -1583,6 +1662,11 @@ impl Engine {
         let _guard = self.feedback_lock.lock();
         self.prune_expired(&path, feedback.at)?;
         crate::feedback::append(&path, &feedback, self.keyring.as_deref())?;
+        self.record_rating(
+            ctx,
+            name,
+            feedback.rating != crate::feedback::Rating::NotHelpful,
+        );
         self.auditor.record(ctx, "feedback", Some(name), |e| {
             e.doc_ids([feedback.doc_id.as_str()])
                 .detail(serde_json::json!({"rating": feedback.rating}))

@@ -7,12 +7,14 @@
 //! `kb` → payload, meta; `ingest` → kb; `search` → kb, fusion; `troubleshoot` → search, steps;
 //! `tickets` → troubleshoot; `answer` → troubleshoot (and the `nova-generate` crate); `answer_eval` → answer; `eval` → search; `access` → kb; `audit` is a leaf over the `nova-audit` crate; `engine` → all of them, and nothing imports `engine`.
 
+mod ab;
 mod access;
 mod answer;
 mod answer_eval;
 mod audit;
 mod cipher;
 mod disk;
+mod drift;
 mod engine;
 mod error;
 mod eval;
@@ -40,16 +42,20 @@ mod transfer;
 mod troubleshoot;
 mod versions;
 
+pub use ab::{
+    assign, AbReport, Arm, ArmReport, Experiment, ExperimentState, GuardTest, Guardrails, Rate,
+};
 pub use access::{AccessQuestion, CallerAccess, DocumentAccess};
 pub use answer::{Answer, AnswerOptions, Citation, Timings, Usage, REFUSAL};
 pub use answer_eval::{AnswerReport, AnsweredQuery};
 pub use audit::AuditSettings;
 pub use cipher::{EncryptionSettings, Keyring};
 pub use disk::DEFAULT_MIN_FREE_BYTES;
+pub use drift::{DriftFigures, DriftReference, DriftReport, DriftSettings, DriftSignal};
 pub use engine::{
-    tune_grid, BuildReport, BuildSpec, EmbedderLoader, Engine, EngineOptions, GeneratorLoader,
-    GoldenReport, GoldenSet, IngestOptions, KbInfo, KbOptions, ModelInfo, RedactionSettings,
-    TuneReport, DEFAULT_GATE_THRESHOLD,
+    tune_grid, AbSpec, BuildReport, BuildSpec, EmbedderLoader, Engine, EngineOptions,
+    GeneratorLoader, GoldenReport, GoldenSet, IngestOptions, KbInfo, KbOptions, ModelInfo,
+    RedactionSettings, Searched, TuneReport, DEFAULT_GATE_THRESHOLD,
 };
 pub use error::{EngineError, Result};
 pub use eval::{BeirSet, EvalRuns, ModeReport};

@@ -240,3 +240,146 @@ fn rebuilds_are_gated_switched_rolled_back_and_tuned() {
     engine.drop_kb(&ctx, &kb).unwrap();
     assert!(!dir.path().join("kbs/kb").exists());
 }
+
+/// A simulated user's rating: helpful with probability `p`, decided by a hash of the user (so the
+/// run is the same every time).
+fn rates_helpful(user: usize, p: f64) -> bool {
+    let h = (user as u64 ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    ((h >> 11) as f64 / (1u64 << 53) as f64) < p
+}
+
+/// Searches as `user` (BM25: the routing is what is under test) and rates the top result.
+fn visit(engine: &Engine, kb: &KbName, user: usize, p: [f64; 2]) -> Option<nova_engine::Arm> {
+    let mut ctx = RequestCtx::local();
+    ctx.session = Some(format!("user-{user}"));
+    let opts = SearchOptions {
+        mode: nova_engine::Mode::Bm25,
+        ..SearchOptions::default()
+    };
+    let searched = engine
+        .search_traced(&ctx, kb, "printer offline", &opts)
+        .unwrap();
+    let arm = searched.arm;
+    let p = match arm {
+        Some(nova_engine::Arm::Candidate) => p[1],
+        _ => p[0],
+    };
+    let rating = if rates_helpful(user, p) {
+        nova_engine::Rating::Helpful
+    } else {
+        nova_engine::Rating::NotHelpful
+    };
+    let feedback = nova_engine::Feedback {
+        query: "printer offline".into(),
+        doc_id: searched.hits[0].doc_id.clone(),
+        rating,
+        comment: None,
+        request_id: None,
+        at: 0,
+    };
+    engine.feedback(&ctx, kb, feedback).unwrap();
+    arm
+}
+
+#[test]
+fn ab_tests_are_sticky_split_as_configured_and_roll_back_a_worse_arm() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), embedder());
+    let ctx = RequestCtx::local();
+    let kb = KbName::parse("kb").unwrap();
+    let docs = read_path(&root().join("examples/kb"), &ReadOptions::default()).docs;
+    let opts = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine.ingest(&ctx, &kb, &docs, &opts).unwrap();
+    engine.attach_golden(&ctx, &kb, golden()).unwrap();
+    let spec = BuildSpec {
+        no_switch: true,
+        ..BuildSpec::default()
+    };
+    let built = engine.build_version(&ctx, &kb, &spec, &|_| {}).unwrap();
+    assert!(!built.switched && built.version.state == VersionState::Candidate);
+
+    // 10,000 users over real searches: the split holds within ±2 % and each user keeps their arm.
+    let ab = |share: f64| nova_engine::AbSpec {
+        candidate: 2,
+        share,
+        fusion: None,
+        guardrails: nova_engine::Guardrails {
+            min_feedback: 100,
+            check_every: 25,
+            ..nova_engine::Guardrails::default()
+        },
+    };
+    let exp = engine.start_experiment(&ctx, &kb, &ab(0.3)).unwrap();
+    let arm_of = |user: usize| {
+        let mut ctx = RequestCtx::local();
+        ctx.session = Some(format!("user-{user}"));
+        let opts = SearchOptions {
+            mode: nova_engine::Mode::Bm25,
+            k: 1,
+            ..SearchOptions::default()
+        };
+        let s = engine.search_traced(&ctx, &kb, "vpn", &opts).unwrap();
+        (s.arm.unwrap(), s.version)
+    };
+    let arms: Vec<_> = (0..10_000).map(arm_of).collect();
+    let on_candidate = arms
+        .iter()
+        .filter(|(a, _)| *a == nova_engine::Arm::Candidate)
+        .count();
+    assert!(
+        (on_candidate as f64 / 10_000.0 - 0.3).abs() <= 0.02,
+        "{on_candidate} of 10,000 on the candidate"
+    );
+    assert!(arms.iter().all(|(a, v)| *v
+        == if *a == nova_engine::Arm::Candidate {
+            2
+        } else {
+            1
+        }));
+    assert!((0..300).all(|u| arm_of(u) == arms[u]), "sticky");
+    let report = engine.ab_report(&ctx, &kb).unwrap();
+    assert_eq!(report.candidate.searches + report.control.searches, 10_300);
+    assert_eq!(report.experiment.id, exp.id);
+    engine.stop_experiment(&ctx, &kb, false).unwrap();
+
+    // An equal arm (both 70 % helpful) is left running.
+    engine.start_experiment(&ctx, &kb, &ab(0.5)).unwrap();
+    for user in 0..600 {
+        visit(&engine, &kb, 100_000 + user, [0.7, 0.7]);
+    }
+    let report = engine.ab_report(&ctx, &kb).unwrap();
+    assert_eq!(
+        report.experiment.state,
+        nova_engine::ExperimentState::Running,
+        "{:?}",
+        report.tests
+    );
+    assert!(report.candidate.feedback >= 100 && report.control.feedback >= 100);
+    engine.stop_experiment(&ctx, &kb, false).unwrap();
+
+    // A worse arm (40 % helpful against 80 %) is rolled back by itself; everyone is then on control.
+    engine.start_experiment(&ctx, &kb, &ab(0.5)).unwrap();
+    let mut visits = 0;
+    while engine.ab_report(&ctx, &kb).unwrap().experiment.state
+        == nova_engine::ExperimentState::Running
+    {
+        visit(&engine, &kb, 200_000 + visits, [0.8, 0.4]);
+        visits += 1;
+        assert!(visits < 2_000, "no rollback after {visits} users");
+    }
+    let report = engine.ab_report(&ctx, &kb).unwrap();
+    assert_eq!(
+        report.experiment.state,
+        nova_engine::ExperimentState::RolledBack
+    );
+    let reason = report.experiment.reason.unwrap();
+    assert!(reason.contains("helpful_rate"), "{reason}");
+    assert!(
+        visit(&engine, &kb, 1, [0.8, 0.4]).is_none(),
+        "no arms after a rollback"
+    );
+    assert_eq!(engine.serving_version(&ctx, &kb).unwrap(), 1);
+}

@@ -87,7 +87,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Principal>()
             .cloned()
             .ok_or_else(crate::auth::unauthenticated)?;
-        Ok(Self(RequestCtx::new(principal, request_id)))
+        let mut ctx = RequestCtx::new(principal, request_id);
+        // The A/B unit: a client that sends one session id per user keeps each user on one arm. Only a
+        // short printable token is taken; anything else is ignored (the caller is the unit then).
+        ctx.session = parts
+            .headers
+            .get("x-session-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic()))
+            .map(str::to_owned);
+        Ok(Self(ctx))
     }
 }
 

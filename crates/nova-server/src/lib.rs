@@ -4,6 +4,7 @@
 
 mod auth;
 mod console;
+pub mod drift;
 mod error;
 mod extract;
 mod headers;
@@ -53,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::chat::routes())
         .merge(routes::feedback::routes())
         .merge(routes::analytics::routes())
+        .merge(routes::versions::routes())
         .merge(routes::embeddings::routes())
         .merge(routes::health::routes())
         .merge(routes::keys::routes())

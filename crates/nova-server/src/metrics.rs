@@ -26,6 +26,10 @@ pub struct Metrics {
     embed_batch_seconds: HistogramVec,
     kb_documents: IntGaugeVec,
     kb_chunks: IntGaugeVec,
+    kb_index_version: IntGaugeVec,
+    drift: prometheus::GaugeVec,
+    drift_alerting: IntGaugeVec,
+    ab_search_seconds: HistogramVec,
     cache: IntGaugeVec,
     in_flight: prometheus::IntGauge,
     gen_tokens: IntCounterVec,
@@ -106,6 +110,35 @@ impl Metrics {
                 &["kb"],
             ),
             kb_chunks: gauge("nova_kb_chunks", "Chunks per knowledge base.", &["kb"]),
+            kb_index_version: gauge(
+                "nova_kb_index_version",
+                "The index version serving each knowledge base (nova index list).",
+                &["kb"],
+            ),
+            drift: {
+                let g = must(prometheus::GaugeVec::new(
+                    Opts::new(
+                        "nova_drift",
+                        "Query drift against the reference window, by signal: centroid_shift \
+                         (1 - cosine of mean query embeddings), low_score_share, zero_result_rate, \
+                         oov_rate (current value).",
+                    ),
+                    &["kb", "signal"],
+                ));
+                must(registry.register(Box::new(g.clone())));
+                g
+            },
+            drift_alerting: gauge(
+                "nova_drift_alerting",
+                "1 while a drift signal is past its threshold ([drift] in the configuration).",
+                &["kb", "signal"],
+            ),
+            ab_search_seconds: histogram(
+                "nova_ab_search_duration_seconds",
+                "Search latency per A/B arm while a test runs (its count: searches per arm).",
+                &["kb", "arm"],
+                LATENCY_BUCKETS.to_vec(),
+            ),
             cache: gauge(
                 "nova_query_cache_lookups",
                 "Query-embedding cache lookups since start, by result.",
@@ -198,6 +231,13 @@ impl Metrics {
         }
     }
 
+    /// Records a search served on an A/B arm.
+    pub fn ab_search(&self, kb: &str, arm: &str, seconds: f64) {
+        self.ab_search_seconds
+            .with_label_values(&[kb, arm])
+            .observe(seconds);
+    }
+
     /// Records one embedding call of `size` texts.
     pub fn embed_batch(&self, source: &str, size: usize, seconds: f64) {
         self.embed_batch_size
@@ -210,14 +250,36 @@ impl Metrics {
 
     /// Sets the per-KB gauges (called at scrape time) to exactly the KBs given, so a deleted KB's
     /// series disappear.
-    pub fn set_kbs(&self, kbs: &[(String, usize, usize)]) {
+    pub fn set_kbs(&self, kbs: &[nova_engine::KbInfo]) {
         self.kb_documents.reset();
         self.kb_chunks.reset();
-        for (kb, documents, chunks) in kbs {
+        self.kb_index_version.reset();
+        for kb in kbs {
+            let label = [kb.name.as_str()];
             self.kb_documents
-                .with_label_values(&[kb])
-                .set(*documents as i64);
-            self.kb_chunks.with_label_values(&[kb]).set(*chunks as i64);
+                .with_label_values(&label)
+                .set(kb.documents as i64);
+            self.kb_chunks
+                .with_label_values(&label)
+                .set(kb.chunks as i64);
+            self.kb_index_version
+                .with_label_values(&label)
+                .set(i64::from(kb.index_version));
+        }
+    }
+
+    /// Sets the drift gauges to exactly the reports given (a KB without a reference has none).
+    pub fn set_drift(&self, reports: &[nova_engine::DriftReport]) {
+        self.drift.reset();
+        self.drift_alerting.reset();
+        for r in reports {
+            for s in &r.signals {
+                let labels = [r.kb.as_str(), s.metric.as_str()];
+                self.drift.with_label_values(&labels).set(s.value);
+                self.drift_alerting
+                    .with_label_values(&labels)
+                    .set(i64::from(s.alert));
+            }
         }
     }
 

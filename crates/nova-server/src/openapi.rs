@@ -3,7 +3,7 @@
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
     analytics, answer, audit, chat, documents, embeddings, feedback, health, kbs, keys, me, search,
-    tasks, tickets,
+    tasks, tickets, versions,
 };
 use utoipa::OpenApi;
 
@@ -19,7 +19,9 @@ use utoipa::OpenApi;
         documents::add_documents, documents::get_document, documents::delete_document,
         documents::document_access,
         tasks::get_task, tasks::cancel_task, tasks::delete_task,
-        feedback::record_feedback, feedback::list_feedback, analytics::gaps,
+        feedback::record_feedback, feedback::list_feedback, analytics::gaps, analytics::drift,
+        versions::list_versions, versions::build_version, versions::switch_version,
+        versions::start_ab, versions::ab_report, versions::stop_ab,
         embeddings::create_embeddings,
         health::healthz, health::readyz, health::metrics,
         keys::create_key, keys::list_keys, keys::revoke_key, me::me,
@@ -35,6 +37,7 @@ use utoipa::OpenApi;
         (name = "openai", description = "OpenAI-compatible chat: the model `kb:<name>` answers from that knowledge base"),
         (name = "tickets", description = "Route new tickets and suggest solutions from resolved ones"),
         (name = "feedback", description = "Was a result helpful? What does the knowledge base answer badly?"),
+        (name = "index versions", description = "Index versions with lineage, blue-green rebuilds behind an eval gate, rollback, A/B tests with automatic rollback"),
         (name = "embeddings", description = "OpenAI-compatible embeddings"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "keys", description = "API keys (administrators) and the caller's own identity"),
@@ -293,6 +296,10 @@ const WRITES_FILES: &[&str] = &[
     "/v1/kbs/{kb}/documents",
     "/v1/kbs/{kb}/documents/{id}",
     "/v1/kbs/{kb}/feedback",
+    "/v1/kbs/{kb}/versions",
+    "/v1/kbs/{kb}/versions/switch",
+    "/v1/kbs/{kb}/ab",
+    "/v1/kbs/{kb}/ab/stop",
     "/v1/keys",
     "/v1/keys/{name}",
     "/v1/tasks/{id}",

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches and each returns an [`Outcome`].
 
+mod ab;
 mod ask;
 mod audit;
 mod bench_auth;
@@ -7,6 +8,7 @@ mod bench_embed;
 mod bench_generate;
 mod bench_http;
 mod bench_soak;
+mod drift;
 mod embed;
 mod eval;
 mod eval_answers;
@@ -27,8 +29,8 @@ mod transfer;
 mod troubleshoot;
 
 use crate::cli::{
-    AuditCommand, BenchCommand, Cli, Command, IndexCommand, KbCommand, KeysCommand, RunsCommand,
-    TicketsCommand,
+    AbCommand, AuditCommand, BenchCommand, Cli, Command, DriftCommand, IndexCommand, KbCommand,
+    KeysCommand, RunsCommand, TicketsCommand,
 };
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -116,6 +118,20 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Kbs => kb::list(&config, &engine(&config)?),
         Command::Gaps(args) => gaps::run(&config, &engine(&config)?, &args),
+        Command::Drift(DriftCommand::Report(args)) => {
+            drift::report(&config, &engine(&config)?, &args)
+        }
+        Command::Drift(DriftCommand::Baseline(args)) => {
+            drift::baseline(&config, &engine(&config)?, &args)
+        }
+        Command::Ab(cmd) => {
+            let engine = engine(&config)?;
+            match cmd {
+                AbCommand::Start(args) => ab::start(&config, &engine, &args),
+                AbCommand::Report(args) => ab::report(&config, &engine, &args),
+                AbCommand::Stop(args) => ab::stop(&config, &engine, &args),
+            }
+        }
         Command::Index(cmd) => {
             let engine = engine(&config)?;
             match cmd {
@@ -182,6 +198,7 @@ pub(crate) fn engine(config: &Config) -> Result<Engine> {
         privilege_tag: config.compliance.profile.privilege_tag(),
         min_free_bytes: config.data.min_free_bytes(),
         query_log: config.data.query_log,
+        drift: config.drift.settings(),
         ..EngineOptions::single_caller()
     };
     let engine = Engine::lazy(&config.data.dir, loader, opts)
@@ -230,6 +247,11 @@ pub(crate) fn kb_name(config: &Config, kb: Option<&str>) -> Result<KbName> {
     Ok(KbName::parse(kb.unwrap_or(&config.data.default_kb))?)
 }
 
+/// The configuration as TOML, secrets that may sit in it (a webhook URL's token) masked.
 fn toml_of(config: &Config) -> Result<String> {
-    toml::to_string_pretty(config).context("serializing the configuration")
+    let mut shown = config.clone();
+    if !shown.drift.webhook_url.is_empty() {
+        shown.drift.webhook_url = "<set: not shown>".into();
+    }
+    toml::to_string_pretty(&shown).context("serializing the configuration")
 }

@@ -73,6 +73,9 @@ pub fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
                 let _ = failed_tx.send(e);
             }
         });
+        if let Some(watch) = config.drift.watch() {
+            nova_server::drift::spawn(state.clone(), watch);
+        }
         let server = nova_server::serve(listener, state, nova_server::shutdown_signal());
         tokio::select! {
             served = server => served.context("serving HTTP")?,
@@ -142,6 +145,7 @@ fn load_engine(config: &Config, state: &AppState, audit: nova_engine::AuditSetti
         task_retention_days: config.data.task_retention_days,
         min_free_bytes: config.data.min_free_bytes(),
         query_log: config.data.query_log,
+        drift: config.drift.settings(),
         answers: config.generation.answer_options(),
         audit,
         redaction: config.redaction.settings(),

@@ -97,6 +97,7 @@ pub const DEFAULT_GATE_THRESHOLD: f64 = 0.01;
 
 /// What a build did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BuildReport {
     /// The new version's record (its gate verdict included).
     pub version: IndexVersion,

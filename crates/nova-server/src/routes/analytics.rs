@@ -9,13 +9,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::routing::get;
 use axum::{Json, Router};
-use nova_engine::{Gap, GapOptions};
+use nova_engine::{DriftReport, Gap, GapOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// The analytics routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/kbs/{kb}/analytics/gaps", get(gaps))
+    Router::new()
+        .route("/v1/kbs/{kb}/analytics/gaps", get(gaps))
+        .route("/v1/kbs/{kb}/analytics/drift", get(drift))
 }
 
 /// `GET /v1/kbs/{kb}/analytics/gaps` query.
@@ -79,4 +81,22 @@ pub async fn gaps(
     };
     let gaps = blocking(move || engine.gaps(&ctx, &kb, &opts)).await?;
     Ok(Json(GapReport { gaps }))
+}
+
+/// Query drift: the recent query stream (the last `[drift] window` searches) against the reference
+/// window — centroid shift of the query embeddings, low-score share, zero-result rate and BM25
+/// out-of-vocabulary rate, each against its threshold (editors and administrators of the KB). The
+/// reference is frozen from the first full window, or by `nova drift baseline`.
+#[utoipa::path(get, path = "/v1/kbs/{kb}/analytics/drift", tag = "feedback",
+    params(("kb" = String, Path, description = "Knowledge base name")),
+    responses((status = 200, description = "Success", body = DriftReport),
+        (status = 401, description = "No valid key", body = ErrorBody), (status = 403, description = "Not an editor of the knowledge base", body = ErrorBody),
+        (status = 404, description = "Knowledge base not found", body = ErrorBody)))]
+pub async fn drift(
+    Ready(engine): Ready,
+    Caller(ctx): Caller,
+    Path(kb): Path<String>,
+) -> Result<Json<DriftReport>, ApiError> {
+    let kb = kb_name(&kb)?;
+    Ok(Json(blocking(move || engine.drift(&ctx, &kb)).await?))
 }

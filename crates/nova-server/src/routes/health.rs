@@ -93,11 +93,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         let (hits, misses) = engine.cache_stats();
         state.metrics().set_cache(hits, misses);
         if let Ok(kbs) = blocking(move || engine.list(&RequestCtx::internal("metrics"))).await {
-            let sizes: Vec<_> = kbs
-                .into_iter()
-                .map(|kb| (kb.name, kb.documents, kb.chunks))
-                .collect();
-            state.metrics().set_kbs(&sizes);
+            state.metrics().set_kbs(&kbs);
         }
     }
     (

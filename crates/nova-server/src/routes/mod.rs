@@ -15,6 +15,7 @@ pub mod me;
 pub mod search;
 pub mod tasks;
 pub mod tickets;
+pub mod versions;
 
 use crate::error::ApiError;
 use nova_core::Code;

@@ -54,6 +54,11 @@ pub struct SearchResponse {
     pub mode: Mode,
     /// Server time for the search, embedding included, in milliseconds.
     pub took_ms: f64,
+    /// The index version that answered (`nova index list`).
+    pub index_version: u32,
+    /// The A/B arm the caller is on (`control` or `candidate`), while a test runs on this KB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arm: Option<nova_engine::Arm>,
     /// Documents, best first, each with its best passage and why it matched.
     pub results: Vec<DocHit>,
 }
@@ -89,12 +94,19 @@ pub async fn search(
     let opts = req.options(state.limits())?;
     let mode = opts.mode;
     let started = Instant::now();
-    let results = blocking(move || engine.search(&ctx, &kb, &req.query, &opts)).await?;
+    let name = kb.to_string();
+    let searched = blocking(move || engine.search_traced(&ctx, &kb, &req.query, &opts)).await?;
     let secs = started.elapsed().as_secs_f64();
+    let results = searched.hits;
     state.metrics().search(mode.as_str(), secs, results.len());
+    if let Some(arm) = searched.arm {
+        state.metrics().ab_search(&name, arm.as_str(), secs);
+    }
     Ok(Json(SearchResponse {
         mode,
         took_ms: secs * 1000.0,
+        index_version: searched.version,
+        arm: searched.arm,
         results,
     }))
 }
