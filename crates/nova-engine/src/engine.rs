@@ -1640,8 +1640,14 @@ impl Engine {
         Ok(self.model()?.embedder.token_counts(texts)?)
     }
 
-    /// Appends feedback to the knowledge base's `feedback.jsonl`, synced to disk before returning.
-    pub fn feedback(&self, ctx: &RequestCtx, name: &KbName, mut feedback: Feedback) -> Result<()> {
+    /// Appends feedback to the knowledge base's `feedback.jsonl`, synced to disk before returning; while
+    /// an A/B test runs, the rating counts for the rater's arm (returned).
+    pub fn feedback(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        mut feedback: Feedback,
+    ) -> Result<Option<crate::ab::Arm>> {
         ctx.principal.require(Role::Reader, Some(name))?;
         let kb = self.kb(name)?;
         crate::feedback::check(&feedback)?;
@@ -1662,7 +1668,7 @@ impl Engine {
         let _guard = self.feedback_lock.lock();
         self.prune_expired(&path, feedback.at)?;
         crate::feedback::append(&path, &feedback, self.keyring.as_deref())?;
-        self.record_rating(
+        let arm = self.record_rating(
             ctx,
             name,
             feedback.rating != crate::feedback::Rating::NotHelpful,
@@ -1670,7 +1676,8 @@ impl Engine {
         self.auditor.record(ctx, "feedback", Some(name), |e| {
             e.doc_ids([feedback.doc_id.as_str()])
                 .detail(serde_json::json!({"rating": feedback.rating}))
-        })
+        })?;
+        Ok(arm)
     }
 
     /// The tracking store, opened (and created) on first use.

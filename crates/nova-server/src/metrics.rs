@@ -30,6 +30,7 @@ pub struct Metrics {
     drift: prometheus::GaugeVec,
     drift_alerting: IntGaugeVec,
     ab_search_seconds: HistogramVec,
+    ab_ratings: IntCounterVec,
     cache: IntGaugeVec,
     in_flight: prometheus::IntGauge,
     gen_tokens: IntCounterVec,
@@ -132,6 +133,11 @@ impl Metrics {
                 "nova_drift_alerting",
                 "1 while a drift signal is past its threshold ([drift] in the configuration).",
                 &["kb", "signal"],
+            ),
+            ab_ratings: counter(
+                "nova_ab_ratings_total",
+                "Results rated per A/B arm while a test runs, by rating (helpful, not_helpful, resolved).",
+                &["kb", "arm", "rating"],
             ),
             ab_search_seconds: histogram(
                 "nova_ab_search_duration_seconds",
@@ -236,6 +242,16 @@ impl Metrics {
         self.ab_search_seconds
             .with_label_values(&[kb, arm])
             .observe(seconds);
+    }
+
+    /// Records a rating given on an A/B arm.
+    pub fn ab_rating(&self, kb: &str, arm: &str, rating: nova_engine::Rating) {
+        let rating = match rating {
+            nova_engine::Rating::Helpful => "helpful",
+            nova_engine::Rating::NotHelpful => "not_helpful",
+            nova_engine::Rating::Resolved => "resolved",
+        };
+        self.ab_ratings.with_label_values(&[kb, arm, rating]).inc();
     }
 
     /// Records one embedding call of `size` texts.

@@ -323,8 +323,26 @@ async fn versions_and_ab_tests_through_the_api() {
     let served = report["control"]["searches"].as_u64().unwrap()
         + report["candidate"]["searches"].as_u64().unwrap();
     assert_eq!(served, 80, "{report}");
+    // A rating counts for the rater's arm.
+    let hit = search(&app, "ops", "printer offline", Some("s-0")).await;
+    let r = app
+        .client
+        .post(app.url("/v1/kbs/ops/feedback"))
+        .header("x-session-id", "s-0")
+        .json(&json!({"query": "printer offline", "doc_id": hit["results"][0]["doc_id"], "rating": "helpful"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let arm = hit["arm"].as_str().unwrap();
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains(r#"nova_ab_search_duration_seconds_count{arm="candidate",kb="ops"}"#));
+    assert!(
+        metrics.contains(&format!(
+            r#"nova_ab_ratings_total{{arm="{arm}",kb="ops",rating="helpful"}} 1"#
+        )),
+        "{metrics}"
+    );
 
     // Promote the candidate, then roll back through the API.
     let r = app

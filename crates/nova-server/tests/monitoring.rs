@@ -9,7 +9,12 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 
-const DASHBOARDS: [&str; 2] = ["kb-nova-service", "kb-nova-search-quality"];
+const DASHBOARDS: [&str; 4] = [
+    "kb-nova-service",
+    "kb-nova-search-quality",
+    "kb-nova-ab",
+    "kb-nova-drift",
+];
 
 fn deploy(path: &str) -> PathBuf {
     root().join("deploy").join(path)
@@ -135,6 +140,7 @@ async fn every_metric_the_dashboards_and_alerts_use_is_exported() {
         "nova_embed_batch_duration_seconds",
         "nova_answers_total",
         "nova_kb_chunks",
+        "nova_kb_index_version",
         "nova_query_cache_lookups",
     ] {
         assert!(used.contains(name), "{name} is charted or alerted on");

@@ -279,14 +279,23 @@ impl Engine {
         }
     }
 
-    /// Counts a rating for the rater's arm.
-    pub(super) fn record_rating(&self, ctx: &RequestCtx, name: &KbName, helpful: bool) {
+    /// Counts a rating for the rater's arm; the arm, while a test runs.
+    pub(super) fn record_rating(
+        &self,
+        ctx: &RequestCtx,
+        name: &KbName,
+        helpful: bool,
+    ) -> Option<Arm> {
         match self.arm_for(ctx, name) {
             Ok(Some((live, arm))) => {
                 self.record_event(name, &live, Event::Feedback { arm, helpful });
+                Some(arm)
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(kb = %name, "A/B rating not counted: {e}"),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(kb = %name, "A/B rating not counted: {e}");
+                None
+            }
         }
     }
 

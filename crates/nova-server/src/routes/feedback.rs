@@ -6,7 +6,7 @@ use crate::extract::{kb_name, query, ApiJson, Caller, Ready};
 use crate::state::AppState;
 use crate::validate::{bounded, non_empty};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -93,6 +93,7 @@ pub struct FeedbackRecorded {
     request_body = FeedbackIn,
     responses((status = 201, description = "Created", body = FeedbackRecorded), (status = 404, description = "Knowledge base not found, or `doc_id` names no document the caller can see (`document_not_found`)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn record_feedback(
+    State(state): State<AppState>,
     Ready(engine): Ready,
     Caller(ctx): Caller,
     Path(kb): Path<String>,
@@ -110,7 +111,12 @@ pub async fn record_feedback(
         request_id: body.search_request_id,
         at: 0,
     };
-    blocking(move || engine.feedback(&ctx, &kb, feedback)).await?;
+    let rating = body.rating;
+    let name = kb.to_string();
+    let arm = blocking(move || engine.feedback(&ctx, &kb, feedback)).await?;
+    if let Some(arm) = arm {
+        state.metrics().ab_rating(&name, arm.as_str(), rating);
+    }
     Ok((
         StatusCode::CREATED,
         Json(FeedbackRecorded { recorded: true }),
