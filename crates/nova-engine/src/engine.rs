@@ -518,14 +518,25 @@ impl Engine {
     fn open_version(&self, physical: &KbName, lock: Arc<KbLock>) -> Result<Arc<KnowledgeBase>> {
         let meta = KbMeta::load(&self.layout.meta_file(physical))?;
         let store = self.backend.open(physical)?;
-        Ok(Arc::new(KnowledgeBase::new(
+        Ok(self.wrap(physical, store, meta, lock))
+    }
+
+    /// An open store of index version `physical` with its settings, as the engine keeps it.
+    fn wrap(
+        &self,
+        physical: &KbName,
+        store: Arc<dyn nova_store::Store>,
+        meta: KbMeta,
+        lock: Arc<KbLock>,
+    ) -> Arc<KnowledgeBase> {
+        Arc::new(KnowledgeBase::new(
             physical.clone(),
             self.layout.clone(),
             store,
             meta,
             lock,
             self.keyring.clone(),
-        )))
+        ))
     }
 
     /// Takes in a knowledge base another process created in a shared store (a Qdrant cluster): its
@@ -584,14 +595,7 @@ impl Engine {
         // is there.
         store.save_settings(&meta.to_json()?)?;
         meta.save(&self.layout.meta_file(name))?;
-        let kb = Arc::new(KnowledgeBase::new(
-            name.clone(),
-            self.layout.clone(),
-            store,
-            meta,
-            lock,
-            self.keyring.clone(),
-        ));
+        let kb = self.wrap(name, store, meta, lock);
         self.open.write().insert(name.clone(), kb.clone());
         Ok(kb)
     }

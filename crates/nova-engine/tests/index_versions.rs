@@ -87,6 +87,21 @@ fn open(data: &Path, model: Arc<dyn Embedder>) -> Engine {
     )
 }
 
+/// An engine over `data` whose KB `kb` holds the sample articles.
+fn sample(data: &Path, model: Arc<dyn Embedder>) -> (Engine, KbName, Vec<nova_ingest::Document>) {
+    let engine = open(data, model);
+    let kb = KbName::parse("kb").unwrap();
+    let docs = read_path(&root().join("examples/kb"), &ReadOptions::default()).docs;
+    let opts = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine
+        .ingest(&RequestCtx::local(), &kb, &docs, &opts)
+        .unwrap();
+    (engine, kb, docs)
+}
+
 /// Every golden query's ranking: (doc id, score) of each hit.
 fn rankings(engine: &Engine, kb: &KbName) -> Vec<Vec<(String, f64)>> {
     GOLDEN
@@ -112,15 +127,8 @@ fn ids(r: &[Vec<(String, f64)>]) -> Vec<Vec<String>> {
 fn rebuilds_are_gated_switched_rolled_back_and_tuned() {
     let dir = tempfile::tempdir().unwrap();
     let model = embedder();
-    let engine = open(dir.path(), model.clone());
+    let (engine, kb, docs) = sample(dir.path(), model.clone());
     let ctx = RequestCtx::local();
-    let kb = KbName::parse("kb").unwrap();
-    let docs = read_path(&root().join("examples/kb"), &ReadOptions::default()).docs;
-    let opts = IngestOptions {
-        create_missing: true,
-        ..IngestOptions::default()
-    };
-    engine.ingest(&ctx, &kb, &docs, &opts).unwrap();
 
     // Without a golden set there is nothing to gate on: refused with the way out.
     let err = engine
@@ -284,15 +292,8 @@ fn visit(engine: &Engine, kb: &KbName, user: usize, p: [f64; 2]) -> Option<nova_
 #[test]
 fn ab_tests_are_sticky_split_as_configured_and_roll_back_a_worse_arm() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = open(dir.path(), embedder());
+    let (engine, kb, _) = sample(dir.path(), embedder());
     let ctx = RequestCtx::local();
-    let kb = KbName::parse("kb").unwrap();
-    let docs = read_path(&root().join("examples/kb"), &ReadOptions::default()).docs;
-    let opts = IngestOptions {
-        create_missing: true,
-        ..IngestOptions::default()
-    };
-    engine.ingest(&ctx, &kb, &docs, &opts).unwrap();
     engine.attach_golden(&ctx, &kb, golden()).unwrap();
     let spec = BuildSpec {
         no_switch: true,

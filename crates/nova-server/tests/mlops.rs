@@ -144,6 +144,15 @@ fn signal<'a>(report: &'a Value, metric: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {metric} in {report}"))
 }
 
+/// The drift report of the `helpdesk` KB.
+async fn drift_of(app: &TestApp) -> Value {
+    app.get("/v1/kbs/helpdesk/analytics/drift")
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Waits for the watch to have looked at least twice more.
 async fn let_the_watch_look() {
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -176,12 +185,7 @@ async fn a_shifted_query_stream_raises_the_gauges_and_calls_the_webhook() {
         search(&app, "helpdesk", q, None).await;
     }
     let_the_watch_look().await;
-    let report: Value = app
-        .get("/v1/kbs/helpdesk/analytics/drift")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = drift_of(&app).await;
     assert_eq!(report["reference"]["figures"]["queries"], 20, "{report}");
 
     // More of the same kind of traffic: no alert, no webhook.
@@ -189,12 +193,7 @@ async fn a_shifted_query_stream_raises_the_gauges_and_calls_the_webhook() {
         search(&app, "helpdesk", q, None).await;
     }
     let_the_watch_look().await;
-    let report: Value = app
-        .get("/v1/kbs/helpdesk/analytics/drift")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = drift_of(&app).await;
     let shift = signal(&report, "centroid_shift");
     assert_eq!(shift["alert"], false, "{report}");
     assert!(
@@ -228,12 +227,7 @@ async fn a_shifted_query_stream_raises_the_gauges_and_calls_the_webhook() {
         text.contains("helpdesk") && text.contains("centroid shift"),
         "{text}"
     );
-    let report: Value = app
-        .get("/v1/kbs/helpdesk/analytics/drift")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = drift_of(&app).await;
     let shifted = signal(&report, "centroid_shift");
     eprintln!(
         "centroid shift: same traffic {}, other topics {}",

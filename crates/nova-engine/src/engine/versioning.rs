@@ -411,14 +411,7 @@ impl Engine {
             }
         };
         meta.save(&self.layout.meta_file(physical))?;
-        Ok(Arc::new(KnowledgeBase::new(
-            physical.clone(),
-            self.layout.clone(),
-            store,
-            meta,
-            lock,
-            self.keyring.clone(),
-        )))
+        Ok(self.wrap(physical, store, meta, lock))
     }
 
     /// Deletes an index version's store and folder (best effort: a leftover folder only keeps its
