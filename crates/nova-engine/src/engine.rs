@@ -290,11 +290,15 @@ fn check_keys(layout: &DataLayout, keyring: Option<&Keyring>) -> Result<()> {
         let Ok(name) = KbName::parse(&entry.file_name().to_string_lossy()) else {
             continue;
         };
-        let meta_file = layout.meta_file(&name);
-        if !meta_file.is_file() {
+        if !layout.meta_file(&name).is_file() {
             continue;
         }
-        let meta = KbMeta::load(&meta_file)?;
+        // What is read is the serving index version (versions kept beside it are re-sealed by rekey
+        // too; a retired one's settings no longer matter).
+        let serving = crate::versions::VersionFiles::new(layout, name.as_str())
+            .alias()?
+            .serving;
+        let meta = KbMeta::load(&layout.meta_file(&name.version(serving)))?;
         if let Some(refusal) = key_refusal(&name, &meta, keyring) {
             return Err(EngineError::Encryption(refusal));
         }
@@ -1381,7 +1385,11 @@ impl Engine {
         let kb = self.kb(name)?;
         let report = {
             let _writer = kb.writer.lock();
-            crate::rekey::rekey(&kb, &self.layout, keyring)?
+            let mut report = crate::rekey::rekey(&kb, &self.layout, keyring)?;
+            // The versions kept for rollback or an A/B test, and the golden set, are the KB's too: after
+            // the rotation the old key may go.
+            report.chunks += self.reseal_versions(&kb, keyring)?;
+            report
         };
         self.auditor.record(ctx, "kb.rekey", Some(name), |e| {
             e.detail(serde_json::json!({

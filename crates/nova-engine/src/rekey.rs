@@ -36,21 +36,7 @@ pub(crate) fn rekey(
         key_id: keyring.current_id().to_owned(),
         ..RekeyReport::default()
     };
-    // Every chunk, whoever may read it: the whole KB is re-sealed.
-    let points = kb
-        .store()
-        .scan(&Filter::all(), &AccessFilter::system(), None, false)?;
-    let mut batch = Vec::with_capacity(BATCH);
-    for p in points {
-        let payload = kb.payload(p.payload)?;
-        batch.push((p.id, payload.into_map(Some(keyring))?));
-        if batch.len() == BATCH {
-            report.chunks += batch.len();
-            kb.store().overwrite_payloads(std::mem::take(&mut batch))?;
-        }
-    }
-    report.chunks += batch.len();
-    kb.store().overwrite_payloads(batch)?;
+    report.chunks = reseal_chunks(kb, keyring)?;
     report.feedback = crate::feedback::rekey(&layout.feedback_file(kb.name()), keyring)?;
     // The query log's records count with the feedback: both are what users typed.
     report.feedback += crate::sealed_log::rekey::<crate::gaps::QueryRecord>(
@@ -61,6 +47,29 @@ pub(crate) fn rekey(
     report.routers = reseal_routers(&layout.routers_dir(kb.name()), keyring)?;
     kb.set_key_id(keyring.current_id())?;
     Ok(report)
+}
+
+/// Re-seals every chunk of one index (`kb`'s serving version, or another version kept for rollback or
+/// an A/B test) and records the key in its settings; returns how many chunks.
+pub(crate) fn reseal_chunks(kb: &KnowledgeBase, keyring: &Keyring) -> Result<usize> {
+    // Every chunk, whoever may read it: the whole index is re-sealed.
+    let points = kb
+        .store()
+        .scan(&Filter::all(), &AccessFilter::system(), None, false)?;
+    let mut n = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    for p in points {
+        let payload = kb.payload(p.payload)?;
+        batch.push((p.id, payload.into_map(Some(keyring))?));
+        if batch.len() == BATCH {
+            n += batch.len();
+            kb.store().overwrite_payloads(std::mem::take(&mut batch))?;
+        }
+    }
+    n += batch.len();
+    kb.store().overwrite_payloads(batch)?;
+    kb.set_key_id(keyring.current_id())?;
+    Ok(n)
 }
 
 /// Re-seals every saved router version under `dir` (`<label>/vN.json`).

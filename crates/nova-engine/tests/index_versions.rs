@@ -384,3 +384,54 @@ fn ab_tests_are_sticky_split_as_configured_and_roll_back_a_worse_arm() {
     );
     assert_eq!(engine.serving_version(&ctx, &kb).unwrap(), 1);
 }
+
+#[test]
+fn a_key_rotation_reseals_the_versions_kept_for_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let (old, new) = (keys.path().join("old.key"), keys.path().join("new.key"));
+    std::fs::write(&old, "11".repeat(32)).unwrap();
+    std::fs::write(&new, "22".repeat(32)).unwrap();
+    let model = embedder();
+    let with = |current: &Path, previous: Vec<PathBuf>| {
+        let opts = EngineOptions {
+            encryption: nova_engine::EncryptionSettings {
+                key_file: Some(current.to_path_buf()),
+                previous_key_files: previous,
+                ..nova_engine::EncryptionSettings::default()
+            },
+            ..EngineOptions::single_caller()
+        };
+        Engine::new(dir.path(), model.clone(), opts).unwrap()
+    };
+    let ctx = RequestCtx::local();
+    let kb = KbName::parse("kb").unwrap();
+    let engine = with(&old, Vec::new());
+    let docs = read_path(&root().join("examples/kb"), &ReadOptions::default()).docs;
+    let opts = IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    };
+    engine.ingest(&ctx, &kb, &docs, &opts).unwrap();
+    engine.attach_golden(&ctx, &kb, golden()).unwrap();
+    let built = engine
+        .build_version(&ctx, &kb, &BuildSpec::default(), &|_| {})
+        .unwrap();
+    assert!(built.switched);
+    let v2 = rankings(&engine, &kb);
+    drop(engine);
+
+    // Rotate: the new key current, the old one still readable; rekey; then the old key goes.
+    let engine = with(&new, vec![old.clone()]);
+    engine.rekey(&ctx, &kb).unwrap();
+    drop(engine);
+    let engine = with(&new, Vec::new());
+    assert_eq!(rankings(&engine, &kb), v2);
+    // Version 1, kept for rollback, and the golden set open under the new key alone.
+    assert_eq!(engine.switch_version(&ctx, &kb, None).unwrap(), (2, 1));
+    let hits = engine
+        .search(&ctx, &kb, GOLDEN[4].0, &SearchOptions::default())
+        .unwrap();
+    assert!(!hits[0].text.is_empty());
+    engine.tune_fusion(&ctx, &kb, &[]).unwrap();
+}

@@ -223,6 +223,12 @@ impl Engine {
         Ok(live)
     }
 
+    /// The candidate index a running A/B test of `name` holds open, when it is version `n`.
+    pub(super) fn ab_candidate(&self, name: &KbName, n: u32) -> Option<Arc<KnowledgeBase>> {
+        let live = self.experiments.read().get(name).cloned().flatten()?;
+        (live.candidate.version() == n).then(|| live.candidate.clone())
+    }
+
     /// The arm `ctx`'s user is on while `name` runs an experiment, and the index that arm searches.
     pub(super) fn arm_for(&self, ctx: &RequestCtx, name: &KbName) -> Result<OnArm> {
         let Some(live) = self.live(name)? else {

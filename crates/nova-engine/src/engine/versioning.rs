@@ -650,6 +650,38 @@ impl Engine {
         Ok(())
     }
 
+    /// Re-seals the chunks of `serving`'s other index versions that still have an index, and the golden
+    /// set, under `keyring`'s current key (`nova kb rekey`); the caller holds `serving`'s writer lock.
+    pub(super) fn reseal_versions(
+        &self,
+        serving: &KnowledgeBase,
+        keyring: &crate::cipher::Keyring,
+    ) -> Result<usize> {
+        let name = serving.name();
+        let golden = self.layout.golden_file(name);
+        if golden.is_file() {
+            let set: GoldenSet =
+                crate::files::read_sealed_json(&golden, Some(keyring), GOLDEN_CONTEXT)?;
+            crate::files::write_sealed_json(&golden, &set, Some(keyring), GOLDEN_CONTEXT)?;
+        }
+        let mut chunks = 0;
+        for v in VersionFiles::new(&self.layout, name.as_str()).records()? {
+            if v.version == serving.version()
+                || !matches!(v.state, VersionState::Standby | VersionState::Candidate)
+            {
+                continue;
+            }
+            // A version an A/B test has open is re-sealed through that handle (a store opens once).
+            let open = self.ab_candidate(name, v.version);
+            let kb = match open {
+                Some(kb) => kb,
+                None => self.open_version(&name.version(v.version), serving.lock())?,
+            };
+            chunks += crate::rekey::reseal_chunks(&kb, keyring)?;
+        }
+        Ok(chunks)
+    }
+
     /// Scores the serving version on the golden set with each of `fusions` ([`tune_grid`] when empty)
     /// and makes the best by nDCG@10 its default fusion (kept when none beats it). Administrators.
     pub fn tune_fusion(
