@@ -16,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/env.sh
 SHARED="${KB_NOVA_SHARED:-$ROOT/../shared}"
-FUSIONS="${FUSIONS:-rrf,convex:0.3,convex:0.4,convex:0.5,convex:0.6,convex:0.7,convex:0.8,zscore:0.3,zscore:0.4,zscore:0.5,zscore:0.6,zscore:0.7,zscore:0.8,dbsf:0.3,dbsf:0.4,dbsf:0.5,dbsf:0.6,dbsf:0.7,dbsf:0.8}"
+FUSIONS="${FUSIONS:-rrf,convex:0.3,convex:0.4,convex:0.5,convex:0.6,convex:0.7,convex:0.8,zscore:0.3,zscore:0.4,zscore:0.5,zscore:0.6,zscore:0.7,zscore:0.8,dbsf:0.3,dbsf:0.4,dbsf:0.5,dbsf:0.6,dbsf:0.7,dbsf:0.8,adaptive:0.5:0.1:4,adaptive:0.55:0.06:4,adaptive:0.55:0.1:4,adaptive:0.55:0.1:4.5,adaptive:0.55:0.2:4,adaptive:0.6:0.1:4,adaptive:0.6:0.2:3,adaptive:0.65:0.3:3}"
 SETS=("$@")
 [ ${#SETS[@]} -gt 0 ] || SETS=(scifact cranfield debian-sysadmin troubleshooting troubleshooting-paraphrased)
 PY="$(bash bench/setup-python.sh)"

@@ -1117,7 +1117,8 @@ pub enum IndexCommand {
     Rollback(IndexRollbackArgs),
     /// Pick hybrid search's fusion for the serving version by its golden-set nDCG@10.
     ///
-    /// Tries the current fusion, convex α = 0.0, 0.1, …, 1.0 and RRF (or the --fusion list); the best
+    /// Tries the current fusion, convex α = 0.0, 0.1, …, 1.0, RRF and the adaptive default (or the
+    /// --fusion list); the best
     /// becomes the version's default (a tie keeps the current one). Recorded as a run and in the lineage.
     Tune(IndexTuneArgs),
 }
@@ -1259,7 +1260,8 @@ pub struct IndexBuildArgs {
     /// Words repeated between the pieces of a split paragraph [default: the serving version's].
     #[arg(long, value_name = "N")]
     pub overlap_words: Option<usize>,
-    /// Hybrid fusion by default in the new version: rrf, rrf:K, convex:ALPHA, zscore:ALPHA, dbsf:ALPHA
+    /// Hybrid fusion by default in the new version: rrf, rrf:K, convex:ALPHA, zscore:ALPHA, dbsf:ALPHA,
+    /// adaptive:ALPHA:SLOPE:PIVOT
     /// [default: the serving version's].
     #[arg(long, value_name = "SPEC")]
     pub fusion: Option<String>,
@@ -1294,7 +1296,8 @@ pub struct IndexTuneArgs {
     /// Knowledge base [default: data.default_kb].
     #[arg(long)]
     pub kb: Option<String>,
-    /// Fusions to try, comma-separated [default: convex:0.0 … convex:1.0 by 0.1, and rrf].
+    /// Fusions to try, comma-separated [default: convex:0.0 … convex:1.0 by 0.1, rrf and
+    /// adaptive:0.55:0.1:4].
     #[arg(long, value_name = "SPEC", value_delimiter = ',')]
     pub fusion: Vec<String>,
     /// Print JSON.
@@ -1498,9 +1501,11 @@ pub struct EvalArgs {
     #[arg(long, value_delimiter = ',', default_value = "hybrid,dense,bm25")]
     pub modes: Vec<String>,
 
-    /// Hybrid fusion: rrf, rrf:K, convex (α = 0.5) or convex:ALPHA (weight of the dense scores)
-    /// [default: convex:0.6, as search uses]. Several, comma-separated, evaluate hybrid once per
-    /// fusion over the same retrieved candidates (a sweep: --fusion rrf,convex:0.3,convex:0.5).
+    /// Hybrid fusion: rrf, rrf:K, convex (α = 0.5) or convex:ALPHA (weight of the dense scores),
+    /// zscore:ALPHA, dbsf:ALPHA, or adaptive:ALPHA:SLOPE:PIVOT (z-score fusion whose dense weight
+    /// falls as BM25's best candidate stands out: α − SLOPE·(best/mean − PIVOT)) [default:
+    /// adaptive:0.55:0.1:4, as search uses]. Several, comma-separated, evaluate hybrid once per fusion over the same
+    /// retrieved candidates (a sweep: --fusion rrf,convex:0.3,adaptive:0.55:0.1:4).
     #[arg(long, value_name = "SPEC", value_delimiter = ',')]
     pub fusion: Vec<String>,
 

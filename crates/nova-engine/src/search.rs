@@ -239,6 +239,9 @@ pub(crate) fn search_with(
         } else {
             bm25
         };
+        // An adaptive fusion takes its weight from how well BM25 matched this query.
+        let scores: Vec<f64> = bm25.iter().map(|h| f64::from(h.score)).collect();
+        let fusion = fusion.for_query(&scores);
         let grouped = group(dense, bm25, opts, fusion);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
         let mut payloads = kb.store().get_many(&ids, access)?;

@@ -225,8 +225,8 @@ fn rebuilds_are_gated_switched_rolled_back_and_tuned() {
     let tuned = engine.tune_fusion(&ctx, &kb, &[]).unwrap();
     assert_eq!(
         tuned.record.tried.len(),
-        12,
-        "11 α (the current one among them) + RRF"
+        13,
+        "the current (adaptive) fusion, 11 convex α, RRF"
     );
     let best = tuned
         .record

@@ -120,13 +120,14 @@ pub struct TuneReport {
     pub record: TuneRecord,
 }
 
-/// Fusions `nova index tune` tries when not told: convex α from 0 to 1 by 0.1, and RRF.
+/// Fusions `nova index tune` tries when not told: convex α from 0 to 1 by 0.1, RRF, and the adaptive
+/// default.
 pub fn tune_grid() -> Vec<Fusion> {
     (0..=10)
         .map(|i| Fusion::Convex {
             alpha: f64::from(i) / 10.0,
         })
-        .chain([Fusion::Rrf { k: crate::RRF_K }])
+        .chain([Fusion::Rrf { k: crate::RRF_K }, Fusion::default()])
         .collect()
 }
 

@@ -68,7 +68,8 @@ pub struct BuildRequest {
     /// Words repeated between the pieces of a split paragraph (0–1000).
     #[schema(minimum = 0, maximum = 1000)]
     pub overlap_words: Option<usize>,
-    /// Hybrid fusion by default: `rrf`, `rrf:K`, `convex:ALPHA`, `zscore:ALPHA`, `dbsf:ALPHA`.
+    /// Hybrid fusion by default: `rrf`, `rrf:K`, `convex:ALPHA`, `zscore:ALPHA`, `dbsf:ALPHA`,
+    /// `adaptive:ALPHA:SLOPE:PIVOT`.
     pub fusion: Option<String>,
     /// How far below the serving version a golden-set metric may fall (0–1, default 0.01).
     #[schema(minimum = 0.0, maximum = 1.0)]
