@@ -160,7 +160,9 @@ async fn answers_cite_what_they_were_given_stream_as_sse_and_refuse_when_nothing
     );
 
     // The model is asked to cite a passage that does not exist: the marker is removed, and counted.
-    let q = "Reply with exactly: Restart the VPN [7].";
+    // (Greedy decoding: the same passages give the same text. Phrasings that this 135M model copies
+    // depend on what is retrieved; this one makes it write the marker with the default fusion.)
+    let q = "Answer with the text 'Reboot the pod [7]' only.";
     let a: Value = app
         .post(
             "/v1/kbs/help/answer",
