@@ -383,6 +383,18 @@ fn ab_tests_are_sticky_split_as_configured_and_roll_back_a_worse_arm() {
         "no arms after a rollback"
     );
     assert_eq!(engine.serving_version(&ctx, &kb).unwrap(), 1);
+
+    // The rolled-back candidate's index is still open in the test: switching to it reuses that.
+    assert_eq!(engine.switch_version(&ctx, &kb, Some(2)).unwrap(), (1, 2));
+    assert_eq!(engine.switch_version(&ctx, &kb, None).unwrap(), (2, 1));
+
+    // An experiment that cannot resume (its candidate's files removed by hand) leaves everyone on
+    // control instead of failing searches.
+    engine.start_experiment(&ctx, &kb, &ab(0.5)).unwrap();
+    drop(engine);
+    std::fs::remove_dir_all(dir.path().join("kbs/kb/versions/v2")).unwrap();
+    let engine = open(dir.path(), embedder());
+    assert!(visit(&engine, &kb, 7, [0.8, 0.4]).is_none());
 }
 
 #[test]

@@ -102,7 +102,14 @@ impl Engine {
                 spec.candidate
             )));
         }
-        let candidate = self.open_version(&name.version(spec.candidate), serving.lock())?;
+        // A rolled-back experiment on the same version still holds its index open (a store opens once).
+        let candidate = match self.ab_candidate(name, spec.candidate) {
+            Some(open) => open,
+            None => {
+                self.experiments.write().remove(name);
+                self.open_version(&name.version(spec.candidate), serving.lock())?
+            }
+        };
         let started_at = crate::tasks::now();
         // Unique among this KB's experiments: the id keys the event log and every assignment.
         let id = (0..)
@@ -205,19 +212,33 @@ impl Engine {
         if let Some(known) = self.experiments.read().get(name) {
             return Ok(known.clone());
         }
-        let live = match self.current_experiment(name)? {
-            Some(exp) if exp.state == ExperimentState::Running => {
+        let live = match self.current_experiment(name) {
+            Ok(Some(exp)) if exp.state == ExperimentState::Running => {
                 let serving = self.kb(name)?;
-                let candidate = self.open_version(&name.version(exp.candidate), serving.lock())?;
                 let log = events_file(&self.layout, name, &exp.id);
-                Some(Arc::new(Live {
-                    tally: Mutex::new(Tally::load(&log)?),
-                    log,
-                    exp: Mutex::new(exp),
-                    candidate,
-                }))
+                let opened = self
+                    .open_version(&name.version(exp.candidate), serving.lock())
+                    .and_then(|candidate| Ok((candidate, Tally::load(&log)?)));
+                match opened {
+                    Ok((candidate, tally)) => Some(Arc::new(Live {
+                        tally: Mutex::new(tally),
+                        log,
+                        exp: Mutex::new(exp),
+                        candidate,
+                    })),
+                    // Searches must not fail for an experiment that cannot run (its candidate dropped
+                    // by hand, an unreadable log): everyone stays on the serving version.
+                    Err(e) => {
+                        tracing::warn!(kb = %name, experiment = %exp.id, "A/B test not resumed, all traffic on control: {e}");
+                        None
+                    }
+                }
             }
-            _ => None,
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(kb = %name, "A/B test file unreadable, all traffic on control: {e}");
+                None
+            }
         };
         self.experiments.write().insert(name.clone(), live.clone());
         Ok(live)

@@ -602,7 +602,11 @@ impl Engine {
                 }
             )));
         }
-        let target = self.open_version(&name.version(to), serving.lock())?;
+        // An A/B test may hold that version open already (a store opens once).
+        let target = match self.ab_candidate(name, to) {
+            Some(open) => open,
+            None => self.open_version(&name.version(to), serving.lock())?,
+        };
         self.switch_locked(name, &serving, target)?;
         self.auditor.record(ctx, "index.switch", Some(name), |e| {
             e.detail(serde_json::json!({"from": from, "to": to}))
