@@ -185,6 +185,10 @@ pub(crate) fn unpack(input: &mut dyn Read, staging: &Path) -> Result<SnapshotInf
             },
         );
     }
+    // The tar reader stops at the end-of-archive marker, before gzip's trailer: reading the stream to
+    // its end checks the CRC, so damage in the archive's padding is refused like damage anywhere else.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())
+        .map_err(|e| bad(format!("truncated or damaged archive: {e}")))?;
     for (rel, want) in &info.files {
         match seen.get(rel) {
             None => return Err(bad(format!("`{rel}` is missing (a truncated archive?)"))),
@@ -241,10 +245,11 @@ mod tests {
             err.to_string().contains("not a usable KB snapshot"),
             "{err}"
         );
-        // A flipped byte of the compressed stream is caught by deflate or by gzip's CRC, depending
-        // on where it lands (the tar headers carry file times, so the bytes differ per run).
+        // A damaged gzip checksum is caught by reading the stream to its end. (A byte flipped inside
+        // the deflate stream can land in bits the decoder ignores — the same files come out, so
+        // nothing can tell — and the tar headers carry times, so where it landed varied per run.)
         let mut damaged = archive.clone();
-        let at = damaged.len() / 2;
+        let at = damaged.len() - 8; // gzip's trailer: CRC-32, then the length
         damaged[at] ^= 0xff;
         let err = unpack(&mut damaged.as_slice(), &out.path().join("b")).expect_err("damaged");
         assert!(
