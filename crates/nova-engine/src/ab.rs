@@ -19,7 +19,7 @@
 use crate::error::{EngineError, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::collections::VecDeque;
 use std::path::Path;
 
 /// Which side of an experiment a request is on.
@@ -163,7 +163,7 @@ pub(crate) enum Event {
 pub(crate) struct ArmStats {
     searches: u64,
     errors: u64,
-    latencies: Vec<f64>,
+    latencies: VecDeque<f64>,
     feedback: u64,
     helpful: u64,
 }
@@ -178,9 +178,9 @@ impl ArmStats {
                 self.searches += 1;
                 if ok {
                     if self.latencies.len() == LATENCY_WINDOW {
-                        self.latencies.remove(0);
+                        self.latencies.pop_front();
                     }
-                    self.latencies.push(ms);
+                    self.latencies.push_back(ms);
                 } else {
                     self.errors += 1;
                 }
@@ -232,20 +232,13 @@ impl Tally {
     }
 }
 
-/// Appends an event to the log (analytics: not synced; a crash loses at most the last few).
-pub(crate) fn append(path: &Path, event: &Event) -> Result<()> {
-    let mut line = serde_json::to_vec(event).map_err(|source| EngineError::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    line.push(b'\n');
-    let mut file = fs_err::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(crate::files::io(path))?;
-    file.write_all(&line).map_err(crate::files::io(path))
-}
+/// The event log holds no user text: nothing sealed; not synced (analytics: a crash loses at most the
+/// last few events).
+pub(crate) const EVENTS: crate::sealed_log::LogKind = crate::sealed_log::LogKind {
+    typed_by_user: |_| false,
+    context: "ab-events",
+    durable: false,
+};
 
 /// One arm's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -343,7 +336,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn arm_report(arm: Arm, version: u32, s: &ArmStats) -> ArmReport {
-    let mut lat = s.latencies.clone();
+    let mut lat: Vec<f64> = s.latencies.iter().copied().collect();
     lat.sort_by(f64::total_cmp);
     ArmReport {
         arm,
@@ -468,8 +461,13 @@ pub(crate) fn report(exp: &Experiment, tally: &Tally) -> AbReport {
     });
     let slower = candidate.latency_p95_ms > control.latency_p95_ms * (1.0 + g.latency_margin);
     let enough_latencies = !cand.latencies.is_empty() && !ctrl.latencies.is_empty();
-    let p = (enough_searches && enough_latencies)
-        .then(|| mann_whitney_greater(&cand.latencies, &ctrl.latencies));
+    let p = (enough_searches && enough_latencies).then(|| {
+        let (c, k): (Vec<f64>, Vec<f64>) = (
+            cand.latencies.iter().copied().collect(),
+            ctrl.latencies.iter().copied().collect(),
+        );
+        mann_whitney_greater(&c, &k)
+    });
     tests.push(GuardTest {
         metric: "latency_p95".into(),
         test: format!(

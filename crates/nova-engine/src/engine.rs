@@ -1110,25 +1110,29 @@ impl Engine {
         )?;
         self.log_privileged(ctx, "search", name, hits.iter().map(shown))?;
         let best = hits.first().and_then(|h| h.dense.as_ref()).map(|d| d.score);
-        self.log_query(kb, name, query, hits.len(), best, false);
-        self.observe(
-            kb,
-            name,
-            query,
-            dense.as_deref().map(Vec::as_slice),
-            best,
-            hits.len(),
-        );
+        if self.opts.query_log || self.opts.drift.enabled {
+            // What may be kept of the query (redacted when the KB redacts), made once for both.
+            let kept = self.scrubbed(kb, query);
+            self.log_query(kb, name, &kept, hits.len(), best, false);
+            self.observe(
+                name,
+                &kept,
+                dense.as_deref().map(Vec::as_slice),
+                best,
+                hits.len(),
+            );
+        }
         Ok(hits)
     }
 
     /// Appends a search (or a refused answer) to the KB's query log (best effort: a request never fails
     /// for it; a failing log is reported at most once a minute).
+    /// `kept` is the query as it may be kept ([`Self::scrubbed`]).
     fn log_query(
         &self,
         kb: &KnowledgeBase,
         name: &KbName,
-        query: &str,
+        kept: &str,
         hits: usize,
         best: Option<f32>,
         refused: bool,
@@ -1138,7 +1142,7 @@ impl Engine {
         }
         let record = crate::gaps::QueryRecord {
             at: crate::tasks::now(),
-            query: self.scrubbed(kb, query).into_owned(),
+            query: kept.to_owned(),
             hits,
             best,
             refused,
@@ -1276,7 +1280,7 @@ impl Engine {
         )?;
         if answer.refused {
             let kb = self.kb(name)?;
-            self.log_query(&kb, name, question, 0, None, true);
+            self.log_query(&kb, name, &self.scrubbed(&kb, question), 0, None, true);
         }
         Ok(answer)
     }

@@ -137,6 +137,26 @@ fn rebuilds_are_gated_switched_rolled_back_and_tuned() {
     assert!(err.to_string().contains("attach-eval"), "{err}");
     let attached = engine.attach_golden(&ctx, &kb, golden()).unwrap();
     assert_eq!(attached.queries, 7);
+    // Settings a build cannot use are refused before anything is written, whichever door sent them.
+    for (bad, says) in [
+        (
+            BuildSpec {
+                chunk_words: Some(3),
+                ..BuildSpec::default()
+            },
+            "at least 8 words",
+        ),
+        (
+            BuildSpec {
+                threshold: Some(2.0),
+                ..BuildSpec::default()
+            },
+            "between 0 and 1",
+        ),
+    ] {
+        let err = engine.build_version(&ctx, &kb, &bad, &|_| {}).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
 
     let v1 = rankings(&engine, &kb);
     let listed = engine.versions(&ctx, &kb).unwrap();

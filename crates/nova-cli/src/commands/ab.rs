@@ -3,7 +3,7 @@
 use super::{kb_name, Outcome};
 use crate::cli::{AbReportArgs, AbStartArgs, AbStopArgs};
 use crate::config::Config;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use nova_engine::{AbSpec, ArmReport, Engine, Guardrails, RequestCtx};
 
 pub fn start(config: &Config, engine: &Engine, args: &AbStartArgs) -> Result<Outcome> {
@@ -20,11 +20,7 @@ pub fn start(config: &Config, engine: &Engine, args: &AbStartArgs) -> Result<Out
     let spec = AbSpec {
         candidate: args.candidate,
         share: args.share,
-        fusion: args
-            .fusion
-            .as_deref()
-            .map(|f| f.parse().map_err(|e: String| anyhow!(e)))
-            .transpose()?,
+        fusion: args.fusion.as_deref().map(super::fusion).transpose()?,
         guardrails: Guardrails {
             min_searches: args.min_searches,
             min_feedback: args.min_feedback,

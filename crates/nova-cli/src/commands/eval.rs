@@ -7,9 +7,7 @@ use super::Outcome;
 use crate::cli::EvalArgs;
 use crate::config::Config;
 use anyhow::{anyhow, Context, Result};
-use nova_engine::{
-    BeirSet, Engine, Fusion, IngestOptions, KbName, Mode, RequestCtx, SearchOptions,
-};
+use nova_engine::{BeirSet, Engine, IngestOptions, KbName, Mode, RequestCtx, SearchOptions};
 use std::path::Path;
 use std::time::Instant;
 
@@ -86,7 +84,7 @@ pub fn run(config: &Config, engine: &Engine, args: &EvalArgs) -> Result<Outcome>
     let fusions = args
         .fusion
         .iter()
-        .map(|spec| spec.parse::<Fusion>().map_err(|e| anyhow!(e)))
+        .map(|spec| super::fusion(spec))
         .collect::<Result<Vec<_>>>()?;
     let base = SearchOptions {
         fusion: fusions.first().copied(),

@@ -8,10 +8,9 @@ use crate::cli::{
     KbAttachEvalArgs,
 };
 use crate::config::Config;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use nova_engine::{
-    BeirSet, BuildSpec, Chunking, Engine, Fusion, GateRecord, GoldenSet, IndexVersion, KbName,
-    RequestCtx,
+    BeirSet, BuildSpec, Engine, GateRecord, GoldenSet, IndexVersion, KbName, RequestCtx,
 };
 
 pub fn attach_eval(engine: &Engine, args: &KbAttachEvalArgs) -> Result<Outcome> {
@@ -115,41 +114,19 @@ pub fn diff(config: &Config, engine: &Engine, args: &IndexDiffArgs) -> Result<Ou
     Ok(Outcome::Done)
 }
 
-fn parse_fusion(spec: &str) -> Result<Fusion> {
-    spec.parse().map_err(|e: String| anyhow!(e))
-}
-
 pub fn build(config: &Config, engine: &Engine, args: &IndexBuildArgs) -> Result<Outcome> {
     let name = kb_name(config, args.kb.as_deref())?;
     let ctx = RequestCtx::local();
-    if !(0.0..=1.0).contains(&args.threshold) {
-        bail!(
-            "--threshold must be between 0 and 1, got {}",
-            args.threshold
-        );
-    }
-    let serving = engine.version(&ctx, &name, engine.serving_version(&ctx, &name)?)?;
-    let chunking = match (args.chunk_words, args.overlap_words) {
-        (None, None) => None,
-        (words, overlap) => {
-            let c = Chunking {
-                target_words: words.unwrap_or(serving.chunking.target_words),
-                overlap_words: overlap.unwrap_or(serving.chunking.overlap_words),
-            };
-            if c.target_words < 8 {
-                bail!("--chunk-words must be at least 8, got {}", c.target_words);
-            }
-            Some(c)
-        }
-    };
     let spec = BuildSpec {
-        chunking,
-        fusion: args.fusion.as_deref().map(parse_fusion).transpose()?,
+        chunk_words: args.chunk_words,
+        overlap_words: args.overlap_words,
+        fusion: args.fusion.as_deref().map(super::fusion).transpose()?,
         threshold: Some(args.threshold),
         no_switch: args.no_switch,
         note: args.note.clone(),
     };
-    let progress = bar(serving.documents, "building", "docs");
+    let documents = engine.info(&ctx, &name)?.documents;
+    let progress = bar(documents, "building", "docs");
     let on_commit = |p: nova_engine::IngestProgress| progress.set_position(p.docs_done as u64);
     let report = engine.build_version(&ctx, &name, &spec, &on_commit)?;
     progress.finish_and_clear();
@@ -224,7 +201,7 @@ pub fn tune(config: &Config, engine: &Engine, args: &IndexTuneArgs) -> Result<Ou
     let fusions = args
         .fusion
         .iter()
-        .map(|f| parse_fusion(f))
+        .map(|f| super::fusion(f))
         .collect::<Result<Vec<_>>>()?;
     let report = engine.tune_fusion(&RequestCtx::local(), &name, &fusions)?;
     if args.json {

@@ -242,6 +242,11 @@ pub(crate) fn write_whole<T>(
     Ok(value)
 }
 
+/// A `--fusion` spec (`rrf`, `convex:0.6`, `adaptive:0.55:0.1:4`, …), or the parser's reason.
+pub(crate) fn fusion(spec: &str) -> Result<nova_engine::Fusion> {
+    spec.parse().map_err(|e: String| anyhow::anyhow!(e))
+}
+
 /// `--kb`, or the configured default.
 pub(crate) fn kb_name(config: &Config, kb: Option<&str>) -> Result<KbName> {
     Ok(KbName::parse(kb.unwrap_or(&config.data.default_kb))?)

@@ -6,12 +6,12 @@ use super::*;
 use crate::drift::{figures, signals, DriftReference, DriftReport, Observed};
 
 impl Engine {
-    /// Adds a search to `name`'s drift window (when drift watching is on).
+    /// Adds a search to `name`'s drift window (when drift watching is on); `kept` is the query as it
+    /// may be kept ([`Self::scrubbed`]).
     pub(super) fn observe(
         &self,
-        kb: &KnowledgeBase,
         name: &KbName,
-        query: &str,
+        kept: &str,
         embedding: Option<&[f32]>,
         best: Option<f32>,
         hits: usize,
@@ -24,7 +24,7 @@ impl Engine {
             embedding: embedding.map(<[f32]>::to_vec),
             best,
             hits,
-            text: self.scrubbed(kb, query).into_owned(),
+            text: kept.to_owned(),
         };
         self.drift
             .lock()

@@ -266,23 +266,25 @@ impl Engine {
     }
 
     /// The index a search of `name` by `ctx` goes to, the options it runs with and its arm.
-    pub(super) fn routed(
+    pub(super) fn routed<'o>(
         &self,
         ctx: &RequestCtx,
         name: &KbName,
-        opts: &SearchOptions,
-    ) -> Result<(Arc<KnowledgeBase>, SearchOptions, OnArm)> {
+        opts: &'o SearchOptions,
+    ) -> Result<(Arc<KnowledgeBase>, Cow<'o, SearchOptions>, OnArm)> {
         let arm = self.arm_for(ctx, name)?;
-        let mut opts = opts.clone();
+        let mut opts = Cow::Borrowed(opts);
         let kb = match &arm {
             Some((live, Arm::Candidate)) => {
-                if opts.fusion.is_none() {
-                    opts.fusion = live
-                        .exp
-                        .lock()
-                        .fusion
-                        .as_deref()
-                        .and_then(|f| f.parse().ok());
+                // The arm's fusion, when it tests one and the request named none (the only copy made).
+                let fusion = live
+                    .exp
+                    .lock()
+                    .fusion
+                    .as_deref()
+                    .and_then(|f| f.parse().ok());
+                if opts.fusion.is_none() && fusion.is_some() {
+                    opts.to_mut().fusion = fusion;
                 }
                 live.candidate.clone()
             }
@@ -328,12 +330,13 @@ impl Engine {
 
     /// Logs and counts an event; at each look, rolls the candidate back when a guardrail fires.
     fn record_event(&self, name: &KbName, live: &Live, event: Event) {
-        if let Err(e) = ab::append(&live.log, &event) {
-            tracing::warn!(kb = %name, "A/B event not logged: {e}");
-        }
         let every = live.exp.lock().guardrails.check_every;
         let report = {
             let mut tally = live.tally.lock();
+            // Under the tally's lock: one appender at a time keeps the log's lines whole.
+            if let Err(e) = crate::sealed_log::append(&live.log, &event, None, &ab::EVENTS) {
+                tracing::warn!(kb = %name, "A/B event not logged: {e}");
+            }
             if !tally.add(&event, every) {
                 return;
             }

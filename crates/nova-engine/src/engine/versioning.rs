@@ -80,8 +80,10 @@ pub struct GoldenReport {
 /// What `nova index build` asks for; unset fields keep the serving version's settings.
 #[derive(Debug, Clone, Default)]
 pub struct BuildSpec {
-    /// Chunker settings.
-    pub chunking: Option<Chunking>,
+    /// Words per chunk (at least 8).
+    pub chunk_words: Option<usize>,
+    /// Words repeated between the pieces of a split paragraph.
+    pub overlap_words: Option<usize>,
     /// Hybrid search's default fusion.
     pub fusion: Option<Fusion>,
     /// How far below the serving version a golden-set metric may fall (0.01 by default).
@@ -236,12 +238,18 @@ impl Engine {
         a: u32,
         b: u32,
     ) -> Result<VersionDiff> {
-        let va = self.version(ctx, name, a)?;
-        let vb = self.version(ctx, name, b)?;
+        let versions = self.versions(ctx, name)?;
+        let find = |n: u32| {
+            versions
+                .iter()
+                .find(|v| v.version == n)
+                .ok_or_else(|| no_such_version(name.as_str(), n))
+        };
+        let (va, vb) = (find(a)?, find(b)?);
         let files = VersionFiles::new(&self.layout, name.as_str());
         Ok(crate::versions::diff(
-            &va,
-            &vb,
+            va,
+            vb,
             &files.sources(a)?,
             &files.sources(b)?,
         ))
@@ -320,7 +328,24 @@ impl Engine {
         progress: &(dyn Fn(IngestProgress) + Sync),
     ) -> Result<BuildReport> {
         ctx.principal.require(Role::Admin, Some(name))?;
+        let threshold = spec.threshold.unwrap_or(DEFAULT_GATE_THRESHOLD);
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(EngineError::Invalid(format!(
+                "the gate's `threshold` must be between 0 and 1, got {threshold}"
+            )));
+        }
         let serving = self.kb(name)?;
+        let current = serving.chunking();
+        let chunking = Chunking {
+            target_words: spec.chunk_words.unwrap_or(current.target_words),
+            overlap_words: spec.overlap_words.unwrap_or(current.overlap_words),
+        };
+        if chunking.target_words < 8 {
+            return Err(EngineError::Invalid(format!(
+                "chunks must be at least 8 words (`chunk_words`), got {}",
+                chunking.target_words
+            )));
+        }
         let golden = self.golden(&serving)?;
         let model = self.model()?;
         if model.embedder.model_id() != serving.meta().model {
@@ -340,14 +365,14 @@ impl Engine {
             model: model.embedder.model_id().to_owned(),
             redact_pii: serving.redacts_pii(),
             key_id: self.keyring.as_ref().map(|k| k.current_id().to_owned()),
-            chunking: Some(spec.chunking.unwrap_or_else(|| serving.chunking())),
+            chunking: Some(chunking),
             fusion: spec
                 .fusion
                 .or_else(|| serving.fusion())
                 .map(|f| f.to_string()),
         };
         let candidate = self.create_version(&physical, meta, serving.lock())?;
-        let built = self.fill_and_gate(&serving, &candidate, &golden, spec, progress);
+        let built = self.fill_and_gate(&serving, &candidate, &golden, threshold, progress);
         let (sources, gate) = match built {
             Ok(done) => done,
             Err(e) => {
@@ -436,7 +461,7 @@ impl Engine {
         serving: &KnowledgeBase,
         candidate: &KnowledgeBase,
         golden: &GoldenSet,
-        spec: &BuildSpec,
+        threshold: f64,
         progress: &(dyn Fn(IngestProgress) + Sync),
     ) -> Result<(Sources, GateRecord)> {
         let sources = self.source_set(serving)?;
@@ -459,7 +484,6 @@ impl Engine {
             Some(&sources),
         )?;
         candidate.optimize()?;
-        let threshold = spec.threshold.unwrap_or(DEFAULT_GATE_THRESHOLD);
         let vectors = self.golden_vectors(golden)?;
         let before = self.golden_metrics(serving, golden, &vectors, None)?;
         let after = self.golden_metrics(candidate, golden, &vectors, None)?;
@@ -556,13 +580,21 @@ impl Engine {
                 run.metrics.insert(format!("{side}.{k}"), v);
             }
         }
-        match self.run_store().and_then(|s| Ok(s.record(&run)?)) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                tracing::warn!(kb = %name, "the gate's evaluation run was not recorded: {e}");
-                None
-            }
-        }
+        self.record_run_quietly(name, &run, "the gate's evaluation")
+    }
+
+    /// Records one of the engine's own runs (a gate, a tuning) in the tracking store: its number, or
+    /// `None` after a warning — a tracking store that cannot be written never fails the build or tuning.
+    fn record_run_quietly(
+        &self,
+        name: &KbName,
+        run: &nova_track::NewRun,
+        what: &str,
+    ) -> Option<i64> {
+        self.run_store()
+            .and_then(|s| Ok(s.record(run)?))
+            .map_err(|e| tracing::warn!(kb = %name, "{what} run was not recorded: {e}"))
+            .ok()
     }
 
     /// Switches `name` to another version: `to`, or the one that served before (rollback). At once:
@@ -767,10 +799,7 @@ impl Engine {
             run.metrics
                 .insert(format!("hybrid-{fusion}.ndcg_at_10"), *ndcg);
         }
-        self.run_store()
-            .and_then(|s| Ok(s.record(&run)?))
-            .map_err(|e| tracing::warn!(kb = %name, "the tuning run was not recorded: {e}"))
-            .ok()
+        self.record_run_quietly(name, &run, "the tuning")
     }
 }
 

@@ -10,8 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use nova_engine::{
-    AbReport, AbSpec, BuildReport, BuildSpec, Chunking, Experiment, Fusion, Guardrails,
-    IndexVersion,
+    AbReport, AbSpec, BuildReport, BuildSpec, Experiment, Fusion, Guardrails, IndexVersion,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -91,43 +90,26 @@ fn fusion(spec: Option<&str>) -> Result<Option<Fusion>, ApiError> {
 }
 
 impl BuildRequest {
-    fn spec(&self, serving: Chunking) -> Result<BuildSpec, ApiError> {
-        let chunking = match (self.chunk_words, self.overlap_words) {
-            (None, None) => None,
-            (words, overlap) => Some(Chunking {
-                target_words: words.unwrap_or(serving.target_words),
-                overlap_words: overlap.unwrap_or(serving.overlap_words),
-            }),
-        };
-        if let Some(c) = chunking {
-            if !(8..=2000).contains(&c.target_words) {
-                return Err(ApiError::invalid(format!(
-                    "`chunk_words` must be between 8 and 2000, got {}",
-                    c.target_words
-                )));
-            }
-            if c.overlap_words > 1000 {
-                return Err(ApiError::invalid(format!(
-                    "`overlap_words` must be at most 1000, got {}",
-                    c.overlap_words
-                )));
-            }
-        }
-        let threshold = self
-            .threshold
-            .unwrap_or(nova_engine::DEFAULT_GATE_THRESHOLD);
-        if !(0.0..=1.0).contains(&threshold) {
+    /// The request's bounds (the contract's); the engine checks what a build needs of the result.
+    fn spec(&self) -> Result<BuildSpec, ApiError> {
+        if let Some(words) = self.chunk_words.filter(|w| !(8..=2000).contains(w)) {
             return Err(ApiError::invalid(format!(
-                "`threshold` must be between 0 and 1, got {threshold}"
+                "`chunk_words` must be between 8 and 2000, got {words}"
+            )));
+        }
+        if let Some(overlap) = self.overlap_words.filter(|o| *o > 1000) {
+            return Err(ApiError::invalid(format!(
+                "`overlap_words` must be at most 1000, got {overlap}"
             )));
         }
         if self.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
             return Err(ApiError::invalid("`note` is longer than 500 characters"));
         }
         Ok(BuildSpec {
-            chunking,
+            chunk_words: self.chunk_words,
+            overlap_words: self.overlap_words,
             fusion: fusion(self.fusion.as_deref())?,
-            threshold: Some(threshold),
+            threshold: self.threshold,
             no_switch: self.no_switch,
             note: self.note.clone(),
         })
@@ -153,9 +135,7 @@ pub async fn build_version(
     ApiJson(body): ApiJson<BuildRequest>,
 ) -> Result<Json<BuildReport>, ApiError> {
     let kb = kb_name(&kb)?;
-    let (e, c, k) = (engine.clone(), ctx.clone(), kb.clone());
-    let serving = blocking(move || e.version(&c, &k, e.serving_version(&c, &k)?)).await?;
-    let spec = body.spec(serving.chunking)?;
+    let spec = body.spec()?;
     let report = blocking(move || engine.build_version(&ctx, &kb, &spec, &|_| {})).await?;
     Ok(Json(report))
 }
