@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
-use nova_embed::{BatchOptions, ModelSource};
+use nova_embed::{BatchOptions, ModelSource, Precision, SentenceEmbedder};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -541,6 +541,8 @@ pub struct ModelConfig {
     pub max_batch_tokens: usize,
     /// Inference threads; 0 = all cores.
     pub threads: usize,
+    /// Arithmetic of the dense layers: `fp32` (equal to sentence-transformers) or `int8`.
+    pub precision: Precision,
 }
 
 impl Config {
@@ -706,6 +708,18 @@ impl ModelConfig {
     /// Where to load the model from.
     pub fn source(&self) -> ModelSource {
         ModelSource::parse(&self.path)
+    }
+
+    /// Loads the model in the configured precision (int8 weights are quantised once, here).
+    pub fn load_embedder(&self) -> nova_embed::Result<SentenceEmbedder> {
+        self.load_embedder_in(self.precision)
+    }
+
+    /// Loads the model in `precision`, whatever the configuration says (benchmarks compare both).
+    pub fn load_embedder_in(&self, precision: Precision) -> nova_embed::Result<SentenceEmbedder> {
+        let source = self.source();
+        tracing::info!(%source, %precision, "loading embedding model");
+        SentenceEmbedder::load(&source, self.batch())?.with_precision(precision)
     }
 
     /// Batching limits for the embedder.

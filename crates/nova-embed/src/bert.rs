@@ -5,6 +5,7 @@
 //! wherever the maths allows.
 
 use crate::error::{EmbedError, Result};
+use crate::int8::{Int8Kernel, Precision, QuantLinear};
 use crate::kernels::{gelu_erf, masked_softmax};
 use crate::matmul::{linear, matmul};
 use crate::model_dir::{BertConfig, ModelDir};
@@ -17,11 +18,29 @@ use std::path::{Path, PathBuf};
 struct Dense {
     weight_t: Tensor,
     bias: Vec<f32>,
+    /// The same weights in int8, when the model runs in [`Precision::Int8`].
+    int8: Option<QuantLinear>,
 }
 
 impl Dense {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        linear(x, &self.weight_t, &self.bias, None)
+        self.forward_with(x, None)
+    }
+
+    /// `x · Wᵀ + b (+ residual)` in the layer's precision.
+    fn forward_with(&self, x: &Tensor, residual: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        match &self.int8 {
+            Some(q) => crate::int8::linear(x, q, &self.bias, residual),
+            None => linear(x, &self.weight_t, &self.bias, residual),
+        }
+    }
+
+    /// Adds the int8 copy of the weights.
+    fn quantize(&mut self, kernel: Int8Kernel) -> candle_core::Result<()> {
+        let (k, n) = self.weight_t.dims2()?;
+        let w = self.weight_t.flatten_all()?.to_vec1::<f32>()?;
+        self.int8 = Some(QuantLinear::new(&w, k, n, kernel));
+        Ok(())
     }
 
     /// The same layer with weights and bias multiplied by `factor`.
@@ -30,12 +49,13 @@ impl Dense {
         Ok(Self {
             weight_t: (self.weight_t * factor)?,
             bias: self.bias.iter().map(|b| b * f).collect(),
+            int8: None,
         })
     }
 
     /// `x · Wᵀ + b + residual`, fused.
     fn forward_add(&self, x: &Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
-        linear(x, &self.weight_t, &self.bias, Some(residual))
+        self.forward_with(x, Some(residual))
     }
 }
 
@@ -93,6 +113,7 @@ impl Weights {
         Ok(Dense {
             weight_t: w.t()?.contiguous()?,
             bias,
+            int8: None,
         })
     }
 
@@ -149,6 +170,7 @@ impl Bert {
             let qkv = Dense {
                 weight_t: Tensor::cat(&[&q.weight_t, &k.weight_t, &v.weight_t], 1)?.contiguous()?,
                 bias: [q.bias, k.bias, v.bias].concat(),
+                int8: None,
             };
             layers.push(Layer {
                 qkv,
@@ -210,6 +232,24 @@ impl Bert {
                 .forward(&layer.out.forward_add(&inter, &attn)?)?;
         }
         x.reshape((b, l, h))
+    }
+
+    /// Switches every dense layer to `precision` (attention's products and the norms stay f32).
+    pub(crate) fn set_precision(&mut self, precision: Precision) -> candle_core::Result<()> {
+        for layer in &mut self.layers {
+            for dense in [
+                &mut layer.qkv,
+                &mut layer.attn_out,
+                &mut layer.inter,
+                &mut layer.out,
+            ] {
+                match precision {
+                    Precision::Int8 => dense.quantize(Int8Kernel::detect())?,
+                    Precision::Fp32 => dense.int8 = None,
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn hidden(&self) -> usize {

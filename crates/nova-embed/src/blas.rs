@@ -7,7 +7,8 @@
 
 #![allow(unsafe_code)]
 
-use crate::kernels::contiguous;
+use crate::kernels::{contiguous, fused_output, output_shape};
+use crate::threads::{parts_for, split_columns};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::os::raw::c_int;
@@ -152,65 +153,21 @@ fn sgemm_cols(
     Ok(())
 }
 
-/// Below this many multiply-adds a matmul stays on one thread: handing a part to the pool's other
-/// worker (a rayon join, a few µs when it is taken) costs more than the part saves. Measured with
-/// `nova bench embed` batch 1 (see `bench/README.md`).
-const SPLIT_MIN_MACS: usize = 1 << 20;
-
 /// Fewest output columns one part of a split linear layer gets: narrower slices of the weights make
 /// sgemm's blocking inefficient.
 const MIN_PART_COLS: usize = 128;
 
-/// Workers to spread `macs` multiply-adds over: all of the current rayon pool's when it pays, else 1.
-/// Inside a pool already running one batch per core, the extra parts are not stolen (every worker is
-/// busy) and run one after another here, so splitting never oversubscribes.
-fn parts_for(macs: usize) -> usize {
-    if macs < SPLIT_MIN_MACS {
-        1
-    } else {
-        rayon::current_num_threads().max(1)
-    }
-}
-
 /// [`sgemm`] with `beta = 1` into `c`, its output columns spread over the pool's workers when the product
-/// is big enough: a lone query's forward pass (one batch) then uses every core, not one. Split by
-/// columns, not rows: each part reads only its slice of the weights, so together they pack the weights
-/// once, as one call would (a row split packs all of them per part, which costs more than it saves when
-/// the parts run on one busy worker). Each output element is computed as one call would compute it.
+/// is big enough ([`split_columns`]). Each output element is computed as one call would compute it.
 fn sgemm_split(
     a: &[f32],
     b: &[f32],
     c: &mut [f32],
     (m, k, n): (usize, usize, usize),
 ) -> candle_core::Result<()> {
-    let parts = parts_for(m * k * n).min(n / MIN_PART_COLS);
-    if parts < 2 || c.len() != m * n {
-        // One part — or sizes that do not match, which `sgemm` reports.
-        return sgemm(a, b, c, (m, k, n), 1.0);
-    }
-    let width = n.div_ceil(parts);
-    let column = |p: usize| p * width..((p + 1) * width).min(n);
-    // Each part works on its own copy of its columns of `c` (bias and residual already in them).
-    let pieces: Vec<candle_core::Result<Vec<f32>>> = (0..parts)
-        .into_par_iter()
-        .map(|p| {
-            let cols = column(p);
-            let mut piece: Vec<f32> = c
-                .chunks_exact(n)
-                .flat_map(|row| &row[cols.clone()])
-                .copied()
-                .collect();
-            sgemm_cols(a, b, &mut piece, (m, k, n), cols, 1.0)?;
-            Ok(piece)
-        })
-        .collect();
-    for (p, piece) in pieces.into_iter().enumerate() {
-        let (cols, piece) = (column(p), piece?);
-        for (row, part) in c.chunks_exact_mut(n).zip(piece.chunks_exact(cols.len())) {
-            row[cols.clone()].copy_from_slice(part);
-        }
-    }
-    Ok(())
+    split_columns(c, n, m * k * n, (MIN_PART_COLS, 1), |cols, piece| {
+        sgemm_cols(a, b, piece, (m, k, n), cols, 1.0)
+    })
 }
 
 /// `lhs (…, m, k) · rhs (…, k, n)` where `rhs` has the same leading dims as `lhs` or is a shared 2-D matrix.
@@ -287,24 +244,7 @@ impl Linear<'_> {
         residual: Option<&[f32]>,
         (rows, k, n): (usize, usize, usize),
     ) -> candle_core::Result<CpuStorage> {
-        if self.bias.len() != n {
-            bail!(
-                "linear: bias has {} values, output has {n} columns",
-                self.bias.len()
-            );
-        }
-        let mut out = match residual {
-            Some(r) if r.len() == rows * n => r.to_vec(),
-            Some(r) => bail!(
-                "linear: residual has {} values, expected {}",
-                r.len(),
-                rows * n
-            ),
-            None => vec![0f32; rows * n],
-        };
-        for row in out.chunks_exact_mut(n) {
-            row.iter_mut().zip(self.bias).for_each(|(o, b)| *o += b);
-        }
+        let mut out = fused_output(self.bias, residual, rows, n)?;
         sgemm_split(x, w_t, &mut out, (rows, k, n))?;
         Ok(CpuStorage::F32(out))
     }
@@ -341,14 +281,6 @@ fn linear_dims(lx: &Layout, lw: &Layout) -> candle_core::Result<(usize, usize, u
         );
     }
     Ok((lead.iter().product(), k, n))
-}
-
-fn output_shape(lx: &Layout, n: usize) -> Shape {
-    let mut dims = lx.dims().to_vec();
-    if let Some(last) = dims.last_mut() {
-        *last = n;
-    }
-    Shape::from(dims)
 }
 
 impl CustomOp2 for Linear<'_> {
@@ -465,7 +397,12 @@ mod tests {
         let bias = vec![0.25f32; 1536];
         let q = Tensor::randn(0f32, 1.0, (2, 12, 97, 32), &dev).unwrap();
         let k = Tensor::randn(0f32, 1.0, (2, 12, 32, 97), &dev).unwrap();
-        const { assert!(33 * 2 * 384 * 1536 >= SPLIT_MIN_MACS && 24 * 97 * 32 * 97 >= SPLIT_MIN_MACS) };
+        const {
+            assert!(
+                33 * 2 * 384 * 1536 >= crate::threads::SPLIT_MIN_MACS
+                    && 24 * 97 * 32 * 97 >= crate::threads::SPLIT_MIN_MACS
+            )
+        };
         let (ours_linear, ours_attention) = pool.install(|| {
             (
                 linear(&x, &w, &bias, None).unwrap(),

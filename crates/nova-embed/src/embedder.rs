@@ -2,6 +2,7 @@
 
 use crate::bert::Bert;
 use crate::error::{EmbedError, Result};
+use crate::int8::Precision;
 use crate::lane::Lane;
 use crate::model_dir::{ModelDir, Pooling};
 use crate::source::ModelSource;
@@ -54,6 +55,7 @@ pub struct SentenceEmbedder {
     pooling: Pooling,
     normalize: bool,
     batch: BatchOptions,
+    precision: Precision,
     id: String,
     /// Queries in flight; bulk forward passes wait while there are any.
     lane: Lane,
@@ -113,8 +115,21 @@ impl SentenceEmbedder {
             pooling: dir.pooling(),
             normalize: dir.normalize(),
             batch,
+            precision: Precision::Fp32,
             id,
         })
+    }
+
+    /// The same model with its dense layers in `precision` ([`Precision::Int8`]: quantised once, here).
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        self.bert.set_precision(precision)?;
+        self.precision = precision;
+        Ok(self)
+    }
+
+    /// The precision the dense layers run in.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Matmul FLOPs of one forward pass over a text of `tokens` tokens (for benchmark reporting).

@@ -22,6 +22,44 @@ pub(crate) fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Resu
     Ok(&v[start..end])
 }
 
+/// A linear layer's output before its product is added: the bias in every row, plus the residual when
+/// given (both f32 paths and the int8 one accumulate into it, so bias and residual cost no extra pass).
+pub(crate) fn fused_output(
+    bias: &[f32],
+    residual: Option<&[f32]>,
+    rows: usize,
+    n: usize,
+) -> candle_core::Result<Vec<f32>> {
+    if bias.len() != n {
+        bail!(
+            "linear: bias has {} values, output has {n} columns",
+            bias.len()
+        );
+    }
+    let mut out = match residual {
+        Some(r) if r.len() == rows * n => r.to_vec(),
+        Some(r) => bail!(
+            "linear: residual has {} values, expected {}",
+            r.len(),
+            rows * n
+        ),
+        None => vec![0f32; rows * n],
+    };
+    for row in out.chunks_exact_mut(n.max(1)) {
+        row.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
+    }
+    Ok(out)
+}
+
+/// `x`'s shape with its last dimension replaced by `n`.
+pub(crate) fn output_shape(lx: &Layout, n: usize) -> Shape {
+    let mut dims = lx.dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = n;
+    }
+    Shape::from(dims)
+}
+
 /// e^x for x ≤ 88, by Cody–Waite range reduction (x = n·ln2 + r, |r| ≤ ln2/2) and a degree-6 Taylor
 /// polynomial for e^r; 2^n is built in the exponent bits. Inputs below -87 flush towards zero.
 #[inline]

@@ -218,15 +218,21 @@ async fn a_shifted_query_stream_raises_the_gauges_and_calls_the_webhook() {
     for q in OUT_OF_DISTRIBUTION {
         search(&app, "helpdesk", q, None).await;
     }
-    let hook = tokio::time::timeout(Duration::from_secs(20), hooks.recv())
-        .await
-        .expect("the webhook was called")
-        .unwrap();
-    let text = hook["text"].as_str().unwrap();
-    assert!(
-        text.contains("helpdesk") && text.contains("centroid shift"),
-        "{text}"
-    );
+    // The watch may look while the new traffic is half in: the rates (low score, OOV) can cross
+    // their thresholds a look before the centroid does, each crossing a message of its own.
+    let text = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let hook = hooks.recv().await.expect("the webhook receiver is open");
+            let text = hook["text"].as_str().unwrap_or_default().to_string();
+            assert!(text.contains("helpdesk"), "{text}");
+            if text.contains("centroid shift") {
+                break text;
+            }
+        }
+    })
+    .await
+    .expect("the webhook was called about the centroid shift");
+    assert!(text.contains("drifted"), "{text}");
     let report = drift_of(&app).await;
     let shifted = signal(&report, "centroid_shift");
     eprintln!(
@@ -240,6 +246,12 @@ async fn a_shifted_query_stream_raises_the_gauges_and_calls_the_webhook() {
         metrics.contains(r#"nova_drift_alerting{kb="helpdesk",signal="centroid_shift"} 1"#),
         "{metrics}"
     );
+    // Once the stream is steady, nothing more is sent — and the centroid shift never twice.
+    let_the_watch_look().await;
+    while let Ok(hook) = hooks.try_recv() {
+        let text = hook["text"].as_str().unwrap_or_default();
+        assert!(!text.contains("centroid shift"), "told twice: {text}");
+    }
     let_the_watch_look().await;
     assert!(
         hooks.try_recv().is_err(),

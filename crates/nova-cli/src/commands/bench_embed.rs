@@ -4,8 +4,9 @@
 
 use super::Outcome;
 use crate::cli::BenchEmbedArgs;
+use crate::config::ModelConfig;
 use anyhow::{bail, Context, Result};
-use nova_embed::{Embedder, SentenceEmbedder};
+use nova_embed::{Embedder, Int8Kernel, Precision, SentenceEmbedder};
 use serde::Serialize;
 use serde_json::Value;
 use std::io::BufRead;
@@ -47,9 +48,23 @@ struct LatencyCase {
     peak_fraction: f64,
 }
 
+/// How far int8 vectors are from fp32 ones on the benchmark's own texts.
+#[derive(Debug, Serialize)]
+struct Fidelity {
+    set: &'static str,
+    mean_cosine: f64,
+    min_cosine: f64,
+}
+
 #[derive(Debug, Serialize)]
 struct Report {
     tool: &'static str,
+    /// `fp32` or `int8` (`model.precision`).
+    precision: String,
+    /// The integer kernel in use (`avx512-vnni`, `avx2`, `portable`) when the precision is int8.
+    int8_kernel: Option<String>,
+    /// int8 only: cosine of each text's vector to its fp32 vector.
+    fidelity: Vec<Fidelity>,
     /// OpenBLAS's kernel family (`SkylakeX`, `Haswell`, `Zen`, …): results depend on it.
     blas: String,
     model: String,
@@ -57,7 +72,13 @@ struct Report {
     latency: Vec<LatencyCase>,
 }
 
-pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome> {
+pub fn run(model: &ModelConfig, args: &BenchEmbedArgs) -> Result<Outcome> {
+    let load = || {
+        model
+            .load_embedder()
+            .with_context(|| format!("loading model {}", model.source()))
+    };
+    let embedder = &load()?;
     let queries = read_queries(&args.queries)?;
     let mut passages = read_passages(&args.passages)?;
     passages.truncate(args.max_passages);
@@ -78,7 +99,23 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
     )?;
 
     let blas = nova_embed::blas_core::current().unwrap_or_else(|| "none (candle gemm)".into());
-    eprintln!("matmul kernels: OpenBLAS {blas}");
+    let precision = embedder.precision();
+    let int8 = (precision == Precision::Int8).then(|| Int8Kernel::detect().to_string());
+    eprintln!(
+        "matmul kernels: OpenBLAS {blas}{}",
+        int8.as_ref()
+            .map(|k| format!(", dense layers int8 ({k})"))
+            .unwrap_or_default()
+    );
+    let fidelity = if precision == Precision::Int8 {
+        let reference = model.load_embedder_in(Precision::Fp32)?;
+        [("queries", &queries), ("passages", &passages)]
+            .into_iter()
+            .map(|(set, texts)| fidelity(embedder, &reference, set, texts))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     let mut cases = Vec::new();
     let mut latency = Vec::new();
     for &threads in &args.thread_counts {
@@ -87,6 +124,9 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
             .build()?;
         nova_embed::set_threads(threads.max(1));
         let peak = pool.install(|| nova_embed::sgemm_gflops(args.min_seconds.min(2.0)))?;
+        // The embedder sizes its own query and bulk pools from the pool it is loaded in: a copy loaded
+        // inside this one runs on `threads` cores (the one loaded outside would use them all).
+        let embedder = &pool.install(load)?;
         for (set, texts) in [("queries", &queries), ("passages", &passages)] {
             let case =
                 pool.install(|| measure(embedder, set, texts, threads, peak, args.min_seconds))?;
@@ -113,6 +153,9 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
     }
     let report = Report {
         tool: "nova",
+        precision: precision.to_string(),
+        int8_kernel: int8,
+        fidelity,
         blas,
         model: embedder.model_id().to_owned(),
         cases,
@@ -125,6 +168,32 @@ pub fn run(embedder: &SentenceEmbedder, args: &BenchEmbedArgs) -> Result<Outcome
         texts_path.display()
     );
     Ok(Outcome::Done)
+}
+
+/// Cosine of `embedder`'s vectors to `reference`'s on `texts` (both L2-normalised: a dot product).
+fn fidelity(
+    embedder: &SentenceEmbedder,
+    reference: &SentenceEmbedder,
+    set: &'static str,
+    texts: &[String],
+) -> Result<Fidelity> {
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (ours, theirs) = (embedder.embed(&refs)?, reference.embed(&refs)?);
+    let cosines: Vec<f64> = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| nova_core::cosine(a, b))
+        .collect();
+    let out = Fidelity {
+        set,
+        mean_cosine: cosines.iter().sum::<f64>() / cosines.len().max(1) as f64,
+        min_cosine: cosines.iter().copied().fold(f64::INFINITY, f64::min),
+    };
+    eprintln!(
+        "{set:<9} int8 vs fp32 cosine: mean {:.5}, min {:.5}",
+        out.mean_cosine, out.min_cosine
+    );
+    Ok(out)
 }
 
 fn measure(

@@ -159,9 +159,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Bench(BenchCommand::Auth(args)) => bench_auth::run(&args),
         Command::Bench(BenchCommand::Generate(args)) => bench_generate::run(&config, &args),
         Command::Bench(BenchCommand::Soak(args)) => bench_soak::run(&args),
-        Command::Bench(BenchCommand::Embed(args)) => {
-            bench_embed::run(&load_embedder(&config)?, &args)
-        }
+        Command::Bench(BenchCommand::Embed(args)) => bench_embed::run(&config.model, &args),
         Command::Openapi => {
             println!("{}", nova_server::openapi::json());
             Ok(Outcome::Done)
@@ -174,10 +172,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
 }
 
 pub(crate) fn load_embedder(config: &Config) -> Result<SentenceEmbedder> {
-    let source = config.model.source();
-    tracing::info!(%source, "loading embedding model");
-    SentenceEmbedder::load(&source, config.model.batch())
-        .with_context(|| format!("loading model {source}"))
+    config
+        .model
+        .load_embedder()
+        .with_context(|| format!("loading model {}", config.model.source()))
 }
 
 /// The engine over the configured data folder. The model is loaded only when a command first needs
@@ -185,9 +183,7 @@ pub(crate) fn load_embedder(config: &Config) -> Result<SentenceEmbedder> {
 pub(crate) fn engine(config: &Config) -> Result<Engine> {
     let model = config.model.clone();
     let loader: EmbedderLoader = Box::new(move || {
-        let source = model.source();
-        tracing::info!(%source, "loading embedding model");
-        let embedder: Arc<dyn Embedder> = Arc::new(SentenceEmbedder::load(&source, model.batch())?);
+        let embedder: Arc<dyn Embedder> = Arc::new(model.load_embedder()?);
         Ok(embedder)
     });
     let opts = EngineOptions {
