@@ -4,7 +4,8 @@
 # speed swings with its neighbours, so only same-run ratios mean anything).
 # KB Nova runs twice: fp32 (the default, equal to sentence-transformers) and int8 (`model.precision`), the
 # latter with the cosine of its vectors to fp32's on the same texts.
-# Usage: MIN_SECONDS=3 bench/compare-embed.sh   (needs ../shared/datasets for the texts; INT8=0 skips int8)
+# Usage: MIN_SECONDS=3 bench/compare-embed.sh   (needs ../shared/datasets for the texts; INT8=0 skips int8;
+# PROFILE=dev measures the test build instead of the release one)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +13,7 @@ source scripts/env.sh
 MIN_SECONDS="${MIN_SECONDS:-3}"
 PY="$(bash bench/setup-python.sh)"
 bash scripts/fetch-models.sh >/dev/null
-cargo build --locked --bin nova
+source scripts/bench-build.sh
 mkdir -p bench/results
 "$KB_NOVA_BIN" bench embed --min-seconds "$MIN_SECONDS" --out bench/results/embed-nova.json
 if [ "${INT8:-1}" = 1 ]; then

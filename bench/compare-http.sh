@@ -5,6 +5,8 @@
 # seed (dense only, as that stack does). Results: bench/results/http-*.json and a ratio table.
 #   bash bench/compare-http.sh [BEIR_DIR]        # default ../shared/datasets/scifact
 #   DURATION=20 LEVELS=1,8,32 bash bench/compare-http.sh
+#   PROFILE=dev (the test build instead of release), INT8=0 (skip the int8 cold run: the same server with
+#   model.precision = "int8", searching the same fp32-built KB)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,7 +18,7 @@ LEVELS="${LEVELS:-1,8,32}"
 PY="$(bash bench/setup-python.sh)"
 OUT=bench/results
 mkdir -p "$OUT"
-cargo build --locked --bin nova
+source scripts/bench-build.sh
 
 # The judged test queries only, as in nova eval.
 "$PY" bench/judged_queries.py "$DATASET" "$OUT/queries-$NAME.jsonl"
@@ -34,8 +36,8 @@ KEY_NAME="bench-http-$$"
 NOVA_KEY="$("$KB_NOVA_BIN" keys create --name "$KEY_NAME" --role reader 2>/dev/null | tail -1)"
 export NOVA_KEY
 trap '"$KB_NOVA_BIN" keys revoke "$KEY_NAME" > /dev/null 2>&1 || true' EXIT
-run_nova() { # label cache_entries
-  NOVA_SERVER__QUERY_CACHE="$2" "$KB_NOVA_BIN" serve --addr "127.0.0.1:$PORT" > /dev/null 2>&1 &
+run_nova() { # label cache_entries [precision]
+  NOVA_MODEL__PRECISION="${3:-fp32}" NOVA_SERVER__QUERY_CACHE="$2" "$KB_NOVA_BIN" serve --addr "127.0.0.1:$PORT" > /dev/null 2>&1 &
   local pid=$!
   wait_ready "http://127.0.0.1:$PORT/readyz"
   "$KB_NOVA_BIN" bench http --url "http://127.0.0.1:$PORT/" --kb "eval-$NAME" --queries "$OUT/queries-$NAME.jsonl" \
@@ -44,6 +46,7 @@ run_nova() { # label cache_entries
 }
 run_nova nova-cold 0
 run_nova nova-warm 10000
+if [ "${INT8:-1}" = 1 ]; then run_nova nova-cold-int8 0 int8; fi
 (cd bench/seed_stack && SEED_MODEL="$ROOT/models/all-MiniLM-L6-v2" "$PY" -m uvicorn app:app --host 127.0.0.1 --port $((PORT + 1)) --log-level warning) &
 SEED=$!
 wait_ready "http://127.0.0.1:$((PORT + 1))/healthz"
@@ -51,12 +54,18 @@ NOVA_KEY= "$KB_NOVA_BIN" bench http --url "http://127.0.0.1:$((PORT + 1))/" --kb
   --concurrency "$LEVELS" --duration "$DURATION" --mode dense --label seed --out "$OUT/http-seed.json"
 kill -TERM "$SEED"; wait "$SEED" || true
 
-"$PY" - "$OUT" <<'PY'
+"$PY" - "$OUT" "${INT8:-1}" <<'PY'
 import json, sys
-out = sys.argv[1]
-runs = {n: {l["concurrency"]: l for l in json.load(open(f"{out}/http-{n}.json"))["levels"]} for n in ["nova-cold", "nova-warm", "seed"]}
-print(f"{'c':>3} | {'nova cold rps':>13} {'p95 ms':>7} | {'nova warm rps':>13} {'p95 ms':>7} | {'seed rps':>8} {'p95 ms':>7} | cold/seed")
+out, int8 = sys.argv[1], sys.argv[2] == "1"
+names = ["nova-cold", "nova-warm", "seed"] + (["nova-cold-int8"] if int8 else [])
+runs = {n: {l["concurrency"]: l for l in json.load(open(f"{out}/http-{n}.json"))["levels"]} for n in names}
+cols = [("nova cold", "nova-cold"), ("nova warm", "nova-warm")] + ([("cold int8", "nova-cold-int8")] if int8 else []) + [("seed", "seed")]
+print(f"{'c':>3} | " + " | ".join(f"{label + ' rps':>14} {'p50':>6} {'p95':>6}" for label, _ in cols) + " | cold/seed" + (" | int8/seed" if int8 else ""))
 for c in sorted(runs["seed"]):
-    a, w, s = runs["nova-cold"][c], runs["nova-warm"][c], runs["seed"][c]
-    print(f"{c:>3} | {a['rps']:>13.1f} {a['p95_ms']:>7.1f} | {w['rps']:>13.1f} {w['p95_ms']:>7.1f} | {s['rps']:>8.1f} {s['p95_ms']:>7.1f} | {a['rps'] / s['rps']:.1f}x")
+    row = [runs[name][c] for _, name in cols]
+    line = f"{c:>3} | " + " | ".join(f"{r['rps']:>14.1f} {r['p50_ms']:>6.1f} {r['p95_ms']:>6.1f}" for r in row)
+    line += f" | {runs['nova-cold'][c]['rps'] / runs['seed'][c]['rps']:>8.1f}x"
+    if int8:
+        line += f" | {runs['nova-cold-int8'][c]['rps'] / runs['seed'][c]['rps']:>8.1f}x"
+    print(line)
 PY
