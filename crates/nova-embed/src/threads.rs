@@ -1,8 +1,8 @@
 //! One knob for inference parallelism.
 //!
 //! Parallelism is rayon's, in two places: across batches (one forward pass per worker when there are
-//! several), and inside a big enough matmul, whose rows (or attention heads) are spread over the pool's
-//! workers (`blas::sgemm_rows`) — so a lone query's forward pass uses every core instead of one. When
+//! several), and inside a big enough matmul, whose output columns (or attention heads) are spread over the
+//! pool's workers ([`split_columns`]) — so a lone query's forward pass uses every core instead of one. When
 //! every worker already runs a batch, the split parts are not stolen and run one after another, so the
 //! two never oversubscribe. OpenBLAS's own threads stay off: its spinning pool competing with rayon's
 //! costs more than it saves.
