@@ -214,22 +214,19 @@ impl QuantLinear {
                 *start = -128 * column.iter().map(|&q| i32::from(q)).sum::<i32>();
             }
         }
-        // Block b, group g, lane l, slot s ← column b·lanes + l, input g·group + s (0 past the edges).
-        let at = |i: usize| {
-            let (s, rest) = (i % group, i / group);
-            let (l, rest) = (rest % lanes, rest / lanes);
-            let (g, b) = (rest % (k_pad / group), rest / (k_pad / group));
-            let (c, r) = (b * lanes + l, g * group + s);
-            if c < n && r < k {
-                columns[c * k + r]
-            } else {
-                0
+        // Column c, input r → block c / lanes, group r / group, lane c % lanes, slot r % group; the
+        // padding past n columns and k inputs stays 0.
+        let groups = k_pad / group;
+        let mut bytes = vec![0i8; n_pad * k_pad];
+        for (c, column) in columns.chunks_exact(k).enumerate() {
+            let (block, lane) = (c / lanes, c % lanes);
+            for (r, &q) in column.iter().enumerate() {
+                bytes[((block * groups + r / group) * lanes + lane) * group + r % group] = q;
             }
-        };
-        let len = n_pad * k_pad;
+        }
         let packed = match kernel {
-            Int8Kernel::Avx2 => Packed::Words((0..len).map(|i| i16::from(at(i))).collect()),
-            _ => Packed::Bytes((0..len).map(at).collect()),
+            Int8Kernel::Avx2 => Packed::Words(bytes.into_iter().map(i16::from).collect()),
+            _ => Packed::Bytes(bytes),
         };
         Self {
             kernel,
@@ -282,8 +279,9 @@ impl QuantLinear {
         }
     }
 
-    /// Checks what every kernel indexes (panics otherwise, before any read): `a` holds `rows × k_pad`, `piece` `rows × cols.len()`, the
-    /// packed weights cover `cols` (rounded up to the block) and `cols` starts on a block.
+    /// Checks what every kernel indexes (panics otherwise, before any read): `a` holds `rows × k_pad`,
+    /// `piece` `rows × cols.len()`, the packed weights cover `cols` (rounded up to the block) and `cols`
+    /// starts on a block.
     fn check_sizes(
         &self,
         w_len: usize,
@@ -308,8 +306,7 @@ struct Activations {
 }
 
 enum Values {
-    /// For the VNNI kernel: q + 128 as u8 bits (stored as i8 bit patterns' xor with 0x80); for the
-    /// portable one: q itself.
+    /// For the VNNI kernel: q + 128 as u8; for the portable one: q's bits.
     Bytes(Vec<u8>),
     /// For the AVX2 kernel: q as i16.
     Words(Vec<i16>),
@@ -447,6 +444,42 @@ macro_rules! accumulate {
     }};
 }
 
+/// The driver both SIMD modules share: checks the sizes once, then runs the module's `tile` over every
+/// register tile of `piece`. `$features` are the CPU features the module's kernels are compiled for,
+/// `$lanes` the columns per block, `$w`/`$a` the packed weights' and activations' element types.
+macro_rules! simd_gemm {
+    ($features:literal, $lanes:literal, $w:ty, $a:ty) => {
+        /// # Safety
+        /// The CPU must have the features named in `target_feature`. Sizes are checked here before any
+        /// pointer is read.
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn gemm(
+            w: &QuantLinear,
+            packed: &[$w],
+            a: &[$a],
+            row_scales: &[f32],
+            cols: Range<usize>,
+            piece: &mut [f32],
+        ) {
+            w.check_sizes(packed.len(), a.len(), row_scales.len(), &cols, piece.len());
+            let first = cols.start / $lanes;
+            let blocks = cols.len().div_ceil($lanes);
+            for_each_tile((row_scales.len(), blocks), TILE, |r, mr, b, nb| {
+                // SAFETY: rows r..r+mr and blocks first+b..first+b+nb lie inside what check_sizes
+                // verified; the CPU features are this function's own contract.
+                unsafe {
+                    dispatch_tile!(
+                        tile,
+                        mr,
+                        nb,
+                        (w, packed, a, row_scales, &cols, &mut *piece, r, first + b)
+                    )
+                }
+            });
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use super::{for_each_tile, QuantLinear};
@@ -456,33 +489,7 @@ mod vnni {
     /// 6 rows × 4 blocks of 16 columns = 24 accumulators of the 32 zmm registers.
     const TILE: (usize, usize) = (6, 4);
 
-    /// # Safety
-    /// The CPU must have avx512f and avx512vnni. Sizes are checked here before any pointer is read.
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn gemm(
-        w: &QuantLinear,
-        packed: &[i8],
-        a: &[u8],
-        row_scales: &[f32],
-        cols: Range<usize>,
-        piece: &mut [f32],
-    ) {
-        w.check_sizes(packed.len(), a.len(), row_scales.len(), &cols, piece.len());
-        let first = cols.start / 16;
-        let blocks = cols.len().div_ceil(16);
-        for_each_tile((row_scales.len(), blocks), TILE, |r, mr, b, nb| {
-            // SAFETY: rows r..r+mr and blocks first+b..first+b+nb lie inside what check_sizes verified;
-            // the CPU features are this function's own contract.
-            unsafe {
-                dispatch_tile!(
-                    tile,
-                    mr,
-                    nb,
-                    (w, packed, a, row_scales, &cols, &mut *piece, r, first + b)
-                )
-            }
-        });
-    }
+    simd_gemm!("avx512f,avx512vnni", 16, i8, u8);
 
     /// `R` rows × `B` blocks of 16 columns, starting at row `r0` and (absolute) block `b0`.
     #[allow(clippy::too_many_arguments)]
@@ -548,33 +555,9 @@ mod avx2 {
     /// 4 rows × 2 blocks of 8 columns = 8 accumulators of the 16 ymm registers.
     const TILE: (usize, usize) = (4, 2);
 
-    /// # Safety
-    /// The CPU must have avx2 and fma. Sizes are checked here before any pointer is read.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn gemm(
-        w: &QuantLinear,
-        packed: &[i16],
-        a: &[i16],
-        row_scales: &[f32],
-        cols: Range<usize>,
-        piece: &mut [f32],
-    ) {
-        w.check_sizes(packed.len(), a.len(), row_scales.len(), &cols, piece.len());
-        let first = cols.start / 8;
-        let blocks = cols.len().div_ceil(8);
-        for_each_tile((row_scales.len(), blocks), TILE, |r, mr, b, nb| {
-            // SAFETY: as in the VNNI kernel, for avx2 and fma.
-            unsafe {
-                dispatch_tile!(
-                    tile,
-                    mr,
-                    nb,
-                    (w, packed, a, row_scales, &cols, &mut *piece, r, first + b)
-                )
-            }
-        });
-    }
+    simd_gemm!("avx2,fma", 8, i16, i16);
 
+    /// `R` rows × `B` blocks of 8 columns, starting at row `r0` and (absolute) block `b0`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
