@@ -4,10 +4,11 @@
 //! pre-transposed so every matmul reads contiguous memory, and activations are 2-D `(tokens, hidden)`
 //! wherever the maths allows.
 
+use crate::attention::attention;
 use crate::error::{EmbedError, Result};
 use crate::int8::{Int8Kernel, Precision, QuantLinear};
-use crate::kernels::{gelu_erf, masked_softmax};
-use crate::matmul::{linear, matmul};
+use crate::kernels::gelu_erf;
+use crate::matmul::linear;
 use crate::model_dir::{BertConfig, ModelDir};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{LayerNorm, Module};
@@ -76,7 +77,6 @@ pub(crate) struct Bert {
     emb_norm: LayerNorm,
     layers: Vec<Layer>,
     heads: usize,
-    head_dim: usize,
     hidden: usize,
 }
 
@@ -193,7 +193,6 @@ impl Bert {
             emb_norm,
             layers,
             heads,
-            head_dim: h / heads,
             hidden: h,
         })
     }
@@ -202,7 +201,7 @@ impl Bert {
     /// state `(batch, seq, hidden)`.
     pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let (b, l) = ids.dims2()?;
-        let (h, heads, hd) = (self.hidden, self.heads, self.head_dim);
+        let (h, heads) = (self.hidden, self.heads);
         let tokens = self
             .word
             .index_select(&ids.flatten_all()?, 0)?
@@ -213,16 +212,7 @@ impl Bert {
             .broadcast_add(&self.token_type0)?;
         let mut x = self.emb_norm.forward(&x)?.reshape((b * l, h))?;
         for layer in &self.layers {
-            let qkv = layer
-                .qkv
-                .forward(&x)?
-                .reshape((b, l, 3, heads, hd))?
-                .permute((2, 0, 3, 1, 4))?;
-            let q = qkv.get(0)?.contiguous()?;
-            let k_t = qkv.get(1)?.transpose(2, 3)?.contiguous()?;
-            let v = qkv.get(2)?.contiguous()?;
-            let probs = masked_softmax(&matmul(&q, &k_t)?, mask)?;
-            let ctx = matmul(&probs, &v)?.transpose(1, 2)?.reshape((b * l, h))?;
+            let ctx = attention(&layer.qkv.forward(&x)?, mask, heads)?;
             let attn = layer
                 .attn_norm
                 .forward(&layer.attn_out.forward_add(&ctx, &x)?)?;

@@ -8,13 +8,14 @@
 #![allow(unsafe_code)]
 
 use crate::kernels::{contiguous, fused_output, output_shape};
-use crate::threads::{parts_for, split_columns};
+use crate::threads::{parts_for, split_output};
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 use std::os::raw::c_int;
 
 const ROW_MAJOR: c_int = 101;
 const NO_TRANS: c_int = 111;
+const TRANS: c_int = 112;
 
 #[link(name = "openblas")]
 extern "C" {
@@ -97,7 +98,97 @@ pub(crate) fn set_threads(n: usize) {
     unsafe { openblas_set_num_threads(n) }
 }
 
-/// `C = A · B + beta·C` for one row-major `m×k` by `k×n` pair; lengths are checked before the call.
+/// A row-major matrix inside a slice: `rows × cols` from `offset`, consecutive rows `ld` apart — so
+/// one head's columns of the fused Q/K/V output, or one head's block of the attention output, are
+/// multiplied where they lie instead of being copied out first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View {
+    pub offset: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub ld: usize,
+}
+
+impl View {
+    /// A whole contiguous `rows × cols` matrix.
+    pub fn dense(rows: usize, cols: usize) -> Self {
+        Self {
+            offset: 0,
+            rows,
+            cols,
+            ld: cols,
+        }
+    }
+
+    /// Checks that the view fits a slice of `len` values; its last element is read at
+    /// `offset + (rows - 1)·ld + cols - 1`.
+    fn check(&self, len: usize, what: &str) -> candle_core::Result<()> {
+        let fits = self.ld >= self.cols
+            && (self.rows == 0
+                || self.cols == 0
+                || self.offset + (self.rows - 1) * self.ld + self.cols <= len);
+        if !fits {
+            bail!("blas matmul: {what} {self:?} does not fit a buffer of {len} values");
+        }
+        Ok(())
+    }
+}
+
+fn c_dim(x: usize) -> candle_core::Result<c_int> {
+    c_int::try_from(x).map_err(|_| candle_core::Error::Msg(format!("dimension {x} too large")))
+}
+
+/// `C = A · op(B) + beta·C` on views (`op(B) = Bᵀ` when `b_t`), each checked to fit its slice and the
+/// shapes to agree before OpenBLAS is called.
+pub(crate) fn gemm_views(
+    (a, va): (&[f32], View),
+    (b, vb, b_t): (&[f32], View, bool),
+    (c, vc): (&mut [f32], View),
+    beta: f32,
+) -> candle_core::Result<()> {
+    va.check(a.len(), "A")?;
+    vb.check(b.len(), "B")?;
+    vc.check(c.len(), "C")?;
+    let (m, k) = (va.rows, va.cols);
+    let (kb, n) = if b_t {
+        (vb.cols, vb.rows)
+    } else {
+        (vb.rows, vb.cols)
+    };
+    if kb != k || vc.rows != m || vc.cols != n {
+        bail!("blas matmul: shapes do not agree: A {va:?}, B {vb:?} (transposed: {b_t}), C {vc:?}");
+    }
+    let (mi, ni, ki) = (c_dim(m)?, c_dim(n)?, c_dim(k)?);
+    let (lda, ldb, ldc) = (c_dim(va.ld)?, c_dim(vb.ld)?, c_dim(vc.ld)?);
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    // SAFETY: every view was checked above to lie inside its slice (last element at offset + (rows-1)·ld
+    // + cols - 1 < len, ld ≥ cols), and the shapes to agree, so OpenBLAS reads m×k of A, k×n of B (n×k
+    // when transposed) and writes m×n of C only inside those views; `c` is a unique borrow, so it
+    // overlaps neither input. With k = 0 OpenBLAS only scales C by beta.
+    unsafe {
+        cblas_sgemm(
+            ROW_MAJOR,
+            NO_TRANS,
+            if b_t { TRANS } else { NO_TRANS },
+            mi,
+            ni,
+            ki,
+            1.0,
+            a.as_ptr().add(va.offset),
+            lda,
+            b.as_ptr().add(vb.offset),
+            ldb,
+            beta,
+            c.as_mut_ptr().add(vc.offset),
+            ldc,
+        );
+    }
+    Ok(())
+}
+
+/// `C = A · B + beta·C` for one row-major `m×k` by `k×n` pair.
 fn sgemm(
     a: &[f32],
     b: &[f32],
@@ -105,68 +196,47 @@ fn sgemm(
     (m, k, n): (usize, usize, usize),
     beta: f32,
 ) -> candle_core::Result<()> {
-    sgemm_cols(a, b, c, (m, k, n), 0..n, beta)
-}
-
-/// `C = A · B[:, cols] + beta·C`: the columns `cols` of the product of a row-major `m×k` by `k×n` pair,
-/// into `c` of `m × cols.len()`. Lengths and the column range are checked before the call.
-fn sgemm_cols(
-    a: &[f32],
-    b: &[f32],
-    c: &mut [f32],
-    (m, k, n): (usize, usize, usize),
-    cols: std::ops::Range<usize>,
-    beta: f32,
-) -> candle_core::Result<()> {
-    let width = cols.len();
-    if a.len() != m * k || b.len() != k * n || c.len() != m * width || cols.end > n {
-        bail!("blas matmul: buffer sizes do not match {m}x{k} · {k}x{n} (columns {cols:?})");
+    if a.len() != m * k || b.len() != k * n || c.len() != m * n {
+        bail!("blas matmul: buffer sizes do not match {m}x{k} · {k}x{n}");
     }
-    let dim = |x: usize| {
-        c_int::try_from(x).map_err(|_| candle_core::Error::Msg(format!("dimension {x} too large")))
-    };
-    let (mi, ki, ni, wi) = (dim(m)?, dim(k)?, dim(n)?, dim(width)?);
-    if m == 0 || width == 0 {
-        return Ok(());
-    }
-    // SAFETY: a and c are live, non-overlapping slices of exactly m·k and m·width f32s, row-major with
-    // leading dimensions k and width. B is read from offset cols.start with leading dimension n: its last
-    // element read is (k-1)·n + cols.end - 1 < k·n = b.len(). That is what cblas_sgemm reads and writes.
-    unsafe {
-        cblas_sgemm(
-            ROW_MAJOR,
-            NO_TRANS,
-            NO_TRANS,
-            mi,
-            wi,
-            ki,
-            1.0,
-            a.as_ptr(),
-            ki,
-            b.as_ptr().add(cols.start),
-            ni,
-            beta,
-            c.as_mut_ptr(),
-            wi,
-        );
-    }
-    Ok(())
+    gemm_views(
+        (a, View::dense(m, k)),
+        (b, View::dense(k, n), false),
+        (c, View::dense(m, n)),
+        beta,
+    )
 }
 
 /// Fewest output columns one part of a split linear layer gets: narrower slices of the weights make
 /// sgemm's blocking inefficient.
 const MIN_PART_COLS: usize = 128;
 
-/// [`sgemm`] with `beta = 1` into `c`, its output columns spread over the pool's workers when the product
-/// is big enough ([`split_columns`]). Each output element is computed as one call would compute it.
+/// `c += a · b` (row-major `m×k` by `k×n`), its output spread over the pool's workers when the product
+/// is big enough ([`split_output`]). Each output element is computed as one call would compute it.
 fn sgemm_split(
     a: &[f32],
     b: &[f32],
     c: &mut [f32],
     (m, k, n): (usize, usize, usize),
 ) -> candle_core::Result<()> {
-    split_columns(c, n, m * k * n, (MIN_PART_COLS, 1), |cols, piece| {
-        sgemm_cols(a, b, piece, (m, k, n), cols, 1.0)
+    if a.len() != m * k || b.len() != k * n || c.len() != m * n {
+        bail!("blas matmul: buffer sizes do not match {m}x{k} · {k}x{n}");
+    }
+    split_output(c, n, m * k * n, (MIN_PART_COLS, 1), |rows, cols, piece| {
+        let a_rows = View {
+            offset: rows.start * k,
+            rows: rows.len(),
+            cols: k,
+            ld: k,
+        };
+        let b_cols = View {
+            offset: cols.start,
+            rows: k,
+            cols: cols.len(),
+            ld: n,
+        };
+        let out = View::dense(rows.len(), cols.len());
+        gemm_views((a, a_rows), (b, b_cols, false), (piece, out), 1.0)
     })
 }
 
@@ -205,8 +275,8 @@ impl CustomOp2 for BlasMatmul {
         if m * n == 0 {
             return Ok((CpuStorage::F32(out), Shape::from(output_dims(ad, m, n))));
         }
-        // Attention: one product per (sequence, head), spread over the pool's workers when they are big
-        // enough to pay for it (long passages), each product on one thread.
+        // One product per leading index (the peak measurement's and tests' batched inputs), spread over
+        // the pool's workers when they are big enough to pay for it, each product on one thread.
         let parts = parts_for(batch * m * k * n).min(batch);
         out.par_chunks_mut(m * n)
             .enumerate()

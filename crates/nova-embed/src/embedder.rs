@@ -163,7 +163,7 @@ impl SentenceEmbedder {
         let batches = self.plan_batches(&order, ids);
         // Parallel across batches: on 2 cores one batch per core beats splitting every MiniLM-sized
         // matmul over both (measured: +50 % on passages). A big matmul of a lone batch is still split
-        // over the idle workers (`threads::split_columns`); with every worker busy, its parts stay local.
+        // over the idle workers (`threads::split_output`); with every worker busy, its parts stay local.
         let results: Vec<Result<Vec<Embedding>>> = batches
             .par_iter()
             .map(|batch| {

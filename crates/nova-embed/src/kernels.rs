@@ -2,17 +2,14 @@
 //! versions costing ~25 % of a passage forward pass:
 //! - `gelu_erf`: libm's `erff` per element was ~9 %; the Abramowitz–Stegun 7.1.26 rational form (max abs
 //!   error 1.5e-7, below f32 resolution of the activations) is several times cheaper.
-//! - `masked_softmax`: one pass per attention row instead of a strided broadcast-add of the padding mask
+//! - the masked softmax: one pass per attention row instead of a strided broadcast-add of the padding mask
 //!   followed by a separate softmax over a `(batch, heads, len, len)` tensor.
 //!
 //! Both use [`exp`], a branch-free exponential that the compiler vectorises (libm's `expf` is a call per
 //! element), with relative error ~2e-7: the same order as f32 rounding.
 
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
-
-/// Rows handed to one rayon task: large enough to amortise scheduling.
-const ROWS_PER_TASK: usize = 64;
 
 /// The f32 values of a contiguous tensor's storage (custom ops here accept no other layout).
 pub(crate) fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -36,19 +33,26 @@ pub(crate) fn fused_output(
             bias.len()
         );
     }
-    let mut out = match residual {
-        Some(r) if r.len() == rows * n => r.to_vec(),
+    match residual {
+        Some(r) if r.len() == rows * n => {
+            let mut out = r.to_vec();
+            for row in out.chunks_exact_mut(n.max(1)) {
+                row.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
+            }
+            Ok(out)
+        }
         Some(r) => bail!(
             "linear: residual has {} values, expected {}",
             r.len(),
             rows * n
         ),
-        None => vec![0f32; rows * n],
-    };
-    for row in out.chunks_exact_mut(n.max(1)) {
-        row.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
+        // The bias rows written straight away: no zero-filled buffer to add them to.
+        None => {
+            let mut out = Vec::with_capacity(rows * n);
+            (0..rows).for_each(|_| out.extend_from_slice(bias));
+            Ok(out)
+        }
     }
-    Ok(out)
 }
 
 /// `x`'s shape with its last dimension replaced by `n`.
@@ -129,53 +133,18 @@ pub(crate) fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
     x.contiguous()?.apply_op1_no_bwd(&GeluErf)
 }
 
-struct MaskedSoftmax;
-
-impl CustomOp2 for MaskedSoftmax {
-    fn name(&self) -> &'static str {
-        "masked-softmax"
+/// Softmax of one row of attention scores, in place, keys whose `mask` weight is 0 getting weight 0
+/// (a row with no key left is all 0).
+pub(crate) fn softmax_in_place(row: &mut [f32], mask: &[f32]) {
+    let max = max_where(row, mask);
+    // Branch-free so it vectorises: masked keys are multiplied by their 0 mask weight; the `min` keeps
+    // a masked score above `max` from overflowing to inf (inf·0 = NaN).
+    for (o, &m) in row.iter_mut().zip(mask) {
+        *o = exp((*o - max).min(0.0)) * m;
     }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (scores, mask) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
-        let &[b, h, q, k] = l1.dims() else {
-            bail!("masked softmax needs (batch, heads, q, k) scores")
-        };
-        if l2.dims() != [b, k] {
-            bail!(
-                "masked softmax: mask {:?} does not match scores {:?}",
-                l2.dims(),
-                l1.dims()
-            );
-        }
-        let mut out = vec![0f32; scores.len()];
-        let rows_per_batch = h * q;
-        out.par_chunks_mut(k * ROWS_PER_TASK)
-            .enumerate()
-            .for_each(|(task, block)| {
-                for (j, row) in block.chunks_mut(k).enumerate() {
-                    let r = task * ROWS_PER_TASK + j;
-                    let m = &mask[(r / rows_per_batch) * k..][..k];
-                    let s = &scores[r * k..(r + 1) * k];
-                    let max = max_where(s, m);
-                    // Branch-free so it vectorises: masked keys are multiplied by their 0 mask weight; the
-                    // `min` keeps a masked score above `max` from overflowing to inf (inf·0 = NaN).
-                    for ((o, &v), &m) in row.iter_mut().zip(s).zip(m) {
-                        *o = exp((v - max).min(0.0)) * m;
-                    }
-                    let sum = sum(row);
-                    let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
-                    row.iter_mut().for_each(|o| *o *= inv);
-                }
-            });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
+    let sum = sum(row);
+    let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
+    row.iter_mut().for_each(|o| *o *= inv);
 }
 
 /// Lanes of the reductions below: independent accumulators let the compiler use SIMD (a single running
@@ -213,13 +182,67 @@ fn max_where(values: &[f32], mask: &[f32]) -> f32 {
     acc.iter().fold(tail, |a, &v| if v > a { v } else { a })
 }
 
-/// Softmax over the last axis of `scores (batch, heads, q, k)`, with keys where `mask (batch, k)` is 0
-/// given zero weight.
-pub(crate) fn masked_softmax(scores: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-    scores
-        .contiguous()?
-        .apply_op2_no_bwd(&mask.contiguous()?, &MaskedSoftmax)
+/// The generic attention path's softmax over a whole `(batch, heads, q, k)` score tensor (the fused
+/// attention of the `openblas` build softmaxes row by row instead).
+#[cfg(any(test, not(feature = "openblas")))]
+mod whole_tensor {
+    use super::{contiguous, softmax_in_place};
+    use candle_core::{bail, CpuStorage, CustomOp2, Layout, Shape, Tensor};
+    use rayon::prelude::*;
+
+    /// Rows handed to one rayon task: large enough to amortise scheduling.
+    const ROWS_PER_TASK: usize = 64;
+
+    /// The generic path's softmax over a whole score tensor (the fused attention softmaxes row by row).
+    struct MaskedSoftmax;
+
+    impl CustomOp2 for MaskedSoftmax {
+        fn name(&self) -> &'static str {
+            "masked-softmax"
+        }
+
+        fn cpu_fwd(
+            &self,
+            s1: &CpuStorage,
+            l1: &Layout,
+            s2: &CpuStorage,
+            l2: &Layout,
+        ) -> candle_core::Result<(CpuStorage, Shape)> {
+            let (scores, mask) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
+            let &[b, h, q, k] = l1.dims() else {
+                bail!("masked softmax needs (batch, heads, q, k) scores")
+            };
+            if l2.dims() != [b, k] {
+                bail!(
+                    "masked softmax: mask {:?} does not match scores {:?}",
+                    l2.dims(),
+                    l1.dims()
+                );
+            }
+            let mut out = scores.to_vec();
+            let rows_per_batch = h * q;
+            out.par_chunks_mut(k * ROWS_PER_TASK)
+                .enumerate()
+                .for_each(|(task, block)| {
+                    for (j, row) in block.chunks_mut(k).enumerate() {
+                        let r = task * ROWS_PER_TASK + j;
+                        softmax_in_place(row, &mask[(r / rows_per_batch) * k..][..k]);
+                    }
+                });
+            Ok((CpuStorage::F32(out), l1.shape().clone()))
+        }
+    }
+
+    /// Softmax over the last axis of `scores (batch, heads, q, k)`, with keys where `mask (batch, k)` is 0
+    /// given zero weight.
+    pub(crate) fn masked_softmax(scores: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        scores
+            .contiguous()?
+            .apply_op2_no_bwd(&mask.contiguous()?, &MaskedSoftmax)
+    }
 }
+#[cfg(any(test, not(feature = "openblas")))]
+pub(crate) use whole_tensor::masked_softmax;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! the model's own `tokenizer.json`, runs a BERT encoder on candle and applies the folder's pooling and L2
 //! normalisation. This crate knows nothing of HTTP, storage or documents.
 
+mod attention;
 mod batcher;
 mod bert;
 #[cfg(feature = "openblas")]

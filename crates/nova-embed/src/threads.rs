@@ -2,7 +2,7 @@
 //!
 //! Parallelism is rayon's, in two places: across batches (one forward pass per worker when there are
 //! several), and inside a big enough matmul, whose output columns (or attention heads) are spread over the
-//! pool's workers ([`split_columns`]) — so a lone query's forward pass uses every core instead of one. When
+//! pool's workers ([`split_output`]) — so a lone query's forward pass uses every core instead of one. When
 //! every worker already runs a batch, the split parts are not stolen and run one after another, so the
 //! two never oversubscribe. OpenBLAS's own threads stay off: its spinning pool competing with rayon's
 //! costs more than it saves.
@@ -26,23 +26,44 @@ pub(crate) fn parts_for(macs: usize) -> usize {
     }
 }
 
-/// Runs `part(columns, piece)` over column ranges of the row-major `c` (`n` columns), spread over the
-/// pool's workers when the product (`macs` multiply-adds) is big enough: a lone query's forward pass then
-/// uses every core, not one. Parts are at least `min_width` columns and start on multiples of `align`.
-/// Each part works on its own copy of its columns of `c` (the values already in them included), copied
-/// back after. Split by columns, not rows: each part reads only its slice of the weights, so together
-/// they read the weights once, as one call would.
-pub(crate) fn split_columns<E: Send>(
+/// Outputs at least this many rows tall are split by rows rather than columns: each part then reads
+/// all of the weights, but it writes its own contiguous rows of the output in place — no copies — and a
+/// part's arithmetic (≥ 128 rows × the layer) dwarfs a second read of the weights. Shorter outputs (a
+/// few queries) are split by columns, where reading the weights once is what counts.
+pub(crate) const ROW_SPLIT_MIN_ROWS: usize = 256;
+
+/// Runs `part(rows, columns, piece)` over parts of the row-major output `c` (`n` columns), spread over
+/// the pool's workers when the product (`macs` multiply-adds) is big enough: a lone query's forward pass
+/// then uses every core, not one. `piece` is `rows × columns` of `c`, holding the values already there.
+/// Tall outputs are split by rows, in place; short ones by columns of at least `min_width`, starting on
+/// multiples of `align`, each part working on its own copy of its columns (copied back after) — split by
+/// columns, each part reads only its slice of the weights, so together they read them once.
+pub(crate) fn split_output<E: Send>(
     c: &mut [f32],
     n: usize,
     macs: usize,
     (min_width, align): (usize, usize),
-    part: impl Fn(Range<usize>, &mut [f32]) -> Result<(), E> + Sync,
+    part: impl Fn(Range<usize>, Range<usize>, &mut [f32]) -> Result<(), E> + Sync,
 ) -> Result<(), E> {
-    let parts = parts_for(macs).min(n / min_width.max(1));
+    let rows = c.len().checked_div(n).unwrap_or(0);
+    let parts = parts_for(macs);
     if parts < 2 || n == 0 || !c.len().is_multiple_of(n) {
         // One part — or sizes that do not match, which `part` reports.
-        return part(0..n, c);
+        return part(0..rows, 0..n, c);
+    }
+    if rows >= ROW_SPLIT_MIN_ROWS {
+        let per_part = rows.div_ceil(parts);
+        return c
+            .par_chunks_mut(per_part * n)
+            .enumerate()
+            .try_for_each(|(p, piece)| {
+                let start = p * per_part;
+                part(start..start + piece.len() / n, 0..n, piece)
+            });
+    }
+    let parts = parts.min(n / min_width.max(1));
+    if parts < 2 {
+        return part(0..rows, 0..n, c);
     }
     let width = n.div_ceil(parts).next_multiple_of(align.max(1));
     let column = |p: usize| p * width..((p + 1) * width).min(n);
@@ -55,7 +76,7 @@ pub(crate) fn split_columns<E: Send>(
                 .flat_map(|row| &row[cols.clone()])
                 .copied()
                 .collect();
-            part(cols, &mut piece)?;
+            part(0..rows, cols, &mut piece)?;
             Ok(piece)
         })
         .collect();
