@@ -41,7 +41,7 @@ pub(crate) fn attention(qkv: &Tensor, mask: &Tensor, heads: usize) -> candle_cor
 #[cfg(feature = "openblas")]
 mod fused {
     use crate::blas::{gemm_views, View};
-    use crate::kernels::{contiguous, softmax_in_place};
+    use crate::kernels::{contiguous, softmax_row};
     use crate::threads::parts_for;
     use candle_core::{bail, CpuStorage, CustomOp2, Layout, Shape};
     use rayon::prelude::*;
@@ -76,12 +76,11 @@ mod fused {
         }
     }
 
-    /// One head of one sequence: scores = Q·Kᵀ into `scores`, the masked softmax in place, then
+    /// One head of one sequence: scores = Q·Kᵀ into `scores`, the softmax in place, then
     /// scores·V into `out`'s view.
     fn head(
         qkv: &[f32],
         (dims, seq, head): (Dims, Sequence, usize),
-        keys: &[f32],
         scores: &mut [f32],
         (out, out_view): (&mut [f32], View),
     ) -> candle_core::Result<()> {
@@ -95,9 +94,10 @@ mod fused {
             (scores, square),
             0.0,
         )?;
-        for row in scores.chunks_exact_mut(seq.len) {
-            softmax_in_place(row, keys);
-        }
+        crate::simd::widest(
+            #[inline(always)]
+            || scores.chunks_exact_mut(seq.len).for_each(softmax_row),
+        );
         gemm_views(
             (scores, square),
             (qkv, dims.view(seq, 2, head), false),
@@ -155,7 +155,6 @@ mod fused {
                     .with_min_len(b.div_ceil(parts))
                     .try_for_each(|(s, out)| {
                         let seq = sequence(s);
-                        let keys = &mask[s * l..s * l + seq.len];
                         let mut scores = vec![0f32; seq.len * seq.len];
                         (0..heads).try_for_each(|hd| {
                             let view = View {
@@ -164,7 +163,7 @@ mod fused {
                                 cols: dims.head_dim,
                                 ld: h,
                             };
-                            head(qkv, (dims, seq, hd), keys, &mut scores, (out, view))
+                            head(qkv, (dims, seq, hd), &mut scores, (out, view))
                         })
                     })?;
             } else {
@@ -172,14 +171,13 @@ mod fused {
                 // buffer of its own, copied into its columns after.
                 for (s, out) in ctx.chunks_exact_mut(l * h).enumerate() {
                     let seq = sequence(s);
-                    let keys = &mask[s * l..s * l + seq.len];
                     let pieces: Vec<candle_core::Result<Vec<f32>>> = (0..heads)
                         .into_par_iter()
                         .map(|hd| {
                             let mut scores = vec![0f32; seq.len * seq.len];
                             let mut piece = vec![0f32; seq.len * dims.head_dim];
                             let view = View::dense(seq.len, dims.head_dim);
-                            head(qkv, (dims, seq, hd), keys, &mut scores, (&mut piece, view))?;
+                            head(qkv, (dims, seq, hd), &mut scores, (&mut piece, view))?;
                             Ok(piece)
                         })
                         .collect();

@@ -166,7 +166,7 @@ pub(crate) struct QuantLinear {
 /// `v` rounded to the nearest integer (ties to even) as i8, for |v| ≤ 127.5: adding and subtracting
 /// 1.5·2^23 rounds in the FPU's own mode, so the loops around it vectorise (`f32::round` is a libm call
 /// per value on baseline x86-64).
-#[inline]
+#[inline(always)]
 fn round_i8(v: f32) -> i8 {
     const ROUND: f32 = 12_582_912.0;
     ((v + ROUND) - ROUND) as i8
@@ -174,6 +174,7 @@ fn round_i8(v: f32) -> i8 {
 
 /// Symmetric int8 of `values` with one scale: `q = round(v / scale)`, scale = max |v| / 127; written
 /// through `store` into `out` (left as it is when every value is 0, or any is not finite).
+#[inline(always)]
 fn quantize_into<T>(values: &[f32], out: &mut [T], store: impl Fn(i8) -> T) -> f32 {
     let max = max_abs(values);
     if max == 0.0 || !max.is_finite() {
@@ -189,6 +190,7 @@ fn quantize_into<T>(values: &[f32], out: &mut [T], store: impl Fn(i8) -> T) -> f
 /// The largest |v| (NaN if any value is NaN, so the caller skips the row). Sixteen independent
 /// running maxima, compared with `>` rather than f32::max: a single running maximum is a loop-carried
 /// chain and f32::max's NaN rules both keep the loop scalar (it was 4 % of an int8 passage pass).
+#[inline(always)]
 fn max_abs(values: &[f32]) -> f32 {
     const LANES: usize = 16;
     let mut acc = [0f32; LANES];
@@ -354,11 +356,15 @@ impl Activations {
             store: impl Fn(i8) -> T + Copy,
         ) -> (Vec<T>, Vec<f32>) {
             let mut out = vec![pad; rows * k_pad];
-            let scales = x
-                .chunks_exact(k)
-                .zip(out.chunks_exact_mut(k_pad))
-                .map(|(row, dst)| quantize_into(row, &mut dst[..k], store))
-                .collect();
+            let scales = crate::simd::widest(
+                #[inline(always)]
+                || {
+                    x.chunks_exact(k)
+                        .zip(out.chunks_exact_mut(k_pad))
+                        .map(|(row, dst)| quantize_into(row, &mut dst[..k], store))
+                        .collect()
+                },
+            );
             (out, scales)
         }
         let dims = (rows, k, k_pad);

@@ -66,7 +66,7 @@ pub(crate) fn output_shape(lx: &Layout, n: usize) -> Shape {
 
 /// e^x for x ≤ 88, by Cody–Waite range reduction (x = n·ln2 + r, |r| ≤ ln2/2) and a degree-6 Taylor
 /// polynomial for e^r; 2^n is built in the exponent bits. Inputs below -87 flush towards zero.
-#[inline]
+#[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
@@ -89,7 +89,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 }
 
 /// erf(x) by Abramowitz & Stegun 7.1.26.
-#[inline]
+#[inline(always)]
 fn erf(x: f32) -> f32 {
     const P: f32 = 0.327_591_1;
     const A: [f32; 5] = [
@@ -120,9 +120,14 @@ impl CustomOp1 for GeluErf {
         out.par_chunks_mut(chunk)
             .zip(x.par_chunks(chunk))
             .for_each(|(o, x)| {
-                for (o, &v) in o.iter_mut().zip(x) {
-                    *o = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
-                }
+                crate::simd::widest(
+                    #[inline(always)]
+                    || {
+                        for (o, &v) in o.iter_mut().zip(x) {
+                            *o = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
+                        }
+                    },
+                )
             });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
@@ -133,15 +138,12 @@ pub(crate) fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
     x.contiguous()?.apply_op1_no_bwd(&GeluErf)
 }
 
-/// Softmax of one row of attention scores, in place, keys whose `mask` weight is 0 getting weight 0
-/// (a row with no key left is all 0).
-pub(crate) fn softmax_in_place(row: &mut [f32], mask: &[f32]) {
-    let max = max_where(row, mask);
-    // Branch-free so it vectorises: masked keys are multiplied by their 0 mask weight; the `min` keeps
-    // a masked score above `max` from overflowing to inf (inf·0 = NaN).
-    for (o, &m) in row.iter_mut().zip(mask) {
-        *o = exp((*o - max).min(0.0)) * m;
-    }
+/// Softmax of one row of attention scores, in place (every key real: the fused attention multiplies
+/// only a sequence's own tokens). Inlined into its caller's [`crate::simd::widest`] loop.
+#[inline(always)]
+pub(crate) fn softmax_row(row: &mut [f32]) {
+    let max = max(row);
+    row.iter_mut().for_each(|o| *o = exp(*o - max));
     let sum = sum(row);
     let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
     row.iter_mut().for_each(|o| *o *= inv);
@@ -149,8 +151,9 @@ pub(crate) fn softmax_in_place(row: &mut [f32], mask: &[f32]) {
 
 /// Lanes of the reductions below: independent accumulators let the compiler use SIMD (a single running
 /// float sum must be evaluated in order).
-const LANES: usize = 8;
+const LANES: usize = 16;
 
+#[inline(always)]
 fn sum(xs: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let chunks = xs.chunks_exact(LANES);
@@ -163,30 +166,27 @@ fn sum(xs: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Largest `v` whose mask weight is positive (−∞ if none).
-fn max_where(values: &[f32], mask: &[f32]) -> f32 {
+/// The largest value (−∞ for none; NaNs are passed over).
+#[inline(always)]
+fn max(values: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; LANES];
-    let (vc, mc) = (values.chunks_exact(LANES), mask.chunks_exact(LANES));
-    let tail = vc
-        .remainder()
-        .iter()
-        .zip(mc.remainder())
-        .filter(|(_, &m)| m > 0.0)
-        .fold(f32::NEG_INFINITY, |a, (&v, _)| if v > a { v } else { a });
-    for (v, m) in vc.zip(mc) {
-        for ((a, &v), &m) in acc.iter_mut().zip(v).zip(m) {
-            let v = if m > 0.0 { v } else { f32::NEG_INFINITY };
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
             *a = if v > *a { v } else { *a };
         }
     }
-    acc.iter().fold(tail, |a, &v| if v > a { v } else { a })
+    acc.iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, |a, &v| if v > a { v } else { a })
 }
 
 /// The generic attention path's softmax over a whole `(batch, heads, q, k)` score tensor (the fused
 /// attention of the `openblas` build softmaxes row by row instead).
 #[cfg(any(test, not(feature = "openblas")))]
 mod whole_tensor {
-    use super::{contiguous, softmax_in_place};
+    use super::{contiguous, exp};
     use candle_core::{bail, CpuStorage, CustomOp2, Layout, Shape, Tensor};
     use rayon::prelude::*;
 
@@ -239,6 +239,42 @@ mod whole_tensor {
         scores
             .contiguous()?
             .apply_op2_no_bwd(&mask.contiguous()?, &MaskedSoftmax)
+    }
+
+    /// Softmax of one row of attention scores, in place, keys whose `mask` weight is 0 getting weight 0
+    /// (a row with no key left is all 0).
+    fn softmax_in_place(row: &mut [f32], mask: &[f32]) {
+        let max = max_where(row, mask);
+        // Branch-free so it vectorises: masked keys are multiplied by their 0 mask weight; the `min` keeps
+        // a masked score above `max` from overflowing to inf (inf·0 = NaN).
+        for (o, &m) in row.iter_mut().zip(mask) {
+            *o = exp((*o - max).min(0.0)) * m;
+        }
+        let sum = super::sum(row);
+        let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
+        row.iter_mut().for_each(|o| *o *= inv);
+    }
+
+    /// Largest `v` whose mask weight is positive (−∞ if none).
+    fn max_where(values: &[f32], mask: &[f32]) -> f32 {
+        let mut acc = [f32::NEG_INFINITY; super::LANES];
+        let (vc, mc) = (
+            values.chunks_exact(super::LANES),
+            mask.chunks_exact(super::LANES),
+        );
+        let tail = vc
+            .remainder()
+            .iter()
+            .zip(mc.remainder())
+            .filter(|(_, &m)| m > 0.0)
+            .fold(f32::NEG_INFINITY, |a, (&v, _)| if v > a { v } else { a });
+        for (v, m) in vc.zip(mc) {
+            for ((a, &v), &m) in acc.iter_mut().zip(v).zip(m) {
+                let v = if m > 0.0 { v } else { f32::NEG_INFINITY };
+                *a = if v > *a { v } else { *a };
+            }
+        }
+        acc.iter().fold(tail, |a, &v| if v > a { v } else { a })
     }
 }
 #[cfg(any(test, not(feature = "openblas")))]

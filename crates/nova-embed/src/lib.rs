@@ -17,6 +17,7 @@ mod lane;
 mod matmul;
 mod model_dir;
 mod peak;
+mod simd;
 mod source;
 mod threads;
 
