@@ -96,7 +96,13 @@ mod fused {
         )?;
         crate::simd::widest(
             #[inline(always)]
-            || scores.chunks_exact_mut(seq.len).for_each(softmax_row),
+            || {
+                // A `for` loop: `for_each` need not be inlined here, and only what is gets compiled
+                // for the wider vector unit.
+                for row in scores.chunks_exact_mut(seq.len) {
+                    softmax_row(row);
+                }
+            },
         );
         gemm_views(
             (scores, square),

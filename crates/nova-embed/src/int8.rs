@@ -163,13 +163,14 @@ pub(crate) struct QuantLinear {
     packed: Packed,
 }
 
-/// `v` rounded to the nearest integer (ties to even) as i8, for |v| ≤ 127.5: adding and subtracting
-/// 1.5·2^23 rounds in the FPU's own mode, so the loops around it vectorise (`f32::round` is a libm call
-/// per value on baseline x86-64).
+/// `v` rounded to the nearest integer (ties to even) as i8, for |v| ≤ 127.5: adding 1.5·2^23 rounds in
+/// the FPU's own mode and leaves the integer in the sum's low mantissa bits, read out with integer
+/// arithmetic — no float → int cast, which Rust saturates and the compiler then keeps scalar (a
+/// min/max/convert/insert per value; `f32::round` is a libm call per value on baseline x86-64).
 #[inline(always)]
 fn round_i8(v: f32) -> i8 {
     const ROUND: f32 = 12_582_912.0;
-    ((v + ROUND) - ROUND) as i8
+    (v + ROUND).to_bits().wrapping_sub(ROUND.to_bits()) as i8
 }
 
 /// Symmetric int8 of `values` with one scale: `q = round(v / scale)`, scale = max |v| / 127; written
@@ -187,12 +188,12 @@ fn quantize_into<T>(values: &[f32], out: &mut [T], store: impl Fn(i8) -> T) -> f
     max / 127.0
 }
 
-/// The largest |v| (NaN if any value is NaN, so the caller skips the row). Sixteen independent
+/// The largest |v| (NaN if any value is NaN, so the caller skips the row). 64 independent
 /// running maxima, compared with `>` rather than f32::max: a single running maximum is a loop-carried
 /// chain and f32::max's NaN rules both keep the loop scalar (it was 4 % of an int8 passage pass).
 #[inline(always)]
 fn max_abs(values: &[f32]) -> f32 {
-    const LANES: usize = 16;
+    const LANES: usize = 64;
     let mut acc = [0f32; LANES];
     let chunks = values.chunks_exact(LANES);
     let tail = chunks.remainder();
@@ -203,10 +204,12 @@ fn max_abs(values: &[f32]) -> f32 {
             *a = if v > *a || v.is_nan() { v } else { *a };
         }
     }
-    acc.iter()
-        .chain(tail)
-        .map(|v| v.abs())
-        .fold(0f32, |m, v| if v > m || v.is_nan() { v } else { m })
+    let mut max = 0f32;
+    for &v in acc.iter().chain(tail) {
+        let v = v.abs();
+        max = if v > max || v.is_nan() { v } else { max };
+    }
+    max
 }
 
 impl QuantLinear {
@@ -359,10 +362,13 @@ impl Activations {
             let scales = crate::simd::widest(
                 #[inline(always)]
                 || {
-                    x.chunks_exact(k)
-                        .zip(out.chunks_exact_mut(k_pad))
-                        .map(|(row, dst)| quantize_into(row, &mut dst[..k], store))
-                        .collect()
+                    // A `for` loop, not `map(…).collect()`: the collect's fold need not be inlined,
+                    // and only what is inlined here is compiled for the wider vector unit.
+                    let mut scales = Vec::with_capacity(rows);
+                    for (row, dst) in x.chunks_exact(k).zip(out.chunks_exact_mut(k_pad)) {
+                        scales.push(quantize_into(row, &mut dst[..k], store));
+                    }
+                    scales
                 },
             );
             (out, scales)

@@ -142,28 +142,42 @@ pub(crate) fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
 /// only a sequence's own tokens). Inlined into its caller's [`crate::simd::widest`] loop.
 #[inline(always)]
 pub(crate) fn softmax_row(row: &mut [f32]) {
+    // Plain `for` loops throughout: iterator adapters' `for_each`/`fold` are functions of their own that
+    // need not be inlined, and what is not inlined is not compiled for the wider vector unit.
     let max = max(row);
-    row.iter_mut().for_each(|o| *o = exp(*o - max));
+    for o in row.iter_mut() {
+        *o = exp(*o - max);
+    }
     let sum = sum(row);
     let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
-    row.iter_mut().for_each(|o| *o *= inv);
+    for o in row.iter_mut() {
+        *o *= inv;
+    }
 }
 
 /// Lanes of the reductions below: independent accumulators let the compiler use SIMD (a single running
-/// float sum must be evaluated in order).
-const LANES: usize = 16;
+/// float sum must be evaluated in order) — four registers' worth even at AVX-512, so consecutive adds
+/// do not wait on each other.
+const LANES: usize = 64;
 
 #[inline(always)]
 fn sum(xs: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let chunks = xs.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().sum();
+    let mut tail = 0f32;
+    for &x in chunks.remainder() {
+        tail += x;
+    }
     for c in chunks {
         for (a, &x) in acc.iter_mut().zip(c) {
             *a += x;
         }
     }
-    acc.iter().sum::<f32>() + tail
+    let mut total = 0f32;
+    for a in acc {
+        total += a;
+    }
+    total + tail
 }
 
 /// The largest value (−∞ for none; NaNs are passed over).
@@ -177,9 +191,11 @@ fn max(values: &[f32]) -> f32 {
             *a = if v > *a { v } else { *a };
         }
     }
-    acc.iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, |a, &v| if v > a { v } else { a })
+    let mut max = f32::NEG_INFINITY;
+    for &v in acc.iter().chain(tail) {
+        max = if v > max { v } else { max };
+    }
+    max
 }
 
 /// The generic attention path's softmax over a whole `(batch, heads, q, k)` score tensor (the fused
