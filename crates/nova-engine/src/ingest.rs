@@ -19,6 +19,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 const COMMIT_CHUNKS: usize = 256;
 /// Documents whose stored versions are looked up in one store query.
 const LOOKUP_DOCS: usize = 256;
+/// Batches being embedded at once. With one, the cores idled at the end of every batch (its last
+/// forward passes leave a worker without work) and while the batch's BM25 vectors and payloads were
+/// built; a second batch in flight fills those gaps.
+const EMBED_IN_FLIGHT: usize = 2;
 
 /// What an ingest run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -64,6 +68,14 @@ pub(crate) fn mean_tokens(docs: &[Document], chunking: ChunkOptions) -> f64 {
 type Pending = Vec<(String, ChunkPayload, u64)>;
 /// (doc id, version to keep) of documents whose other versions go once the batch is committed.
 type Retire = Vec<(String, u64)>;
+
+/// Chunks cut and waiting to be embedded, numbered in input order.
+struct Prepared {
+    seq: usize,
+    pending: Pending,
+    retire: Retire,
+    docs_done: usize,
+}
 
 /// Embedded chunks, ready to commit, and the old versions of the documents they complete.
 struct Batch {
@@ -134,21 +146,39 @@ pub(crate) fn ingest(
     hashes: Option<&crate::versions::Sources>,
 ) -> Result<IngestSummary> {
     let mut summary = IngestSummary::default();
-    // One batch in flight: embedding of batch n+1 overlaps the commit of batch n.
-    let (tx, rx) = sync_channel::<Batch>(1);
-    let (produced, written) = std::thread::scope(|scope| {
+    // Three stages: this thread cuts documents into chunks; EMBED_IN_FLIGHT embedders turn them into
+    // records; the writer commits them in input order, each commit overlapping the next embeddings.
+    let (prep_tx, prep_rx) = sync_channel::<Prepared>(EMBED_IN_FLIGHT);
+    let (tx, rx) = sync_channel::<(usize, Batch)>(EMBED_IN_FLIGHT);
+    // Shared by the embedders and dropped with the last of them, so a stopped pipeline fails the
+    // producer's next send instead of leaving it blocked.
+    let prep_rx = std::sync::Arc::new(std::sync::Mutex::new(prep_rx));
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let (produced, embedded, written) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || write_batches(kb, rx, disk, progress));
-        let produced = embed_batches(kb, embedder, (docs, hashes), &tx, &mut summary, cancel);
-        drop(tx);
-        let written = writer.join().unwrap_or_else(|_| {
-            Err(EngineError::Internal(
-                "ingest writer thread panicked".into(),
-            ))
-        });
-        (produced, written)
+        let embedders: Vec<_> = (0..EMBED_IN_FLIGHT)
+            .map(|_| {
+                let (tx, prep_rx, failed) = (tx.clone(), prep_rx.clone(), &failed);
+                scope.spawn(move || embed_prepared(kb, embedder, &prep_rx, &tx, failed))
+            })
+            .collect();
+        drop((tx, prep_rx));
+        let produced = cut_batches(kb, (docs, hashes), &prep_tx, &mut summary, cancel);
+        drop(prep_tx);
+        let panicked = |_| EngineError::Internal("ingest thread panicked".into());
+        // Every embedder joined (a scoped thread left unjoined that panicked would panic the scope).
+        let joined: Vec<Result<()>> = embedders
+            .into_iter()
+            .map(|e| e.join().map_err(panicked).and_then(|r| r))
+            .collect();
+        let embedded = joined.into_iter().find(Result::is_err).unwrap_or(Ok(()));
+        let written = writer.join().map_err(panicked).and_then(|r| r);
+        (produced, embedded, written)
     });
-    // A writer failure also stops the producer (its channel closes); report the root cause.
+    // A writer or embedder failure also stops the stages before it (their channels close); report the
+    // root cause.
     let chunks = written?;
+    embedded?;
     produced?;
     summary.chunks = chunks;
     progress(IngestProgress {
@@ -201,14 +231,14 @@ fn stored_versions(kb: &KnowledgeBase, docs: &[Document]) -> Result<HashMap<Stri
 /// `hashes`: content hashes to store instead of the documents' own (a rebuild's documents are read
 /// back from chunks, so their text is not byte-for-byte what was ingested; the version keeps the hash
 /// of what was).
-fn embed_batches(
+fn cut_batches(
     kb: &KnowledgeBase,
-    embedder: &dyn Embedder,
     (docs, hashes): (&[Document], Option<&crate::versions::Sources>),
-    tx: &SyncSender<Batch>,
+    tx: &SyncSender<Prepared>,
     summary: &mut IngestSummary,
     cancel: CancelCheck<'_>,
 ) -> Result<()> {
+    let mut seq = 0;
     let mut pending: Vec<(String, ChunkPayload, u64)> = Vec::new(); // (indexed text, payload, id)
     let mut retire = Vec::new();
     let chunking = kb.chunking().into();
@@ -248,16 +278,14 @@ fn embed_batches(
                     // Bounded commits even inside one large document; its old version is retired only
                     // with the batch that holds its last chunk (below), so readers keep a whole version.
                     if pending.len() >= COMMIT_CHUNKS
-                        && !send(
-                            kb,
-                            embedder,
+                        && !hand_over(
                             tx,
                             (&mut pending, &mut retire),
-                            done - 1,
+                            (&mut seq, done - 1),
                             cancel,
                         )?
                     {
-                        return Ok(()); // the writer stopped on an error, which ingest reports
+                        return Ok(()); // a later stage stopped on an error, which ingest reports
                     }
                 }
             }
@@ -267,7 +295,7 @@ fn embed_batches(
             let last = done == docs.len();
             if last
                 && !(pending.is_empty() && retire.is_empty())
-                && !send(kb, embedder, tx, (&mut pending, &mut retire), done, cancel)?
+                && !hand_over(tx, (&mut pending, &mut retire), (&mut seq, done), cancel)?
             {
                 return Ok(());
             }
@@ -276,69 +304,131 @@ fn embed_batches(
     Ok(())
 }
 
-/// Embeds `pending` and hands it with `retire` to the writer; `false` when the writer has stopped.
-fn send(
-    kb: &KnowledgeBase,
-    embedder: &dyn Embedder,
-    tx: &SyncSender<Batch>,
+/// Hands `pending` and `retire` to the embedders as batch `seq` (then counts it); `false` when they
+/// have stopped.
+fn hand_over(
+    tx: &SyncSender<Prepared>,
     (pending, retire): (&mut Pending, &mut Retire),
-    docs_done: usize,
+    (seq, docs_done): (&mut usize, usize),
     cancel: CancelCheck<'_>,
 ) -> Result<bool> {
     if cancel() {
         return Err(EngineError::Canceled);
     }
-    let batch = Batch {
-        records: embed(kb, embedder, std::mem::take(pending))?,
+    let prepared = Prepared {
+        seq: *seq,
+        pending: std::mem::take(pending),
         retire: std::mem::take(retire),
         docs_done,
     };
-    Ok(tx.send(batch).is_ok())
+    *seq += 1;
+    Ok(tx.send(prepared).is_ok())
 }
 
+/// One embedding stage: takes prepared batches until there are none (or a stage failed), embeds each
+/// and hands it to the writer with its number.
+fn embed_prepared(
+    kb: &KnowledgeBase,
+    embedder: &dyn Embedder,
+    jobs: &std::sync::Mutex<Receiver<Prepared>>,
+    tx: &SyncSender<(usize, Batch)>,
+    failed: &std::sync::atomic::AtomicBool,
+) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    loop {
+        if failed.load(Ordering::Relaxed) {
+            return Ok(()); // another stage reports its error
+        }
+        // The lock is held only to take the next job, not while embedding it.
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return Err(EngineError::Internal("ingest queue poisoned".into())),
+        };
+        let Ok(job) = job else { return Ok(()) };
+        let batch = embed(kb, embedder, job.pending).map(|records| Batch {
+            records,
+            retire: job.retire,
+            docs_done: job.docs_done,
+        });
+        match batch {
+            Ok(batch) => {
+                if tx.send((job.seq, batch)).is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                    return Ok(()); // the writer stopped on an error, which ingest reports
+                }
+            }
+            Err(e) => {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Commits batches in their input order (they may arrive out of it from the embedders): a batch
+/// retires old versions only after every batch before it is durable. Stops at the first gap that never
+/// fills (an embedder failed).
 fn write_batches(
     kb: &KnowledgeBase,
-    rx: Receiver<Batch>,
+    rx: Receiver<(usize, Batch)>,
     disk: &DiskGuard,
     progress: &(dyn Fn(IngestProgress) + Sync),
 ) -> Result<usize> {
     let mut written = 0;
-    for batch in rx {
-        // A long ingest can fill the disk: stop at the floor, with every batch before this one whole.
-        disk.check()?;
-        written += batch.records.len();
-        if !batch.records.is_empty() {
-            kb.store().upsert(batch.records)?;
+    let mut waiting = std::collections::BTreeMap::new();
+    let mut next = 0;
+    for (seq, batch) in rx {
+        waiting.insert(seq, batch);
+        while let Some(batch) = waiting.remove(&next) {
+            next += 1;
+            written = commit(kb, batch, written, disk, progress)?;
         }
-        // Only now that the new versions are durable do the old ones go.
-        if !batch.retire.is_empty() {
-            let stale = batch
-                .retire
-                .into_iter()
-                .map(|(doc_id, keep)| {
-                    Condition::Filter(Box::new(
-                        Filter::must([Condition::eq(keys::DOC_ID, doc_id)])
-                            .and_not(Condition::eq(keys::VERSION, keep as i64)),
-                    ))
-                })
-                .collect();
-            let _retiring = kb.retiring.write();
-            kb.store().delete(&Filter {
-                should: stale,
-                ..Filter::default()
-            })?;
-        }
-        tracing::info!(
-            kb = %kb.name(),
-            docs = batch.docs_done,
-            chunks = written,
-            "batch committed"
-        );
-        progress(IngestProgress {
-            docs_done: batch.docs_done,
-            chunks_committed: written,
-        });
     }
+    Ok(written)
+}
+
+/// Commits one batch (`written` chunks before it); returns the chunks written so far.
+fn commit(
+    kb: &KnowledgeBase,
+    batch: Batch,
+    mut written: usize,
+    disk: &DiskGuard,
+    progress: &(dyn Fn(IngestProgress) + Sync),
+) -> Result<usize> {
+    // A long ingest can fill the disk: stop at the floor, with every batch before this one whole.
+    disk.check()?;
+    written += batch.records.len();
+    if !batch.records.is_empty() {
+        kb.store().upsert(batch.records)?;
+    }
+    // Only now that the new versions are durable do the old ones go.
+    if !batch.retire.is_empty() {
+        let stale = batch
+            .retire
+            .into_iter()
+            .map(|(doc_id, keep)| {
+                Condition::Filter(Box::new(
+                    Filter::must([Condition::eq(keys::DOC_ID, doc_id)])
+                        .and_not(Condition::eq(keys::VERSION, keep as i64)),
+                ))
+            })
+            .collect();
+        let _retiring = kb.retiring.write();
+        kb.store().delete(&Filter {
+            should: stale,
+            ..Filter::default()
+        })?;
+    }
+    tracing::info!(
+        kb = %kb.name(),
+        docs = batch.docs_done,
+        chunks = written,
+        "batch committed"
+    );
+    progress(IngestProgress {
+        docs_done: batch.docs_done,
+        chunks_committed: written,
+    });
     Ok(written)
 }
 

@@ -980,3 +980,111 @@ fn questions_answered_badly_are_reported_as_gaps_grouped_and_ranked() {
         .unwrap_err();
     assert_eq!(err.code(), nova_core::Code::Forbidden);
 }
+
+/// Bag-of-words vectors from a bulk embedder whose first call is slow — so the pipeline's second
+/// batch is embedded before its first — and whose call number `fail_at` fails.
+struct Uneven {
+    calls: AtomicUsize,
+    fail_at: usize,
+}
+
+impl nova_embed::Embedder for Uneven {
+    fn model_id(&self) -> &str {
+        "bag-of-words"
+    }
+    fn dim(&self) -> usize {
+        common::DIM
+    }
+    fn embed(&self, texts: &[&str]) -> nova_embed::Result<Vec<nova_core::Embedding>> {
+        nova_embed::Embedder::embed(&BagOfWords, texts)
+    }
+    fn embed_bulk(&self, texts: &[&str]) -> nova_embed::Result<Vec<nova_core::Embedding>> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        if call == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        if call == self.fail_at {
+            return Err(nova_embed::EmbedError::Tokenize(
+                "embedder failed on purpose".into(),
+            ));
+        }
+        self.embed(texts)
+    }
+    fn token_counts(&self, texts: &[&str]) -> nova_embed::Result<Vec<usize>> {
+        nova_embed::Embedder::token_counts(&BagOfWords, texts)
+    }
+}
+
+fn create_opts() -> IngestOptions<'static> {
+    IngestOptions {
+        create_missing: true,
+        ..IngestOptions::default()
+    }
+}
+
+#[test]
+fn batches_embedded_out_of_order_commit_in_order_and_a_failed_one_stops_the_ingest() {
+    let dir = TempDir::new().unwrap();
+    let uneven = |fail_at| {
+        let engine = Engine::new(
+            dir.path(),
+            Arc::new(Uneven {
+                calls: AtomicUsize::new(0),
+                fail_at,
+            }),
+            EngineOptions::single_caller(),
+        )
+        .unwrap();
+        common::on_test_backend(engine, dir.path())
+    };
+    let (ctx, id) = (RequestCtx::local(), DocId::parse("big.md").unwrap());
+    let progress = std::sync::Mutex::new(Vec::new());
+    let record = |p: nova_engine::IngestProgress| progress.lock().unwrap().push(p.docs_done);
+    let opts = IngestOptions {
+        create_missing: true,
+        progress: Some(&record),
+        ..IngestOptions::default()
+    };
+    // Six documents of 200 chunks: five batches, the first finishing last. Each commit reports the
+    // documents whole so far, so a batch committed before an earlier one shows as a step back.
+    let docs: Vec<Document> = (0..6)
+        .map(|i| {
+            let mut d = sections(200, "many");
+            d.id = format!("part{i}.md");
+            d
+        })
+        .collect();
+    let engine = uneven(usize::MAX);
+    let summary = engine.ingest(&ctx, &kb("many"), &docs, &opts).unwrap();
+    assert_eq!(summary.chunks, 1_200);
+    let seen = progress.lock().unwrap().clone();
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "commits in input order: {seen:?}"
+    );
+    assert_eq!(seen.len(), 6, "five commits and the final report: {seen:?}");
+
+    let name = kb("pipeline");
+    engine
+        .ingest(&ctx, &name, &[sections(1_200, "first")], &create_opts())
+        .unwrap();
+    let read = engine.document(&ctx, &name, &id).unwrap().unwrap();
+    assert_eq!(read.chunks.len(), 1_200);
+    drop(engine);
+
+    // The third batch fails: the ingest reports it, nothing after the gap is committed, and readers
+    // still see the whole first version.
+    let engine = uneven(2);
+    let err = engine
+        .ingest(
+            &ctx,
+            &name,
+            &[sections(1_200, "second")],
+            &IngestOptions::default(),
+        )
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("on purpose"), "{err:?}");
+    let read = engine.document(&ctx, &name, &id).unwrap().unwrap();
+    assert_eq!(read.chunks.len(), 1_200);
+    assert!(read.chunks.iter().all(|c| c.text.contains("first")));
+}
