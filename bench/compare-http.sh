@@ -54,9 +54,14 @@ NOVA_KEY= "$KB_NOVA_BIN" bench http --url "http://127.0.0.1:$((PORT + 1))/" --kb
   --concurrency "$LEVELS" --duration "$DURATION" --mode dense --label seed --out "$OUT/http-seed.json"
 kill -TERM "$SEED"; wait "$SEED" || true
 
-"$PY" - "$OUT" "${INT8:-1}" <<'PY'
+# The host's arithmetic ceiling for cold queries, measured now: the sgemm peak of one core (from a
+# short `nova bench embed`) × cores ÷ the FLOPs of one forward pass over the average test query.
+"$KB_NOVA_BIN" bench embed --thread-counts 1 --batch-sizes 0 --min-seconds 1 \
+  --queries "$OUT/queries-$NAME.jsonl" --out "$OUT/http-peak.json" > /dev/null 2>&1
+
+"$PY" - "$OUT" "${INT8:-1}" "$ROOT/models/all-MiniLM-L6-v2" "$(nproc)" <<'PY'
 import json, sys
-out, int8 = sys.argv[1], sys.argv[2] == "1"
+out, int8, model, cores = sys.argv[1], sys.argv[2] == "1", sys.argv[3], int(sys.argv[4])
 names = ["nova-cold", "nova-warm", "seed"] + (["nova-cold-int8"] if int8 else [])
 runs = {n: {l["concurrency"]: l for l in json.load(open(f"{out}/http-{n}.json"))["levels"]} for n in names}
 cols = [("nova cold", "nova-cold"), ("nova warm", "nova-warm")] + ([("cold int8", "nova-cold-int8")] if int8 else []) + [("seed", "seed")]
@@ -68,4 +73,14 @@ for c in sorted(runs["seed"]):
     if int8:
         line += f" | {runs['nova-cold-int8'][c]['rps'] / runs['seed'][c]['rps']:>8.1f}x"
     print(line)
+cfg = json.load(open(f"{model}/config.json"))
+peak_case = json.load(open(f"{out}/http-peak.json"))["cases"][0]
+l, h, inter = peak_case["avg_tokens"], cfg["hidden_size"], cfg["intermediate_size"]
+flops = cfg["num_hidden_layers"] * (2 * l * h * (4 * h + 2 * inter) + 4 * l * l * h)
+ceiling = cores * peak_case["sgemm_peak_gflops"] * 1e9 / flops
+print(f"arithmetic ceiling: {cores} cores x {peak_case['sgemm_peak_gflops']:.0f} GFLOP/s sgemm peak / "
+      f"{flops / 1e9:.2f} GFLOP per query ({l:.1f} tokens) = {ceiling:.0f} cold queries/s")
+for label, name in [("nova cold", "nova-cold")] + ([("cold int8", "nova-cold-int8")] if int8 else []):
+    if 8 in runs[name]:
+        print(f"  {label} at c=8: {100 * runs[name][8]['rps'] / ceiling:.0f} % of the ceiling")
 PY

@@ -71,6 +71,8 @@ pub(crate) struct KnowledgeBase {
     keyring: Option<Arc<Keyring>>,
     /// Keeps other processes out while this one has the KB open (shared by its open index versions).
     lock: Arc<crate::lock::KbLock>,
+    /// Chunk id → document id, so search candidates are grouped without reading their payloads.
+    pub(crate) chunk_docs: crate::chunk_docs::ChunkDocs,
 }
 
 impl KnowledgeBase {
@@ -95,6 +97,7 @@ impl KnowledgeBase {
             retiring: RwLock::new(()),
             keyring,
             lock,
+            chunk_docs: crate::chunk_docs::ChunkDocs::default(),
         }
     }
 

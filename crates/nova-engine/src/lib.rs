@@ -12,6 +12,7 @@ mod access;
 mod answer;
 mod answer_eval;
 mod audit;
+mod chunk_docs;
 mod cipher;
 mod disk;
 mod drift;

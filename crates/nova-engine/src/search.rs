@@ -5,7 +5,7 @@
 use crate::error::{EngineError, Result};
 use crate::fusion::{fuse, Fusion};
 use crate::kb::KnowledgeBase;
-use crate::payload::{keys, ChunkPayload};
+use crate::payload::ChunkPayload;
 use nova_core::{AccessFilter, Filter};
 use nova_store::{Retriever, SparseVec, StoreHit, StoreQuery};
 use serde::Serialize;
@@ -178,8 +178,9 @@ fn candidates_query<'a>(
         filter: &opts.filter,
         access,
         limit: opts.candidates.max(opts.k),
-        // Candidates carry only their document id; full payloads are read for the winners.
-        payload_keys: Some(&[keys::DOC_ID]),
+        // Candidates carry no payload: their documents come from `KnowledgeBase::chunk_docs`, and
+        // full payloads are read for the winners only.
+        payload_keys: Some(&[]),
     }
 }
 
@@ -242,7 +243,10 @@ pub(crate) fn search_with(
         // An adaptive fusion takes its weight from how well BM25 matched this query.
         let scores: Vec<f64> = bm25.iter().map(|h| f64::from(h.score)).collect();
         let fusion = fusion.for_query(&scores);
-        let grouped = group(dense, bm25, opts, fusion);
+        let docs =
+            kb.chunk_docs
+                .resolve(kb.store(), dense.iter().chain(&bm25).map(|h| h.id), access)?;
+        let grouped = group(dense, bm25, &docs, opts, fusion);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
         let mut payloads = kb.store().get_many(&ids, access)?;
         // A winner whose chunk is gone was replaced between the two reads (its document's new version
@@ -282,6 +286,7 @@ fn hydrate(hit: &mut DocHit, p: ChunkPayload) {
 fn group(
     dense: Vec<StoreHit>,
     bm25: Vec<StoreHit>,
+    doc_of: &HashMap<u64, std::sync::Arc<str>>,
     opts: &SearchOptions,
     fusion: Fusion,
 ) -> Vec<(u64, DocHit)> {
@@ -300,7 +305,6 @@ fn group(
             .collect()
     };
     let (dense_by_id, bm25_by_id) = (explain(&dense), explain(&bm25));
-    let mut doc_of: HashMap<u64, String> = HashMap::new();
     let ranked: Vec<(u64, f64)> = match opts.mode {
         Mode::Dense => dense.iter().map(|h| (h.id, f64::from(h.score))).collect(),
         Mode::Bm25 => bm25.iter().map(|h| (h.id, f64::from(h.score))).collect(),
@@ -311,15 +315,10 @@ fn group(
             fuse(fusion, &scored(&dense), &scored(&bm25))
         }
     };
-    for h in dense.into_iter().chain(bm25) {
-        if let Some(serde_json::Value::String(doc_id)) = h.payload.get(keys::DOC_ID) {
-            doc_of.entry(h.id).or_insert_with(|| doc_id.clone());
-        }
-    }
     let mut docs: Vec<(u64, DocHit)> = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
     for (id, score) in ranked {
-        let Some(doc_id) = doc_of.get(&id).cloned() else {
+        let Some(doc_id) = doc_of.get(&id).map(|d| d.to_string()) else {
             continue;
         };
         if let Some(&i) = index_of.get(&doc_id) {

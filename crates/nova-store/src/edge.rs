@@ -305,6 +305,8 @@ fn restricted(f: &Filter, access: &AccessFilter) -> Result<Option<qdrant_edge::F
 fn payload_fields(keys: Option<&[&str]>) -> Result<WithPayloadInterface> {
     match keys {
         None => Ok(WithPayloadInterface::Bool(true)),
+        // No payload at all: the store then never reads (decompresses, parses) it.
+        Some([]) => Ok(WithPayloadInterface::Bool(false)),
         Some(keys) => Ok(WithPayloadInterface::Fields(
             keys.iter().map(|k| key(k)).collect::<Result<_>>()?,
         )),

@@ -59,7 +59,7 @@ pub struct StoreQuery<'a> {
     pub access: &'a AccessFilter,
     /// How many hits.
     pub limit: usize,
-    /// Payload keys to return with each hit; `None` returns the whole payload.
+    /// Payload keys to return with each hit; `None` returns the whole payload, an empty list none.
     pub payload_keys: Option<&'a [&'a str]>,
 }
 

@@ -68,6 +68,7 @@ pub(super) fn restricted(f: &Filter, access: &AccessFilter) -> Result<Option<qdr
 pub(super) fn payload_selector(keys: Option<&[&str]>) -> Result<SelectorOptions> {
     match keys {
         None => Ok(SelectorOptions::Enable(true)),
+        Some([]) => Ok(SelectorOptions::Enable(false)),
         Some(keys) => Ok(SelectorOptions::Include(PayloadIncludeSelector {
             fields: keys.iter().map(|k| key(k)).collect::<Result<_>>()?,
         })),
