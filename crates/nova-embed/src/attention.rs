@@ -9,33 +9,48 @@
 //! (`len × len`, 256 KB at 256 tokens) stay in cache from the first product through the softmax to the
 //! second, and each head's context is written straight into its columns of the output.
 //!
-//! Padding is skipped: only a sequence's own tokens are multiplied. Its padded rows of the output stay 0
-//! — no real token attends to them (their keys are masked) and pooling ignores them.
+//! Batches are packed: the sequences' tokens one after another, no padding, so no mask — each sequence
+//! attends within its own rows.
 
 use candle_core::Tensor;
 
-/// Multi-head attention. `qkv` is `(batch · len, 3 · hidden)`: each token's queries (already scaled by
-/// 1/√head_dim), keys and values, heads side by side; `mask` is `(batch, len)`, 1 for a token and 0 for
-/// padding at the end. Returns the context `(batch · len, hidden)`.
-pub(crate) fn attention(qkv: &Tensor, mask: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
+/// Multi-head attention over a packed batch. `qkv` is `(tokens, 3 · hidden)`: each token's queries
+/// (already scaled by 1/√head_dim), keys and values, heads side by side; `lens` are the sequences'
+/// lengths, their tokens consecutive rows. Returns the context `(tokens, hidden)`.
+pub(crate) fn attention(qkv: &Tensor, lens: &[usize], heads: usize) -> candle_core::Result<Tensor> {
     #[cfg(feature = "openblas")]
     {
-        qkv.contiguous()?
-            .apply_op2_no_bwd(&mask.contiguous()?, &fused::FusedAttention { heads })
+        qkv.contiguous()?.apply_op1_no_bwd(&fused::FusedAttention {
+            heads,
+            lens: lens.to_vec(),
+        })
     }
     #[cfg(not(feature = "openblas"))]
     {
-        let (b, l) = mask.dims2()?;
-        let h = qkv.dim(1)? / 3;
-        let qkv = qkv
-            .reshape((b, l, 3, heads, h / heads))?
-            .permute((2, 0, 3, 1, 4))?;
-        let q = qkv.get(0)?.contiguous()?;
-        let k_t = qkv.get(1)?.transpose(2, 3)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        let probs = crate::kernels::masked_softmax(&q.matmul(&k_t)?, mask)?;
-        probs.matmul(&v)?.transpose(1, 2)?.reshape((b * l, h))
+        generic(qkv, lens, heads)
     }
+}
+
+/// The same with candle's own ops, one sequence at a time (the build without OpenBLAS, and the
+/// reference the fused op is tested against).
+#[cfg(any(test, not(feature = "openblas")))]
+fn generic(qkv: &Tensor, lens: &[usize], heads: usize) -> candle_core::Result<Tensor> {
+    let h = qkv.dim(1)? / 3;
+    let mut parts = Vec::with_capacity(lens.len());
+    let mut start = 0;
+    for &len in lens.iter().filter(|&&len| len > 0) {
+        let seq = qkv
+            .narrow(0, start, len)?
+            .reshape((len, 3, heads, h / heads))?
+            .permute((1, 2, 0, 3))?;
+        start += len;
+        let q = seq.get(0)?.contiguous()?;
+        let k_t = seq.get(1)?.transpose(1, 2)?.contiguous()?;
+        let v = seq.get(2)?.contiguous()?;
+        let probs = candle_nn::ops::softmax_last_dim(&q.matmul(&k_t)?)?;
+        parts.push(probs.matmul(&v)?.transpose(0, 1)?.reshape((len, h))?);
+    }
+    Tensor::cat(&parts, 0)
 }
 
 #[cfg(feature = "openblas")]
@@ -43,14 +58,16 @@ mod fused {
     use crate::blas::{gemm_views, View};
     use crate::kernels::{contiguous, softmax_row};
     use crate::threads::parts_for;
-    use candle_core::{bail, CpuStorage, CustomOp2, Layout, Shape};
+    use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape};
     use rayon::prelude::*;
 
     pub(super) struct FusedAttention {
         pub heads: usize,
+        /// The packed sequences' lengths.
+        pub lens: Vec<usize>,
     }
 
-    /// Where one sequence lies: its first row in the Q/K/V output and its real length.
+    /// Where one sequence lies: its first row in the Q/K/V output and its length.
     #[derive(Clone, Copy)]
     struct Sequence {
         first_row: usize,
@@ -85,7 +102,7 @@ mod fused {
         (out, out_view): (&mut [f32], View),
     ) -> candle_core::Result<()> {
         if seq.len == 0 {
-            return Ok(()); // an all-padding row of the batch: its output stays 0
+            return Ok(());
         }
         let square = View::dense(seq.len, seq.len);
         gemm_views(
@@ -112,28 +129,23 @@ mod fused {
         )
     }
 
-    impl CustomOp2 for FusedAttention {
+    impl CustomOp1 for FusedAttention {
         fn name(&self) -> &'static str {
             "fused-attention"
         }
 
-        fn cpu_fwd(
-            &self,
-            s1: &CpuStorage,
-            l1: &Layout,
-            s2: &CpuStorage,
-            l2: &Layout,
-        ) -> candle_core::Result<(CpuStorage, Shape)> {
-            let (qkv, mask) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
-            let (&[rows, width], &[b, l]) = (l1.dims(), l2.dims()) else {
-                bail!("attention needs qkv (tokens, 3·hidden) and mask (batch, len)");
+        fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+            let qkv = contiguous(s, l)?;
+            let &[rows, width] = l.dims() else {
+                bail!("attention needs qkv (tokens, 3·hidden)");
             };
             let heads = self.heads.max(1);
-            if rows != b * l || width % 3 != 0 || (width / 3) % heads != 0 {
+            if rows != self.lens.iter().sum::<usize>() || width % 3 != 0 || (width / 3) % heads != 0
+            {
                 bail!(
-                    "attention: qkv {:?} does not match mask {:?} and {heads} heads",
-                    l1.dims(),
-                    l2.dims()
+                    "attention: qkv {:?} does not match sequences of {:?} tokens and {heads} heads",
+                    l.dims(),
+                    self.lens
                 );
             }
             let dims = Dims {
@@ -142,25 +154,23 @@ mod fused {
             };
             let h = dims.hidden;
             let mut ctx = vec![0f32; rows * h];
-            if rows == 0 || h == 0 {
-                return Ok((CpuStorage::F32(ctx), Shape::from((rows, h))));
+            // Each sequence with its slice of the output (its rows), cut in order.
+            let mut pieces = Vec::with_capacity(self.lens.len());
+            let (mut rest, mut first_row) = (ctx.as_mut_slice(), 0);
+            for &len in &self.lens {
+                let (piece, tail) = rest.split_at_mut(len * h);
+                pieces.push((Sequence { first_row, len }, piece));
+                (rest, first_row) = (tail, first_row + len);
             }
-            // A sequence's tokens are its mask's leading run of 1s.
-            let sequence = |s: usize| Sequence {
-                first_row: s * l,
-                len: mask[s * l..(s + 1) * l]
-                    .iter()
-                    .rposition(|&m| m > 0.0)
-                    .map_or(0, |p| p + 1),
-            };
-            let parts = parts_for(b * 2 * l * l * h);
-            if b >= parts {
+            let macs: usize = self.lens.iter().map(|&n| 2 * n * n * h).sum();
+            let parts = parts_for(macs);
+            if self.lens.len() >= parts {
                 // One task per sequence, its heads one after another on one scores buffer.
-                ctx.par_chunks_mut(l * h)
-                    .enumerate()
-                    .with_min_len(b.div_ceil(parts))
-                    .try_for_each(|(s, out)| {
-                        let seq = sequence(s);
+                let per_task = self.lens.len().div_ceil(parts);
+                pieces
+                    .into_par_iter()
+                    .with_min_len(per_task)
+                    .try_for_each(|(seq, out)| {
                         let mut scores = vec![0f32; seq.len * seq.len];
                         (0..heads).try_for_each(|hd| {
                             let view = View {
@@ -175,9 +185,8 @@ mod fused {
             } else {
                 // Fewer sequences than workers (one long query): its heads in parallel, each into a
                 // buffer of its own, copied into its columns after.
-                for (s, out) in ctx.chunks_exact_mut(l * h).enumerate() {
-                    let seq = sequence(s);
-                    let pieces: Vec<candle_core::Result<Vec<f32>>> = (0..heads)
+                for (seq, out) in pieces {
+                    let results: Vec<candle_core::Result<Vec<f32>>> = (0..heads)
                         .into_par_iter()
                         .map(|hd| {
                             let mut scores = vec![0f32; seq.len * seq.len];
@@ -187,7 +196,7 @@ mod fused {
                             Ok(piece)
                         })
                         .collect();
-                    for (hd, piece) in pieces.into_iter().enumerate() {
+                    for (hd, piece) in results.into_iter().enumerate() {
                         let piece = piece?;
                         let columns = hd * dims.head_dim..(hd + 1) * dims.head_dim;
                         for (row, src) in out
@@ -209,92 +218,37 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
-    /// The generic path this module replaces: per-head tensors, batched products, additive mask.
-    fn reference(qkv: &Tensor, mask: &Tensor, heads: usize) -> Tensor {
-        let (b, l) = mask.dims2().unwrap();
-        let h = qkv.dim(1).unwrap() / 3;
-        let qkv = qkv
-            .reshape((b, l, 3, heads, h / heads))
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
             .unwrap()
-            .permute((2, 0, 3, 1, 4))
-            .unwrap();
-        let q = qkv.get(0).unwrap().contiguous().unwrap();
-        let k_t = qkv
-            .get(1)
+            .abs()
             .unwrap()
-            .transpose(2, 3)
+            .max_all()
             .unwrap()
-            .contiguous()
-            .unwrap();
-        let v = qkv.get(2).unwrap().contiguous().unwrap();
-        let bias = ((mask.clone() - 1.0).unwrap() * 1e9)
+            .to_scalar::<f32>()
             .unwrap()
-            .reshape((b, 1, 1, l))
-            .unwrap();
-        let scores = q.matmul(&k_t).unwrap().broadcast_add(&bias).unwrap();
-        let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();
-        probs
-            .matmul(&v)
-            .unwrap()
-            .transpose(1, 2)
-            .unwrap()
-            .reshape((b * l, h))
-            .unwrap()
-    }
-
-    /// Per sequence of `lens`, the largest difference over its real tokens' rows; and whether its
-    /// padded rows are all 0.
-    fn compare(ours: &Tensor, reference: &Tensor, lens: &[usize], l: usize) -> (f32, bool) {
-        let (ours, reference) = (
-            ours.to_vec2::<f32>().unwrap(),
-            reference.to_vec2::<f32>().unwrap(),
-        );
-        let mut worst = 0f32;
-        let mut padding_zero = true;
-        for (s, &len) in lens.iter().enumerate() {
-            for r in s * l..(s + 1) * l {
-                if r < s * l + len {
-                    for (a, b) in ours[r].iter().zip(&reference[r]) {
-                        worst = worst.max((a - b).abs());
-                    }
-                } else {
-                    padding_zero &= ours[r].iter().all(|&v| v == 0.0);
-                }
-            }
-        }
-        (worst, padding_zero)
     }
 
     #[test]
-    fn fused_attention_equals_the_generic_path_on_real_tokens() {
+    fn fused_attention_equals_candles_per_sequence() {
         let dev = Device::Cpu;
-        let (heads, hd, l) = (4, 8, 37);
+        let (heads, hd) = (4, 8);
         let lens = [37, 20, 1, 0, 33];
-        let b = lens.len();
-        let qkv = Tensor::randn(0f32, 1.0, (b * l, 3 * heads * hd), &dev).unwrap();
-        let mask: Vec<f32> = lens
-            .iter()
-            .flat_map(|&len| (0..l).map(move |i| if i < len { 1.0 } else { 0.0 }))
-            .collect();
-        let mask = Tensor::from_vec(mask, (b, l), &dev).unwrap();
-        let want = reference(&qkv, &mask, heads);
-        let ours = attention(&qkv, &mask, heads).unwrap();
-        let (worst, padding_zero) = compare(&ours, &want, &lens, l);
-        assert!(worst < 1e-4, "max difference {worst}");
-        if cfg!(feature = "openblas") {
-            assert!(padding_zero, "padded rows must stay 0");
-        }
+        let rows: usize = lens.iter().sum();
+        let qkv = Tensor::randn(0f32, 1.0, (rows, 3 * heads * hd), &dev).unwrap();
+        let ours = attention(&qkv, &lens, heads).unwrap();
+        let diff = max_diff(&ours, &generic(&qkv, &lens, heads).unwrap());
+        assert!(diff < 1e-4, "max difference {diff}");
         // A lone sequence long enough to be split over heads in a 2-worker pool (the other layout).
-        let (heads, hd, l) = (12, 32, 160);
+        let (heads, hd, len) = (12, 32, 160);
         const { assert!(2 * 160 * 160 * 384 >= crate::threads::SPLIT_MIN_MACS) };
-        let qkv = Tensor::randn(0f32, 1.0, (l, 3 * heads * hd), &dev).unwrap();
-        let mask = Tensor::ones((1, l), candle_core::DType::F32, &dev).unwrap();
+        let qkv = Tensor::randn(0f32, 1.0, (len, 3 * heads * hd), &dev).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
-        let ours = pool.install(|| attention(&qkv, &mask, heads).unwrap());
-        let (worst, _) = compare(&ours, &reference(&qkv, &mask, heads), &[l], l);
-        assert!(worst < 1e-4, "max difference {worst}");
+        let ours = pool.install(|| attention(&qkv, &[len], heads).unwrap());
+        let diff = max_diff(&ours, &generic(&qkv, &[len], heads).unwrap());
+        assert!(diff < 1e-4, "max difference {diff}");
     }
 }

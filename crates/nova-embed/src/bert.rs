@@ -197,22 +197,22 @@ impl Bert {
         })
     }
 
-    /// Runs the encoder on a padded batch. `ids` and `mask` are `(batch, seq)`; returns the last hidden
-    /// state `(batch, seq, hidden)`.
-    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, l) = ids.dims2()?;
-        let (h, heads) = (self.hidden, self.heads);
-        let tokens = self
+    /// Runs the encoder on a packed batch: `ids` and `positions` are `(tokens,)`, the sequences' tokens
+    /// one after another, `lens` their lengths. Returns the last hidden state `(tokens, hidden)`.
+    pub(crate) fn forward(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        lens: &[usize],
+    ) -> candle_core::Result<Tensor> {
+        let x = self
             .word
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, l, h))?;
-        let pos = self.position.narrow(0, 0, l)?;
-        let x = tokens
-            .broadcast_add(&pos)?
+            .index_select(ids, 0)?
+            .add(&self.position.index_select(positions, 0)?)?
             .broadcast_add(&self.token_type0)?;
-        let mut x = self.emb_norm.forward(&x)?.reshape((b * l, h))?;
+        let mut x = self.emb_norm.forward(&x)?;
         for layer in &self.layers {
-            let ctx = attention(&layer.qkv.forward(&x)?, mask, heads)?;
+            let ctx = attention(&layer.qkv.forward(&x)?, lens, self.heads)?;
             let attn = layer
                 .attn_norm
                 .forward(&layer.attn_out.forward_add(&ctx, &x)?)?;
@@ -221,7 +221,7 @@ impl Bert {
                 .out_norm
                 .forward(&layer.out.forward_add(&inter, &attn)?)?;
         }
-        x.reshape((b, l, h))
+        Ok(x)
     }
 
     /// Switches every dense layer to `precision` (attention's products and the norms stay f32).

@@ -2,8 +2,8 @@
 //! versions costing ~25 % of a passage forward pass:
 //! - `gelu_erf`: libm's `erff` per element was ~9 %; the Abramowitz–Stegun 7.1.26 rational form (max abs
 //!   error 1.5e-7, below f32 resolution of the activations) is several times cheaper.
-//! - the masked softmax: one pass per attention row instead of a strided broadcast-add of the padding mask
-//!   followed by a separate softmax over a `(batch, heads, len, len)` tensor.
+//! - the attention softmax: one pass per row of a sequence's scores, inside the fused attention (no
+//!   padding mask: batches are packed).
 //!
 //! Both use [`exp`], a branch-free exponential that the compiler vectorises (libm's `expf` is a call per
 //! element), with relative error ~2e-7: the same order as f32 rounding.
@@ -198,108 +198,10 @@ fn max(values: &[f32]) -> f32 {
     max
 }
 
-/// The generic attention path's softmax over a whole `(batch, heads, q, k)` score tensor (the fused
-/// attention of the `openblas` build softmaxes row by row instead).
-#[cfg(any(test, not(feature = "openblas")))]
-mod whole_tensor {
-    use super::{contiguous, exp};
-    use candle_core::{bail, CpuStorage, CustomOp2, Layout, Shape, Tensor};
-    use rayon::prelude::*;
-
-    /// Rows handed to one rayon task: large enough to amortise scheduling.
-    const ROWS_PER_TASK: usize = 64;
-
-    /// The generic path's softmax over a whole score tensor (the fused attention softmaxes row by row).
-    struct MaskedSoftmax;
-
-    impl CustomOp2 for MaskedSoftmax {
-        fn name(&self) -> &'static str {
-            "masked-softmax"
-        }
-
-        fn cpu_fwd(
-            &self,
-            s1: &CpuStorage,
-            l1: &Layout,
-            s2: &CpuStorage,
-            l2: &Layout,
-        ) -> candle_core::Result<(CpuStorage, Shape)> {
-            let (scores, mask) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
-            let &[b, h, q, k] = l1.dims() else {
-                bail!("masked softmax needs (batch, heads, q, k) scores")
-            };
-            if l2.dims() != [b, k] {
-                bail!(
-                    "masked softmax: mask {:?} does not match scores {:?}",
-                    l2.dims(),
-                    l1.dims()
-                );
-            }
-            let mut out = scores.to_vec();
-            let rows_per_batch = h * q;
-            out.par_chunks_mut(k * ROWS_PER_TASK)
-                .enumerate()
-                .for_each(|(task, block)| {
-                    for (j, row) in block.chunks_mut(k).enumerate() {
-                        let r = task * ROWS_PER_TASK + j;
-                        softmax_in_place(row, &mask[(r / rows_per_batch) * k..][..k]);
-                    }
-                });
-            Ok((CpuStorage::F32(out), l1.shape().clone()))
-        }
-    }
-
-    /// Softmax over the last axis of `scores (batch, heads, q, k)`, with keys where `mask (batch, k)` is 0
-    /// given zero weight.
-    pub(crate) fn masked_softmax(scores: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        scores
-            .contiguous()?
-            .apply_op2_no_bwd(&mask.contiguous()?, &MaskedSoftmax)
-    }
-
-    /// Softmax of one row of attention scores, in place, keys whose `mask` weight is 0 getting weight 0
-    /// (a row with no key left is all 0).
-    fn softmax_in_place(row: &mut [f32], mask: &[f32]) {
-        let max = max_where(row, mask);
-        // Branch-free so it vectorises: masked keys are multiplied by their 0 mask weight; the `min` keeps
-        // a masked score above `max` from overflowing to inf (inf·0 = NaN).
-        for (o, &m) in row.iter_mut().zip(mask) {
-            *o = exp((*o - max).min(0.0)) * m;
-        }
-        let sum = super::sum(row);
-        let inv = if sum > 0.0 { 1.0 / sum } else { 0.0 };
-        row.iter_mut().for_each(|o| *o *= inv);
-    }
-
-    /// Largest `v` whose mask weight is positive (−∞ if none).
-    fn max_where(values: &[f32], mask: &[f32]) -> f32 {
-        let mut acc = [f32::NEG_INFINITY; super::LANES];
-        let (vc, mc) = (
-            values.chunks_exact(super::LANES),
-            mask.chunks_exact(super::LANES),
-        );
-        let tail = vc
-            .remainder()
-            .iter()
-            .zip(mc.remainder())
-            .filter(|(_, &m)| m > 0.0)
-            .fold(f32::NEG_INFINITY, |a, (&v, _)| if v > a { v } else { a });
-        for (v, m) in vc.zip(mc) {
-            for ((a, &v), &m) in acc.iter_mut().zip(v).zip(m) {
-                let v = if m > 0.0 { v } else { f32::NEG_INFINITY };
-                *a = if v > *a { v } else { *a };
-            }
-        }
-        acc.iter().fold(tail, |a, &v| if v > a { v } else { a })
-    }
-}
-#[cfg(any(test, not(feature = "openblas")))]
-pub(crate) use whole_tensor::masked_softmax;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use candle_core::Device;
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
@@ -331,32 +233,5 @@ mod tests {
     fn fast_gelu_matches_candles_exact_gelu() {
         let x = Tensor::arange_step(-8f32, 8.0, 0.001, &Device::Cpu).unwrap();
         assert!(max_diff(&gelu_erf(&x).unwrap(), &x.gelu_erf().unwrap()) < 1e-6);
-    }
-
-    #[test]
-    fn masked_softmax_equals_additive_mask_softmax() {
-        let dev = Device::Cpu;
-        let scores = Tensor::randn(0f32, 3.0, (2, 3, 4, 5), &dev).unwrap();
-        let mask = Tensor::new(&[[1f32, 1., 1., 0., 0.], [1., 1., 1., 1., 1.]], &dev).unwrap();
-        let bias = ((mask.clone() - 1.0).unwrap() * 1e9)
-            .unwrap()
-            .reshape((2, 1, 1, 5))
-            .unwrap();
-        let reference =
-            candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&bias).unwrap()).unwrap();
-        let ours = masked_softmax(&scores, &mask).unwrap();
-        assert!(max_diff(&ours, &reference) < 1e-6);
-        // Padded keys get exactly zero weight.
-        let padded = ours.narrow(0, 0, 1).unwrap().narrow(3, 3, 2).unwrap();
-        assert_eq!(
-            padded
-                .sum_all()
-                .unwrap()
-                .to_dtype(DType::F32)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap(),
-            0.0
-        );
     }
 }
