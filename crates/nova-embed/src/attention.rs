@@ -216,18 +216,8 @@ mod fused {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::max_diff;
     use candle_core::Device;
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     #[test]
     fn fused_attention_equals_candles_per_sequence() {

@@ -409,6 +409,7 @@ pub(crate) fn matmul(lhs: &Tensor, rhs: &Tensor) -> candle_core::Result<Tensor> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::max_diff;
     use candle_core::Device;
 
     #[test]
@@ -418,21 +419,9 @@ mod tests {
         let w = Tensor::randn(0f32, 1.0, (7, 4), &dev).unwrap();
         let bw = Tensor::randn(0f32, 1.0, (3, 7, 4), &dev).unwrap();
         for rhs in [&w, &bw] {
-            let diff = max_diff(matmul(&a, rhs).unwrap(), a.broadcast_matmul(rhs).unwrap());
+            let diff = max_diff(&matmul(&a, rhs).unwrap(), &a.broadcast_matmul(rhs).unwrap());
             assert!(diff < 1e-4, "max difference {diff}");
         }
-    }
-
-    /// The largest absolute difference between two tensors of one shape.
-    fn max_diff(a: Tensor, b: Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     #[test]
@@ -444,11 +433,11 @@ mod tests {
         let bias = [0.5f32, -1.0, 2.0];
         let b = Tensor::new(&bias, &dev).unwrap();
         let reference = x.matmul(&w).unwrap().broadcast_add(&b).unwrap();
-        assert!(max_diff(linear(&x, &w, &bias, None).unwrap(), reference.clone()) < 1e-4);
+        assert!(max_diff(&linear(&x, &w, &bias, None).unwrap(), &reference) < 1e-4);
         assert!(
             max_diff(
-                linear(&x, &w, &bias, Some(&r)).unwrap(),
-                (reference + &r).unwrap()
+                &linear(&x, &w, &bias, Some(&r)).unwrap(),
+                &(reference + &r).unwrap()
             ) < 1e-4
         );
     }
@@ -481,8 +470,8 @@ mod tests {
         });
         let b = Tensor::new(bias.as_slice(), &dev).unwrap();
         let reference = x.broadcast_matmul(&w).unwrap().broadcast_add(&b).unwrap();
-        assert!(max_diff(ours_linear, reference) < 1e-3);
-        assert!(max_diff(ours_attention, q.matmul(&k).unwrap()) < 1e-3);
+        assert!(max_diff(&ours_linear, &reference) < 1e-3);
+        assert!(max_diff(&ours_attention, &q.matmul(&k).unwrap()) < 1e-3);
     }
 
     #[test]
