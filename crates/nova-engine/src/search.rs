@@ -246,6 +246,12 @@ pub(crate) fn search_with(
         let docs =
             kb.chunk_docs
                 .resolve(kb.store(), dense.iter().chain(&bm25).map(|h| h.id), access)?;
+        // A candidate whose document could not be read was deleted after the search returned it (a
+        // new version of its document is committed by then): search again, as for the winners below.
+        let unresolved = dense.iter().chain(&bm25).any(|h| !docs.contains_key(&h.id));
+        if unresolved && attempt < SEARCH_ATTEMPTS {
+            continue;
+        }
         let grouped = group(dense, bm25, &docs, opts, fusion);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
         let mut payloads = kb.store().get_many(&ids, access)?;
