@@ -278,9 +278,10 @@ impl QuantLinear {
                 self.kernel,
             )
         };
-        // Tall outputs are split by rows and each part quantises its own rows (in parallel, nothing
-        // done twice); short ones by columns, which all need every row: quantised once, up front.
-        let shared = (rows < crate::threads::ROW_SPLIT_MIN_ROWS).then(|| quantize(0..rows));
+        // A part with every column (the whole product, or a slice of rows of a tall one) quantises its
+        // own rows — row parts in parallel, nothing done twice; column parts all need every row, so the
+        // first to run quantises them for all.
+        let shared = OnceLock::new();
         // Column parts are whole 64-column groups: the kernels' widest register tile.
         crate::threads::split_output(
             out,
@@ -288,9 +289,10 @@ impl QuantLinear {
             rows * k * n / SPLIT_DISCOUNT,
             (64, 64),
             |part_rows, cols, piece| {
-                match &shared {
-                    Some(acts) => self.gemm(acts, cols, piece),
-                    None => self.gemm(&quantize(part_rows), cols, piece),
+                if cols.len() == n {
+                    self.gemm(&quantize(part_rows), cols, piece);
+                } else {
+                    self.gemm(shared.get_or_init(|| quantize(0..rows)), cols, piece);
                 }
                 Ok(())
             },

@@ -30,7 +30,7 @@ pub(crate) fn parts_for(macs: usize) -> usize {
 /// all of the weights, but it writes its own contiguous rows of the output in place — no copies — and a
 /// part's arithmetic (≥ 128 rows × the layer) dwarfs a second read of the weights. Shorter outputs (a
 /// few queries) are split by columns, where reading the weights once is what counts.
-pub(crate) const ROW_SPLIT_MIN_ROWS: usize = 256;
+const ROW_SPLIT_MIN_ROWS: usize = 256;
 
 /// Runs `part(rows, columns, piece)` over parts of the row-major output `c` (`n` columns), spread over
 /// the pool's workers when the product (`macs` multiply-adds) is big enough: a lone query's forward pass

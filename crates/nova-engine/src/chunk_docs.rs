@@ -44,8 +44,7 @@ impl ChunkDocs {
                     Some(doc) => {
                         found.insert(id, doc.clone());
                     }
-                    None if !found.contains_key(&id) => missing.push(id),
-                    None => {}
+                    None => missing.push(id), // repeats (both retrievers) go with the dedup below
                 }
             }
         }
