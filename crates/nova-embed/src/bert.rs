@@ -10,6 +10,7 @@ use crate::int8::{Int8Kernel, Precision, QuantLinear};
 use crate::kernels::gelu_erf;
 use crate::matmul::linear;
 use crate::model_dir::{BertConfig, ModelDir};
+use crate::packed_f32::PackedF32;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{LayerNorm, Module};
 use std::collections::HashMap;
@@ -21,6 +22,9 @@ struct Dense {
     bias: Vec<f32>,
     /// The same weights in int8, when the model runs in [`Precision::Int8`].
     int8: Option<QuantLinear>,
+    /// In f32, the same weights packed for products of few rows (queries), which OpenBLAS would pack
+    /// again on every call; `None` in int8 and on CPUs without AVX2.
+    packed: Option<PackedF32>,
 }
 
 impl Dense {
@@ -30,17 +34,39 @@ impl Dense {
 
     /// `x · Wᵀ + b (+ residual)` in the layer's precision.
     fn forward_with(&self, x: &Tensor, residual: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        match &self.int8 {
-            Some(q) => crate::int8::linear(x, q, &self.bias, residual),
-            None => linear(x, &self.weight_t, &self.bias, residual),
+        if let Some(q) = &self.int8 {
+            return crate::tiles::linear(x, q, &self.bias, residual);
         }
+        if let Some(p) = &self.packed {
+            let rows = x.elem_count() / x.dims().last().copied().unwrap_or(1).max(1);
+            if rows <= crate::packed_f32::MAX_ROWS {
+                return crate::tiles::linear(x, p, &self.bias, residual);
+            }
+        }
+        linear(x, &self.weight_t, &self.bias, residual)
     }
 
-    /// Adds the int8 copy of the weights.
-    fn quantize(&mut self, kernel: Int8Kernel) -> candle_core::Result<()> {
+    /// The weights as a `k × n` row-major vector.
+    fn weights(&self) -> candle_core::Result<(Vec<f32>, usize, usize)> {
         let (k, n) = self.weight_t.dims2()?;
-        let w = self.weight_t.flatten_all()?.to_vec1::<f32>()?;
+        Ok((self.weight_t.flatten_all()?.to_vec1::<f32>()?, k, n))
+    }
+
+    /// Adds the int8 copy of the weights (and drops the packed f32 one, which int8 never reads).
+    fn quantize(&mut self, kernel: Int8Kernel) -> candle_core::Result<()> {
+        let (w, k, n) = self.weights()?;
         self.int8 = Some(QuantLinear::new(&w, k, n, kernel));
+        self.packed = None;
+        Ok(())
+    }
+
+    /// Back to f32: packs the weights for few-row products.
+    fn use_fp32(&mut self) -> candle_core::Result<()> {
+        self.int8 = None;
+        if self.packed.is_none() {
+            let (w, k, n) = self.weights()?;
+            self.packed = PackedF32::new(&w, k, n);
+        }
         Ok(())
     }
 
@@ -51,6 +77,7 @@ impl Dense {
             weight_t: (self.weight_t * factor)?,
             bias: self.bias.iter().map(|b| b * f).collect(),
             int8: None,
+            packed: None,
         })
     }
 
@@ -114,6 +141,7 @@ impl Weights {
             weight_t: w.t()?.contiguous()?,
             bias,
             int8: None,
+            packed: None,
         })
     }
 
@@ -171,6 +199,7 @@ impl Bert {
                 weight_t: Tensor::cat(&[&q.weight_t, &k.weight_t, &v.weight_t], 1)?.contiguous()?,
                 bias: [q.bias, k.bias, v.bias].concat(),
                 int8: None,
+                packed: None,
             };
             layers.push(Layer {
                 qkv,
@@ -186,7 +215,7 @@ impl Bert {
             });
         }
         let heads = cfg.num_attention_heads;
-        Ok(Self {
+        let mut bert = Self {
             word,
             position,
             token_type0,
@@ -194,7 +223,9 @@ impl Bert {
             layers,
             heads,
             hidden: h,
-        })
+        };
+        bert.set_precision(Precision::Fp32)?;
+        Ok(bert)
     }
 
     /// Runs the encoder on a packed batch: `ids` and `positions` are `(tokens,)`, the sequences' tokens
@@ -235,7 +266,7 @@ impl Bert {
             ] {
                 match precision {
                     Precision::Int8 => dense.quantize(Int8Kernel::detect())?,
-                    Precision::Fp32 => dense.int8 = None,
+                    Precision::Fp32 => dense.use_fp32()?,
                 }
             }
         }

@@ -18,8 +18,8 @@
 
 #![allow(unsafe_code)]
 
-use crate::kernels::{contiguous, fused_output, output_shape};
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use crate::tiles::PackedWeights;
+use candle_core::bail;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -338,6 +338,16 @@ impl QuantLinear {
     }
 }
 
+impl PackedWeights for QuantLinear {
+    fn dims(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+
+    fn accumulate(&self, x: &[f32], out: &mut [f32], rows: usize) -> candle_core::Result<()> {
+        QuantLinear::accumulate(self, x, out, rows)
+    }
+}
+
 /// One call's activations, quantised per row.
 struct Activations {
     values: Values,
@@ -421,44 +431,6 @@ fn portable(
     }
 }
 
-/// Walks a `rows × blocks` output in register tiles of at most `mr` rows by `nb` column blocks.
-fn for_each_tile(
-    (rows, blocks): (usize, usize),
-    (mr, nb): (usize, usize),
-    mut tile: impl FnMut(usize, usize, usize, usize),
-) {
-    for b in (0..blocks).step_by(nb) {
-        for r in (0..rows).step_by(mr) {
-            tile(r, (rows - r).min(mr), b, (blocks - b).min(nb));
-        }
-    }
-}
-
-/// Calls `$tile::<R, B>($args…)` for the runtime tile size `($mr, $nb)` — R in 1..=6, B in 1..=4 — so
-/// every edge tile runs a loop with its accumulators in registers.
-macro_rules! dispatch_tile {
-    ($tile:ident, $mr:expr, $nb:expr, ($($arg:expr),*)) => {{
-        macro_rules! blocks {
-            ($m:literal) => {
-                match $nb {
-                    1 => $tile::<$m, 1>($($arg),*),
-                    2 => $tile::<$m, 2>($($arg),*),
-                    3 => $tile::<$m, 3>($($arg),*),
-                    _ => $tile::<$m, 4>($($arg),*),
-                }
-            };
-        }
-        match $mr {
-            1 => blocks!(1),
-            2 => blocks!(2),
-            3 => blocks!(3),
-            4 => blocks!(4),
-            5 => blocks!(5),
-            _ => blocks!(6),
-        }
-    }};
-}
-
 /// The integer loop both SIMD tiles share: for each group of inputs, one weight vector per column block
 /// and one broadcast 32-bit activation word per row, combined into the `$acc[row][block]` accumulators
 /// by `$step(accumulator, activations, weights)`.
@@ -528,7 +500,8 @@ macro_rules! simd_gemm {
 
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::{for_each_tile, QuantLinear};
+    use super::QuantLinear;
+    use crate::tiles::{dispatch_tile, for_each_tile};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -594,7 +567,8 @@ mod vnni {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{for_each_tile, QuantLinear};
+    use super::QuantLinear;
+    use crate::tiles::{dispatch_tile, for_each_tile};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -662,92 +636,12 @@ mod avx2 {
     }
 }
 
-/// `x · W + bias (+ residual)` as a candle op over int8 weights.
-struct Int8Linear<'a> {
-    weights: &'a QuantLinear,
-    bias: &'a [f32],
-}
-
-impl Int8Linear<'_> {
-    fn run(
-        &self,
-        (sx, lx): (&CpuStorage, &Layout),
-        residual: Option<&[f32]>,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = contiguous(sx, lx)?;
-        let (k, n) = (self.weights.k, self.weights.n);
-        if lx.dims().last() != Some(&k) {
-            bail!(
-                "int8 linear: input {:?} does not match {k} inputs",
-                lx.dims()
-            );
-        }
-        let rows = x.len() / k.max(1);
-        let mut out = fused_output(self.bias, residual, rows, n)?;
-        self.weights.accumulate(x, &mut out, rows)?;
-        Ok((CpuStorage::F32(out), output_shape(lx, n)))
-    }
-}
-
-impl CustomOp1 for Int8Linear<'_> {
-    fn name(&self) -> &'static str {
-        "int8-linear"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.run((s, l), None)
-    }
-}
-
-impl CustomOp2 for Int8Linear<'_> {
-    fn name(&self) -> &'static str {
-        "int8-linear-residual"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.run((s1, l1), Some(contiguous(s2, l2)?))
-    }
-}
-
-/// `x · W + bias`, plus `residual` when given, with `W` in int8.
-pub(crate) fn linear(
-    x: &Tensor,
-    weights: &QuantLinear,
-    bias: &[f32],
-    residual: Option<&Tensor>,
-) -> candle_core::Result<Tensor> {
-    let op = Int8Linear { weights, bias };
-    match residual {
-        Some(r) => x.apply_op2_no_bwd(r, &op),
-        None => x.apply_op1_no_bwd(&op),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A deterministic spread of values (no RNG dependency), with a few outliers like real activations.
     fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let h = (i as u32)
-                    .wrapping_mul(2_654_435_761)
-                    .wrapping_add(seed.wrapping_mul(40_503));
-                let v = (h >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
-                if h.is_multiple_of(97) {
-                    v * 20.0
-                } else {
-                    v
-                }
-            })
-            .collect()
+        crate::kernels::test_values(len, seed, true)
     }
 
     fn run(kernel: Int8Kernel, x: &[f32], w: &[f32], (m, k, n): (usize, usize, usize)) -> Vec<f32> {

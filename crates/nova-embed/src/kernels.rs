@@ -210,6 +210,25 @@ pub(crate) fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         .expect("tensors of one shape")
 }
 
+/// A deterministic spread of values in [-0.5, 0.5) (no RNG dependency) for the kernels' tests; with
+/// `outliers`, one value in 97 is 20 times larger, like real activations.
+#[cfg(test)]
+pub(crate) fn test_values(len: usize, seed: u32, outliers: bool) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let h = (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed.wrapping_mul(40_503));
+            let v = (h >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            if outliers && h.is_multiple_of(97) {
+                v * 20.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

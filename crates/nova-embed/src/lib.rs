@@ -16,10 +16,12 @@ mod kernels;
 mod lane;
 mod matmul;
 mod model_dir;
+mod packed_f32;
 mod peak;
 mod simd;
 mod source;
 mod threads;
+mod tiles;
 
 pub use batcher::{BatchObserver, BatchingEmbedder, BatchingOptions};
 pub use embedder::{BatchOptions, Embedder, SentenceEmbedder};

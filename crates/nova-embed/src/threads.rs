@@ -46,13 +46,12 @@ pub(crate) fn split_output<E: Send>(
     part: impl Fn(Range<usize>, Range<usize>, &mut [f32]) -> Result<(), E> + Sync,
 ) -> Result<(), E> {
     let rows = c.len().checked_div(n).unwrap_or(0);
-    let parts = parts_for(macs);
-    if parts < 2 || n == 0 || !c.len().is_multiple_of(n) {
+    if parts_for(macs) < 2 || n == 0 || !c.len().is_multiple_of(n) {
         // One part — or sizes that do not match, which `part` reports.
         return part(0..rows, 0..n, c);
     }
     if rows >= ROW_SPLIT_MIN_ROWS {
-        let per_part = rows.div_ceil(parts);
+        let per_part = rows.div_ceil(parts_for(macs));
         return c
             .par_chunks_mut(per_part * n)
             .enumerate()
@@ -61,32 +60,52 @@ pub(crate) fn split_output<E: Send>(
                 part(start..start + piece.len() / n, 0..n, piece)
             });
     }
-    let parts = parts.min(n / min_width.max(1));
-    if parts < 2 {
+    let Some(columns) = column_parts(rows, n, macs, (min_width, align)) else {
         return part(0..rows, 0..n, c);
-    }
-    let width = n.div_ceil(parts).next_multiple_of(align.max(1));
-    let column = |p: usize| p * width..((p + 1) * width).min(n);
-    let pieces: Vec<Result<Vec<f32>, E>> = (0..n.div_ceil(width))
-        .into_par_iter()
-        .map(|p| {
-            let cols = column(p);
-            let mut piece: Vec<f32> = c
-                .chunks_exact(n)
-                .flat_map(|row| &row[cols.clone()])
-                .copied()
-                .collect();
-            part(0..rows, cols, &mut piece)?;
+    };
+    let pieces: Vec<Result<Vec<f32>, E>> = columns
+        .par_iter()
+        .map(|cols| {
+            let mut piece = Vec::with_capacity(rows * cols.len());
+            for row in c.chunks_exact(n) {
+                piece.extend_from_slice(&row[cols.clone()]);
+            }
+            part(0..rows, cols.clone(), &mut piece)?;
             Ok(piece)
         })
         .collect();
-    for (p, piece) in pieces.into_iter().enumerate() {
-        let (cols, piece) = (column(p), piece?);
+    for (cols, piece) in columns.iter().zip(pieces) {
+        let piece = piece?;
         for (row, part) in c.chunks_exact_mut(n).zip(piece.chunks_exact(cols.len())) {
             row[cols.clone()].copy_from_slice(part);
         }
     }
     Ok(())
+}
+
+/// The column ranges [`split_output`] gives its parts for a `rows × n` output of `macs` multiply-adds
+/// (at least `min_width` wide, starting on multiples of `align`); `None` when it would not split by
+/// columns (one part, or a tall output split by rows). For kernels that can write their columns of the
+/// output in place, without the copies `split_output` makes.
+pub(crate) fn column_parts(
+    rows: usize,
+    n: usize,
+    macs: usize,
+    (min_width, align): (usize, usize),
+) -> Option<Vec<Range<usize>>> {
+    if rows >= ROW_SPLIT_MIN_ROWS {
+        return None;
+    }
+    let parts = parts_for(macs).min(n / min_width.max(1));
+    if parts < 2 {
+        return None;
+    }
+    let width = n.div_ceil(parts).next_multiple_of(align.max(1));
+    Some(
+        (0..n.div_ceil(width))
+            .map(|p| p * width..((p + 1) * width).min(n))
+            .collect(),
+    )
 }
 
 /// Caps the threads inference uses. rayon's global pool reads `RAYON_NUM_THREADS` once, so call this
