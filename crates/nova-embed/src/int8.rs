@@ -18,7 +18,7 @@
 
 #![allow(unsafe_code)]
 
-use crate::tiles::PackedWeights;
+use crate::tiles::{accumulate_in_place, PackedWeights, Target};
 use candle_core::bail;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -283,43 +283,43 @@ impl QuantLinear {
         // first to run quantises them for all.
         let shared = OnceLock::new();
         // Column parts are whole 64-column groups: the kernels' widest register tile.
-        crate::threads::split_output(
+        accumulate_in_place(
             out,
             n,
             rows * k * n / SPLIT_DISCOUNT,
             (64, 64),
-            |part_rows, cols, piece| {
+            |part_rows, cols, target| {
                 if cols.len() == n {
-                    self.gemm(&quantize(part_rows), cols, piece);
+                    self.gemm(&quantize(part_rows), cols, target);
                 } else {
-                    self.gemm(shared.get_or_init(|| quantize(0..rows)), cols, piece);
+                    self.gemm(shared.get_or_init(|| quantize(0..rows)), cols, target);
                 }
-                Ok(())
             },
-        )
+        );
+        Ok(())
     }
 
-    /// `piece (rows × cols.len()) += acts · W[:, cols]`; `cols` starts on a block boundary.
-    fn gemm(&self, acts: &Activations, cols: Range<usize>, piece: &mut [f32]) {
+    /// `out (rows × cols.len()) += acts · W[:, cols]`; `cols` starts on a block boundary.
+    fn gemm(&self, acts: &Activations, cols: Range<usize>, out: Target) {
         match (&self.packed, &acts.values) {
             #[cfg(target_arch = "x86_64")]
             (Packed::Bytes(w), Values::Bytes(a)) if self.kernel == Int8Kernel::Avx512Vnni => {
                 // SAFETY: this kernel was picked only after avx512f and avx512vnni were detected; the
                 // sizes it relies on are checked by `check_sizes` inside.
-                unsafe { vnni::gemm(self, w, a, &acts.scales, cols, piece) }
+                unsafe { vnni::gemm(self, w, a, &acts.scales, cols, out) }
             }
             #[cfg(target_arch = "x86_64")]
             (Packed::Words(w), Values::Words(a)) => {
                 // SAFETY: as above, for avx2 and fma.
-                unsafe { avx2::gemm(self, w, a, &acts.scales, cols, piece) }
+                unsafe { avx2::gemm(self, w, a, &acts.scales, cols, out) }
             }
-            (Packed::Bytes(w), Values::Bytes(a)) => portable(self, w, a, &acts.scales, cols, piece),
+            (Packed::Bytes(w), Values::Bytes(a)) => portable(self, w, a, &acts.scales, cols, out),
             _ => unreachable!("activations are quantised for the weights' kernel"),
         }
     }
 
     /// Checks what every kernel indexes (panics otherwise, before any read): `a` holds `rows × k_pad`,
-    /// `piece` `rows × cols.len()`, the packed weights cover `cols` (rounded up to the block) and `cols`
+    /// `out` `rows` rows of `cols.len()` values, the packed weights cover `cols` (rounded up to the block) and `cols`
     /// starts on a block.
     fn check_sizes(
         &self,
@@ -327,11 +327,11 @@ impl QuantLinear {
         a_len: usize,
         rows: usize,
         cols: &Range<usize>,
-        piece_len: usize,
+        out: &Target,
     ) {
         let lanes = self.kernel.lanes();
         assert!(cols.start.is_multiple_of(lanes) && cols.end <= self.n && cols.start < cols.end);
-        assert_eq!(piece_len, rows * cols.len());
+        out.check(rows, cols.len());
         assert_eq!(a_len, rows * self.k_pad);
         assert!(w_len >= cols.end.next_multiple_of(lanes) * self.k_pad);
         assert!(self.starts.len() >= cols.end.next_multiple_of(lanes));
@@ -412,11 +412,13 @@ fn portable(
     a: &[u8],
     row_scales: &[f32],
     cols: Range<usize>,
-    piece: &mut [f32],
+    target: Target,
 ) {
-    w.check_sizes(packed.len(), a.len(), row_scales.len(), &cols, piece.len());
+    w.check_sizes(packed.len(), a.len(), row_scales.len(), &cols, &target);
     let (k_pad, width) = (w.k_pad, cols.len());
-    for (r, out) in piece.chunks_exact_mut(width).enumerate() {
+    for r in 0..row_scales.len() {
+        // SAFETY: r < rows and width values: what check_sizes checked; this part's own columns.
+        let out = unsafe { target.values(r, 0, width) };
         let row = &a[r * k_pad..(r + 1) * k_pad];
         for (o, c) in out.iter_mut().zip(cols.clone()) {
             // Portable packing is one column per block: the column's inputs are contiguous.
@@ -463,7 +465,7 @@ macro_rules! accumulate {
 }
 
 /// The driver both SIMD modules share: checks the sizes once, then runs the module's `tile` over every
-/// register tile of `piece`. `$features` are the CPU features the module's kernels are compiled for,
+/// register tile of `out`. `$features` are the CPU features the module's kernels are compiled for,
 /// `$lanes` the columns per block, `$w`/`$a` the packed weights' and activations' element types.
 macro_rules! simd_gemm {
     ($features:literal, $lanes:literal, $w:ty, $a:ty) => {
@@ -477,9 +479,9 @@ macro_rules! simd_gemm {
             a: &[$a],
             row_scales: &[f32],
             cols: Range<usize>,
-            piece: &mut [f32],
+            out: Target,
         ) {
-            w.check_sizes(packed.len(), a.len(), row_scales.len(), &cols, piece.len());
+            w.check_sizes(packed.len(), a.len(), row_scales.len(), &cols, &out);
             let first = cols.start / $lanes;
             let blocks = cols.len().div_ceil($lanes);
             for_each_tile((row_scales.len(), blocks), TILE, |r, mr, b, nb| {
@@ -490,7 +492,7 @@ macro_rules! simd_gemm {
                         tile,
                         mr,
                         nb,
-                        (w, packed, a, row_scales, &cols, &mut *piece, r, first + b)
+                        (w, packed, a, row_scales, &cols, out, r, first + b)
                     )
                 }
             });
@@ -501,7 +503,7 @@ macro_rules! simd_gemm {
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use super::QuantLinear;
-    use crate::tiles::{dispatch_tile, for_each_tile};
+    use crate::tiles::{dispatch_tile, for_each_tile, Target};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -520,7 +522,7 @@ mod vnni {
         a: &[u8],
         row_scales: &[f32],
         cols: &Range<usize>,
-        piece: &mut [f32],
+        out: Target,
         r0: usize,
         b0: usize,
     ) {
@@ -550,10 +552,10 @@ mod vnni {
                 let c = col0 + j * 16;
                 let valid = (width - c).min(16);
                 let mask: __mmask16 = if valid == 16 { !0 } else { (1u16 << valid) - 1 };
-                // SAFETY: c + valid ≤ width: the masked lanes stay inside this row of piece and
-                // inside scales (column cols.start + c + valid ≤ cols.end ≤ n).
+                // SAFETY: c + valid ≤ width: the masked lanes stay inside this row of the part's
+                // columns (check_sizes) and inside scales (column cols.start + c + valid ≤ n).
                 unsafe {
-                    let out = piece.as_mut_ptr().add((r0 + i) * width + c);
+                    let out = out.values(r0 + i, c, valid).as_mut_ptr();
                     let ws = _mm512_maskz_loadu_ps(mask, w.scales.as_ptr().add(cols.start + c));
                     let sum = _mm512_cvtepi32_ps(*lane);
                     let prev = _mm512_maskz_loadu_ps(mask, out);
@@ -568,7 +570,7 @@ mod vnni {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::QuantLinear;
-    use crate::tiles::{dispatch_tile, for_each_tile};
+    use crate::tiles::{dispatch_tile, for_each_tile, Target};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -587,7 +589,7 @@ mod avx2 {
         a: &[i16],
         row_scales: &[f32],
         cols: &Range<usize>,
-        piece: &mut [f32],
+        out: Target,
         r0: usize,
         b0: usize,
     ) {
@@ -611,7 +613,8 @@ mod avx2 {
             for (j, lane) in row.iter().enumerate() {
                 let c = col0 + j * 8;
                 let valid = (width - c).min(8);
-                let out = &mut piece[(r0 + i) * width + c..][..valid];
+                // SAFETY: row r0 + i < rows, c + valid ≤ width (check_sizes); this part's own columns.
+                let out = unsafe { out.values(r0 + i, c, valid) };
                 let scales = &w.scales[cols.start + c..][..valid];
                 if valid == 8 {
                     // SAFETY: 8 f32 inside out and scales (slices of exactly 8).
@@ -647,14 +650,25 @@ mod tests {
     fn run(kernel: Int8Kernel, x: &[f32], w: &[f32], (m, k, n): (usize, usize, usize)) -> Vec<f32> {
         let q = QuantLinear::new(w, k, n, kernel);
         let mut out = vec![0.5f32; m * n];
-        q.accumulate(x, &mut out, m).unwrap();
+        // Two workers, so a big enough product is split (200 rows × 1536 × 384: by columns, in place).
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| q.accumulate(x, &mut out, m)).unwrap();
         out
     }
 
     #[test]
     fn every_kernel_gives_the_portable_integers_and_stays_close_to_f32() {
         // Odd sizes: edges in every direction (rows, 16/8-column blocks, 4/2-input groups).
-        for &(m, k, n) in &[(1, 384, 1152), (7, 37, 41), (13, 385, 200), (2, 3, 5)] {
+        for &(m, k, n) in &[
+            (1, 384, 1152),
+            (7, 37, 41),
+            (13, 385, 200),
+            (2, 3, 5),
+            (200, 1536, 384),
+        ] {
             let (x, w) = (values(m * k, 1), values(k * n, 2));
             let reference = run(Int8Kernel::Portable, &x, &w, (m, k, n));
             let exact: Vec<f32> = (0..m * n)

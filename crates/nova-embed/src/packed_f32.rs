@@ -14,10 +14,8 @@
 
 #![allow(unsafe_code)]
 
-use crate::threads::{column_parts, split_output};
-use crate::tiles::PackedWeights;
+use crate::tiles::{accumulate_in_place, PackedWeights, Target};
 use candle_core::bail;
-use rayon::prelude::*;
 use std::ops::Range;
 
 /// Most rows (tokens in a batch) a dense layer multiplies with its packed weights; taller products go to
@@ -111,47 +109,8 @@ impl PackedF32 {
         let lanes = self.kernel.lanes();
         assert!(cols.start.is_multiple_of(lanes) && cols.start < cols.end && cols.end <= self.n);
         assert_eq!(x_len, rows * self.k);
-        assert!(out.ld >= cols.len());
-        assert!(rows == 0 || (rows - 1) * out.ld + cols.len() <= out.len);
+        out.check(rows, cols.len());
         assert!(self.packed.len() >= cols.end.next_multiple_of(lanes) * self.k);
-    }
-}
-
-/// Where a kernel adds its product: row `r`, column `c` of its columns at `base + r·ld + c`, inside
-/// `len` values from `base`. A part of a column split writes its own columns of the shared output in
-/// place (the parts' values are disjoint; each part makes `&mut` slices of its own values only).
-#[derive(Debug, Clone, Copy)]
-struct Target {
-    base: *mut f32,
-    len: usize,
-    ld: usize,
-}
-
-// SAFETY: a `Target` is only a place to write; the parts that share one write disjoint columns (see
-// `PackedF32::accumulate`), and the output outlives the parallel section that uses it.
-unsafe impl Send for Target {}
-// SAFETY: as above.
-unsafe impl Sync for Target {}
-
-impl Target {
-    /// All of `piece`, `ld` values per row.
-    fn of(piece: &mut [f32], ld: usize) -> Self {
-        Self {
-            base: piece.as_mut_ptr(),
-            len: piece.len(),
-            ld,
-        }
-    }
-
-    /// The same rows from column `c` on (`c` < `ld` ≤ `len`).
-    fn columns_from(self, c: usize) -> Self {
-        assert!(c < self.ld && self.ld <= self.len);
-        Self {
-            // SAFETY: c < len: inside the values this target covers.
-            base: unsafe { self.base.add(c) },
-            len: self.len - c,
-            ld: self.ld,
-        }
     }
 }
 
@@ -170,22 +129,10 @@ impl PackedWeights for PackedF32 {
         if rows == 0 || n == 0 {
             return Ok(());
         }
-        let macs = rows * k * n;
         // Column parts are whole 64-column groups: a multiple of either kernel's block.
-        let Some(columns) = column_parts(rows, n, macs, (64, 64)) else {
-            // One part, or a tall output split by rows (in place, every column).
-            return split_output(out, n, macs, (64, 64), |part_rows, cols, piece| {
-                let x_rows = &x[part_rows.start * k..part_rows.end * k];
-                self.gemm(x_rows, part_rows.len(), cols, Target::of(piece, n));
-                Ok(())
-            });
-        };
-        // A few rows: each part adds its columns into `out` where they are — no copies out and back,
-        // which were a tenth of a lone query's pass.
-        let whole = Target::of(out, n);
-        columns.into_par_iter().for_each(|cols| {
-            let part = whole.columns_from(cols.start);
-            self.gemm(x, rows, cols, part);
+        accumulate_in_place(out, n, rows * k * n, (64, 64), |part_rows, cols, target| {
+            let x_rows = &x[part_rows.start * k..part_rows.end * k];
+            self.gemm(x_rows, part_rows.len(), cols, target);
         });
         Ok(())
     }
@@ -198,7 +145,8 @@ impl PackedWeights for PackedF32 {
 macro_rules! f32_kernel {
     ($features:literal, $lanes:literal, $tile:expr,
      $zero:ident, $load:ident, $set1:ident, $fmadd:ident, $store:ident) => {
-        use super::{PackedF32, Target};
+        use super::PackedF32;
+        use crate::tiles::Target;
         use crate::tiles::{dispatch_tile, for_each_tile};
         use std::arch::x86_64::*;
         use std::ops::Range;
@@ -266,9 +214,7 @@ macro_rules! f32_kernel {
                     unsafe { $store(sums.as_mut_ptr(), *lane) };
                     // SAFETY: row r0 + r < rows and c + valid ≤ width, so these values lie inside
                     // `out` (check_sizes); they are this part's own columns, written by no other.
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(out.base.add((r0 + r) * out.ld + c), valid)
-                    };
+                    let dst = unsafe { out.values(r0 + r, c, valid) };
                     for (o, s) in dst.iter_mut().zip(&sums) {
                         *o += s;
                     }
