@@ -164,6 +164,17 @@ impl SentenceEmbedder {
         // Parallel across batches: on 2 cores one batch per core beats splitting every MiniLM-sized
         // matmul over both (measured: +50 % on passages). A big matmul of a lone batch is still split
         // over the idle workers (`threads::split_output`); with every worker busy, its parts stay local.
+        if let ([batch], None) = (batches.as_slice(), lane) {
+            // One batch (a query, or a server's few): its split products are the only parallel work.
+            let vectors = crate::threads::with_workers_awake(|| {
+                self.forward_batch(batch.iter().map(|&i| ids[i].as_slice()))
+            })?;
+            let mut out: Vec<Embedding> = vec![Vec::new(); ids.len()];
+            for (&i, v) in batch.iter().zip(vectors) {
+                out[i] = v;
+            }
+            return Ok(out);
+        }
         let results: Vec<Result<Vec<Embedding>>> = batches
             .par_iter()
             .map(|batch| {

@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Below this many multiply-adds a matmul stays on one thread: handing a part to the pool's other
 /// worker (a rayon join, a few µs when it is taken) costs more than the part saves. Measured with
@@ -108,6 +109,39 @@ pub(crate) fn column_parts(
     )
 }
 
+/// Runs `pass` — one forward pass, the only work of the current pool — with the pool's other workers
+/// kept awake until it ends, so each split product's parts are taken at once. rayon parks an idle
+/// worker within microseconds and wakes it for the next product: for a lone query's 24 split products
+/// that was 15 % of the pass on 2 threads (`perf`: `finish_task_switch`), where ONNX Runtime's pool
+/// spins. A waiting worker runs whatever the pool has (`rayon::yield_now`) and otherwise yields its core
+/// to the OS (a search thread gets it at once), and it stops when the pass does: it never outlives a few
+/// milliseconds. A helper that lands on the pass's own thread (popped there while the pass waits for a
+/// part) returns at once, so the pass can never wait on its own helper.
+pub(crate) fn with_workers_awake<T: Send>(pass: impl FnOnce() -> T + Send) -> T {
+    let helpers = rayon::current_num_threads().saturating_sub(1);
+    let Some(home) = rayon::current_thread_index().filter(|_| helpers > 0) else {
+        return pass();
+    };
+    let done = AtomicBool::new(false);
+    rayon::scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|_| {
+                if rayon::current_thread_index() == Some(home) {
+                    return;
+                }
+                while !done.load(Ordering::Acquire) {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+        }
+        let out = pass();
+        done.store(true, Ordering::Release);
+        out
+    })
+}
+
 /// Caps the threads inference uses. rayon's global pool reads `RAYON_NUM_THREADS` once, so call this
 /// before the first embedding. `0` leaves the default (all cores).
 pub fn set_threads(threads: usize) {
@@ -142,5 +176,36 @@ pub(crate) fn lower_priority() {
                 std::io::Error::last_os_error()
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_with_its_workers_awake_returns_its_value_and_never_waits_on_its_own_helper() {
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            // Many passes, each splitting work the helpers take (or the pass itself, when a helper
+            // was not stolen yet): none may hang, and each returns its own sum.
+            for round in 0..200usize {
+                let sum = pool.install(|| {
+                    with_workers_awake(|| {
+                        (0..64usize)
+                            .into_par_iter()
+                            .with_max_len(1)
+                            .map(|i| i * round)
+                            .sum::<usize>()
+                    })
+                });
+                assert_eq!(sum, round * 63 * 64 / 2, "{threads} threads, round {round}");
+            }
+        }
+        // Outside any pool: the pass just runs.
+        assert_eq!(with_workers_awake(|| 7), 7);
     }
 }
