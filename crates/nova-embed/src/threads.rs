@@ -8,6 +8,7 @@
 //! costs more than it saves.
 
 use rayon::prelude::*;
+use std::cell::Cell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -115,18 +116,23 @@ pub(crate) fn column_parts(
 /// that was 15 % of the pass on 2 threads (`perf`: `finish_task_switch`), where ONNX Runtime's pool
 /// spins. A waiting worker runs whatever the pool has (`rayon::yield_now`) and otherwise yields its core
 /// to the OS (a search thread gets it at once), and it stops when the pass does: it never outlives a few
-/// milliseconds. A helper that lands on the pass's own thread (popped there while the pass waits for a
-/// part) returns at once, so the pass can never wait on its own helper.
+/// milliseconds.
+///
+/// Why it cannot deadlock: a helper spins only on a worker with no pass on its stack (it returns at
+/// once on the pass's own thread, or on a worker that is inside another pass — two helpers buried on
+/// top of each other's passes would wait for ever). So what a spinning helper sits on never waits for
+/// it, and a pass waits only for its parts (leaf computations, which any worker, the helper included,
+/// runs) and, at its end, for its helpers, which then stop.
 pub(crate) fn with_workers_awake<T: Send>(pass: impl FnOnce() -> T + Send) -> T {
     let helpers = rayon::current_num_threads().saturating_sub(1);
-    let Some(home) = rayon::current_thread_index().filter(|_| helpers > 0) else {
+    if helpers == 0 || rayon::current_thread_index().is_none() {
         return pass();
-    };
+    }
     let done = AtomicBool::new(false);
     rayon::scope(|s| {
         for _ in 0..helpers {
             s.spawn(|_| {
-                if rayon::current_thread_index() == Some(home) {
+                if PASSES.with(Cell::get) > 0 {
                     return;
                 }
                 while !done.load(Ordering::Acquire) {
@@ -136,10 +142,34 @@ pub(crate) fn with_workers_awake<T: Send>(pass: impl FnOnce() -> T + Send) -> T 
                 }
             });
         }
-        let out = pass();
+        let out = {
+            let _inside = PassGuard::enter();
+            pass()
+        };
         done.store(true, Ordering::Release);
         out
     })
+}
+
+thread_local! {
+    /// Passes of [`with_workers_awake`] on this thread's stack.
+    static PASSES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts a pass on this thread's stack while alive (also when the pass panics).
+struct PassGuard;
+
+impl PassGuard {
+    fn enter() -> Self {
+        PASSES.with(|p| p.set(p.get() + 1));
+        Self
+    }
+}
+
+impl Drop for PassGuard {
+    fn drop(&mut self) {
+        PASSES.with(|p| p.set(p.get().saturating_sub(1)));
+    }
 }
 
 /// Caps the threads inference uses. rayon's global pool reads `RAYON_NUM_THREADS` once, so call this
@@ -207,5 +237,43 @@ mod tests {
         }
         // Outside any pool: the pass just runs.
         assert_eq!(with_workers_awake(|| 7), 7);
+    }
+
+    #[test]
+    fn concurrent_passes_in_one_pool_all_finish() {
+        // Four callers share a 2-worker pool (as the batcher, /v1/embeddings and troubleshoot share the
+        // query pool): passes and helpers land on each other's workers; none may wait for ever.
+        let pool = std::sync::Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
+        );
+        let (finished, report) = std::sync::mpsc::channel();
+        for c in 0..4usize {
+            let (pool, finished) = (pool.clone(), finished.clone());
+            std::thread::spawn(move || {
+                for round in 0..300usize {
+                    let sum = pool.install(|| {
+                        with_workers_awake(|| {
+                            (0..32usize)
+                                .into_par_iter()
+                                .with_max_len(1)
+                                .map(|i| i + c + round)
+                                .sum::<usize>()
+                        })
+                    });
+                    assert_eq!(sum, 31 * 32 / 2 + 32 * (c + round));
+                }
+                // Sent only when every pass returned its own sum.
+                let _ = finished.send(c);
+            });
+        }
+        // A hang fails here instead of stalling the suite (the stuck threads end with the process).
+        for _ in 0..4 {
+            report
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .expect("a caller's passes hung or panicked");
+        }
     }
 }
