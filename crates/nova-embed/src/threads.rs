@@ -142,13 +142,21 @@ pub(crate) fn with_workers_awake<T: Send>(pass: impl FnOnce() -> T + Send) -> T 
                 }
             });
         }
-        let out = {
-            let _inside = PassGuard::enter();
-            pass()
-        };
-        done.store(true, Ordering::Release);
-        out
+        // Both guards act on unwinding too: a pass that panics still releases its helpers (else
+        // the scope, which waits for them before passing the panic on, would wait for ever).
+        let _release = Release(&done);
+        let _inside = PassGuard::enter();
+        pass()
     })
+}
+
+/// Tells a pass's helpers to stop when dropped: after the pass returns, or while it unwinds.
+struct Release<'a>(&'a AtomicBool);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 thread_local! {
@@ -237,6 +245,30 @@ mod tests {
         }
         // Outside any pool: the pass just runs.
         assert_eq!(with_workers_awake(|| 7), 7);
+    }
+
+    #[test]
+    fn a_pass_that_panics_releases_its_helpers_and_the_panic_reaches_the_caller() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (finished, report) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    with_workers_awake(|| {
+                        (0..8usize).into_par_iter().sum::<usize>();
+                        panic!("a bug in a forward pass")
+                    })
+                })
+            }));
+            let _ = finished.send(outcome.is_err());
+        });
+        let panicked = report
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the pass's helpers kept spinning after it panicked");
+        assert!(panicked);
     }
 
     #[test]
