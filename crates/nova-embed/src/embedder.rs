@@ -161,29 +161,26 @@ impl SentenceEmbedder {
         // allocator is fresh.
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let batches = self.plan_batches(&order, ids);
-        // Parallel across batches: on 2 cores one batch per core beats splitting every MiniLM-sized
-        // matmul over both (measured: +50 % on passages). A big matmul of a lone batch is still split
-        // over the idle workers (`threads::split_output`); with every worker busy, its parts stay local.
-        if let ([batch], None) = (batches.as_slice(), lane) {
-            // One batch (a query, or a server's few): its split products are the only parallel work.
-            let vectors = crate::threads::with_workers_awake(|| {
-                self.forward_batch(batch.iter().map(|&i| ids[i].as_slice()))
-            })?;
-            let mut out: Vec<Embedding> = vec![Vec::new(); ids.len()];
-            for (&i, v) in batch.iter().zip(vectors) {
-                out[i] = v;
-            }
-            return Ok(out);
-        }
-        let results: Vec<Result<Vec<Embedding>>> = batches
-            .par_iter()
-            .map(|batch| {
-                if let Some(lane) = lane {
-                    lane.wait_for_queries();
-                }
-                self.forward_batch(batch.iter().map(|&i| ids[i].as_slice()))
-            })
-            .collect();
+        let forward =
+            |batch: &[usize]| self.forward_batch(batch.iter().map(|&i| ids[i].as_slice()));
+        let results: Vec<Result<Vec<Embedding>>> = match (batches.as_slice(), lane) {
+            // One query batch (a query, or a server's few): its split products are the only parallel
+            // work, so the pool's other workers wait for them awake.
+            ([batch], None) => vec![crate::threads::with_workers_awake(|| forward(batch))],
+            // Parallel across batches: on 2 cores one batch per core beats splitting every
+            // MiniLM-sized matmul over both (measured: +50 % on passages). A big matmul of a lone batch
+            // is still split over the idle workers (`threads::split_output`); with every worker busy,
+            // its parts stay local.
+            _ => batches
+                .par_iter()
+                .map(|batch| {
+                    if let Some(lane) = lane {
+                        lane.wait_for_queries();
+                    }
+                    forward(batch)
+                })
+                .collect(),
+        };
         let mut out: Vec<Embedding> = vec![Vec::new(); ids.len()];
         for (batch, vectors) in batches.iter().zip(results) {
             for (&i, v) in batch.iter().zip(vectors?) {

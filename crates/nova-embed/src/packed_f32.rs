@@ -33,19 +33,21 @@ enum Kernel {
 }
 
 impl Kernel {
-    fn detect() -> Option<Self> {
+    /// The kernels this CPU can run, widest first.
+    fn available() -> Vec<Self> {
+        let mut found = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
-                return Some(Self::Avx512);
+                found.push(Self::Avx512);
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
-                return Some(Self::Avx2);
+                found.push(Self::Avx2);
             }
         }
-        None
+        found
     }
 
     fn lanes(self) -> usize {
@@ -70,7 +72,8 @@ impl PackedF32 {
     /// Packs `w_t`, the `k × n` row-major transposed weight (`y = x · w_t`); `None` on a CPU without
     /// AVX-512 or AVX2 + FMA.
     pub(crate) fn new(w_t: &[f32], k: usize, n: usize) -> Option<Self> {
-        Kernel::detect().map(|kernel| Self::with_kernel(w_t, k, n, kernel))
+        let kernel = Kernel::available().into_iter().next()?;
+        Some(Self::with_kernel(w_t, k, n, kernel))
     }
 
     fn with_kernel(w_t: &[f32], k: usize, n: usize, kernel: Kernel) -> Self {
@@ -262,25 +265,9 @@ mod tests {
         crate::kernels::test_values(len, seed, false)
     }
 
-    fn kernels() -> Vec<Kernel> {
-        let mut found = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                found.push(Kernel::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                found.push(Kernel::Avx2);
-            }
-        }
-        found
-    }
-
     #[test]
     fn every_kernel_equals_the_plain_product_at_every_edge() {
-        if kernels().is_empty() {
+        if Kernel::available().is_empty() {
             eprintln!("SKIPPED: this CPU has neither AVX-512 nor AVX2 + FMA");
         }
         // Odd sizes: partial row tiles and column blocks, one row, a query through a real layer (on 2
@@ -301,7 +288,7 @@ mod tests {
                     0.5 + (0..k).map(|j| x[r * k + j] * w[j * n + c]).sum::<f32>()
                 })
                 .collect();
-            for kernel in kernels() {
+            for kernel in Kernel::available() {
                 let packed = PackedF32::with_kernel(&w, k, n, kernel);
                 for threads in [1, 2] {
                     let pool = rayon::ThreadPoolBuilder::new()

@@ -221,6 +221,12 @@ pub(crate) fn lower_priority() {
 mod tests {
     use super::*;
 
+    /// One pass in `pool` with its workers awake: Σ f(i) for i < n, one part per item, so the pass's
+    /// parts are spread over the workers (and its helpers) as a forward pass's products are.
+    fn awake_sum(pool: &rayon::ThreadPool, n: usize, f: impl Fn(usize) -> usize + Sync) -> usize {
+        pool.install(|| with_workers_awake(|| (0..n).into_par_iter().with_max_len(1).map(&f).sum()))
+    }
+
     #[test]
     fn a_pass_with_its_workers_awake_returns_its_value_and_never_waits_on_its_own_helper() {
         for threads in [1, 2, 3] {
@@ -231,15 +237,7 @@ mod tests {
             // Many passes, each splitting work the helpers take (or the pass itself, when a helper
             // was not stolen yet): none may hang, and each returns its own sum.
             for round in 0..200usize {
-                let sum = pool.install(|| {
-                    with_workers_awake(|| {
-                        (0..64usize)
-                            .into_par_iter()
-                            .with_max_len(1)
-                            .map(|i| i * round)
-                            .sum::<usize>()
-                    })
-                });
+                let sum = awake_sum(&pool, 64, |i| i * round);
                 assert_eq!(sum, round * 63 * 64 / 2, "{threads} threads, round {round}");
             }
         }
@@ -286,15 +284,7 @@ mod tests {
             let (pool, finished) = (pool.clone(), finished.clone());
             std::thread::spawn(move || {
                 for round in 0..300usize {
-                    let sum = pool.install(|| {
-                        with_workers_awake(|| {
-                            (0..32usize)
-                                .into_par_iter()
-                                .with_max_len(1)
-                                .map(|i| i + c + round)
-                                .sum::<usize>()
-                        })
-                    });
+                    let sum = awake_sum(&pool, 32, |i| i + c + round);
                     assert_eq!(sum, 31 * 32 / 2 + 32 * (c + round));
                 }
                 // Sent only when every pass returned its own sum.
