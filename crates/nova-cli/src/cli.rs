@@ -1261,7 +1261,7 @@ pub struct IndexBuildArgs {
     #[arg(long, value_name = "N")]
     pub overlap_words: Option<usize>,
     /// Hybrid fusion by default in the new version: rrf, rrf:K, convex:ALPHA, zscore:ALPHA, dbsf:ALPHA,
-    /// adaptive:ALPHA:SLOPE:PIVOT
+    /// adaptive:ALPHA:SLOPE:PIVOT[:BOOST:DEPTH]
     /// [default: the serving version's].
     #[arg(long, value_name = "SPEC")]
     pub fusion: Option<String>,
@@ -1502,8 +1502,9 @@ pub struct EvalArgs {
     pub modes: Vec<String>,
 
     /// Hybrid fusion: rrf, rrf:K, convex (α = 0.5) or convex:ALPHA (weight of the dense scores),
-    /// zscore:ALPHA, dbsf:ALPHA, or adaptive:ALPHA:SLOPE:PIVOT (z-score fusion whose dense weight
-    /// falls as BM25's best candidate stands out: α − SLOPE·(best/mean − PIVOT)) [default:
+    /// zscore:ALPHA, dbsf:ALPHA, or adaptive:ALPHA:SLOPE:PIVOT[:BOOST:DEPTH] (z-score fusion whose
+    /// dense weight falls as BM25's best candidate stands out, α − SLOPE·(best/mean − PIVOT), and
+    /// rises by BOOST when dense does not rank BM25's best document in its top DEPTH) [default:
     /// adaptive:0.55:0.1:4, as search uses]. Several, comma-separated, evaluate hybrid once per fusion over the same
     /// retrieved candidates (a sweep: --fusion rrf,convex:0.3,adaptive:0.55:0.1:4).
     #[arg(long, value_name = "SPEC", value_delimiter = ',')]

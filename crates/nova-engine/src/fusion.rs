@@ -41,11 +41,13 @@ pub enum Fusion {
         /// Weight of the dense retriever, in [0, 1].
         alpha: f64,
     },
-    /// z-score fusion whose dense weight follows how clearly BM25 found something for this query: with
-    /// s = BM25's best score over the mean score of its candidates, α_q = clamp(alpha − slope·(s −
-    /// pivot), 0, 1). A question worded like one document (its best match stands far above the rest)
-    /// leans on BM25; one in other words (the best barely above the crowd) leans on the dense
-    /// retriever. The ratio has no unit, so it carries across collections whose BM25 scales differ.
+    /// z-score fusion whose dense weight follows this query's candidates: with s = BM25's best score
+    /// over the mean score of its candidates, α_q = clamp(alpha − slope·(s − pivot) + boost·[dense
+    /// does not rank BM25's best document in its top `depth`], 0, 1). A question worded like one
+    /// document (its best match stands far above the rest) leans on BM25; one in other words (the best
+    /// barely above the crowd) leans on the dense retriever. The ratio has no unit, so it carries
+    /// across collections whose BM25 scales differ. The boost is agreement: when the meaning does not
+    /// support BM25's best document, BM25 matched words, not the question.
     Adaptive {
         /// Dense weight at `pivot`.
         alpha: f64,
@@ -53,26 +55,53 @@ pub enum Fusion {
         slope: f64,
         /// The ratio at which the weight is `alpha`.
         pivot: f64,
+        /// Dense weight added when dense does not rank BM25's best document in its top `depth`.
+        boost: f64,
+        /// How many of dense's documents count as agreeing with BM25's best.
+        depth: usize,
     },
 }
 
+/// What an adaptive fusion reads off one query's candidates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuerySignals<'a> {
+    /// BM25's candidate scores, best first.
+    pub bm25: &'a [f64],
+    /// Where dense ranks BM25's best document among its own documents (0-based); `None` when it did
+    /// not return it, or BM25 returned nothing.
+    pub bm25_best_in_dense: Option<usize>,
+}
+
+// The default adaptive fusion's numbers, also what an `adaptive:…` spec that leaves some out gets.
+const DEFAULT_ALPHA: f64 = 0.55;
+const DEFAULT_SLOPE: f64 = 0.1;
+const DEFAULT_PIVOT: f64 = 4.0;
+const DEFAULT_BOOST: f64 = 0.0;
+const DEFAULT_DEPTH: usize = 20;
+
 impl Fusion {
-    /// The fusion for one query, given BM25's candidate scores (best first): an adaptive fusion
-    /// becomes the z-score fusion with that query's weight; the others are themselves.
-    pub fn for_query(self, bm25: &[f64]) -> Self {
+    /// The fusion for one query, given what its candidates look like: an adaptive fusion becomes the
+    /// z-score fusion with that query's weight; the others are themselves.
+    pub fn for_query(self, signals: QuerySignals<'_>) -> Self {
         match self {
             Self::Adaptive {
                 alpha,
                 slope,
                 pivot,
+                boost,
+                depth,
             } => {
+                let bm25 = signals.bm25;
                 let mean = bm25.iter().sum::<f64>() / bm25.len().max(1) as f64;
                 let ratio = match bm25.first() {
                     Some(best) if mean > 0.0 => best / mean,
                     _ => pivot, // nothing to judge BM25 by: the weight at the pivot
                 };
+                let disagree =
+                    !bm25.is_empty() && signals.bm25_best_in_dense.is_none_or(|rank| rank >= depth);
+                let boost = if disagree { boost } else { 0.0 };
                 Self::Zscore {
-                    alpha: (alpha - slope * (ratio - pivot)).clamp(0.0, 1.0),
+                    alpha: (alpha - slope * (ratio - pivot) + boost).clamp(0.0, 1.0),
                 }
             }
             other => other,
@@ -87,9 +116,11 @@ impl Fusion {
 impl Default for Fusion {
     fn default() -> Self {
         Self::Adaptive {
-            alpha: 0.55,
-            slope: 0.1,
-            pivot: 4.0,
+            alpha: DEFAULT_ALPHA,
+            slope: DEFAULT_SLOPE,
+            pivot: DEFAULT_PIVOT,
+            boost: DEFAULT_BOOST,
+            depth: DEFAULT_DEPTH,
         }
     }
 }
@@ -105,7 +136,16 @@ impl fmt::Display for Fusion {
                 alpha,
                 slope,
                 pivot,
-            } => write!(f, "adaptive:{alpha}:{slope}:{pivot}"),
+                boost,
+                depth,
+            } => {
+                write!(f, "adaptive:{alpha}:{slope}:{pivot}")?;
+                // Without agreement the three-number form, as specs written before it read.
+                if *boost != 0.0 {
+                    write!(f, ":{boost}:{depth}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -113,7 +153,7 @@ impl fmt::Display for Fusion {
 impl FromStr for Fusion {
     type Err = String;
     /// `rrf`, `rrf:K`, `convex`, `zscore` or `dbsf` (α = 0.5), or `convex:ALPHA`, `zscore:ALPHA`,
-    /// `dbsf:ALPHA`.
+    /// `dbsf:ALPHA`, `adaptive:ALPHA:SLOPE:PIVOT[:BOOST:DEPTH]` (trailing numbers may be left out).
     fn from_str(s: &str) -> Result<Self, String> {
         let (name, arg) = s.split_once(':').map_or((s, None), |(n, a)| (n, Some(a)));
         let number = |default: f64| -> Result<f64, String> {
@@ -145,26 +185,44 @@ impl FromStr for Fusion {
                             .map_err(|_| format!("`{p}` in fusion `{s}` is not a number"))
                     })
                 };
-                if parts.len() > 3 {
+                if parts.len() > 5 {
                     return Err(format!(
-                        "fusion `{s}`: adaptive takes at most ALPHA:SLOPE:PIVOT"
+                        "fusion `{s}`: adaptive takes at most ALPHA:SLOPE:PIVOT:BOOST:DEPTH"
                     ));
                 }
-                let (alpha, slope, pivot) = (value(0, 0.55)?, value(1, 0.1)?, value(2, 4.0)?);
-                if !(0.0..=1.0).contains(&alpha) || slope < 0.0 || pivot < 0.0 {
+                let (alpha, slope, pivot) = (
+                    value(0, DEFAULT_ALPHA)?,
+                    value(1, DEFAULT_SLOPE)?,
+                    value(2, DEFAULT_PIVOT)?,
+                );
+                let boost = value(3, DEFAULT_BOOST)?;
+                let depth = match parts.get(4) {
+                    None => DEFAULT_DEPTH,
+                    Some(d) => d.trim().parse::<usize>().ok().filter(|d| *d > 0).ok_or_else(|| {
+                        format!("fusion `{s}`: adaptive DEPTH must be a whole number ≥ 1, got `{d}`")
+                    })?,
+                };
+                if !(0.0..=1.0).contains(&alpha)
+                    || slope < 0.0
+                    || pivot < 0.0
+                    || !(0.0..=1.0).contains(&boost)
+                {
                     return Err(format!(
-                        "fusion `{s}`: adaptive needs ALPHA in [0, 1], SLOPE ≥ 0 and PIVOT ≥ 0"
+                        "fusion `{s}`: adaptive needs ALPHA in [0, 1], SLOPE ≥ 0, PIVOT ≥ 0 and \
+                         BOOST in [0, 1]"
                     ));
                 }
                 Ok(Self::Adaptive {
                     alpha,
                     slope,
                     pivot,
+                    boost,
+                    depth,
                 })
             }
             other => Err(format!(
                 "unknown fusion `{other}` (rrf, rrf:K, convex:ALPHA, zscore:ALPHA, dbsf:ALPHA or \
-                 adaptive:ALPHA:SLOPE:PIVOT)"
+                 adaptive:ALPHA:SLOPE:PIVOT[:BOOST:DEPTH])"
             )),
         }
     }
@@ -357,11 +415,10 @@ mod tests {
             alpha: 0.6,
             slope: 0.2,
             pivot: 3.0,
+            boost: 0.0,
+            depth: 20,
         };
-        let alpha = |scores: &[f64]| match f.for_query(scores) {
-            Fusion::Zscore { alpha } => alpha,
-            other => panic!("{other:?}"),
-        };
+        let alpha = |scores: &[f64]| query_alpha(f, scores, Some(0));
         // Best 3× the mean: the weight at the pivot.
         assert!((alpha(&[6.0, 0.0, 0.0]) - 0.6).abs() < 1e-9);
         // A clear lexical match (best 6× the mean) weighs BM25 more; a flat list weighs dense more.
@@ -370,6 +427,52 @@ mod tests {
         // Nothing from BM25: the pivot's weight; other fusions are left alone.
         assert!((alpha(&[]) - 0.6).abs() < 1e-9);
         let rrf = Fusion::Rrf { k: 60.0 };
-        assert_eq!(rrf.for_query(&[3.0, 1.0]), rrf);
+        let signals = QuerySignals {
+            bm25: &[3.0, 1.0],
+            bm25_best_in_dense: None,
+        };
+        assert_eq!(rrf.for_query(signals), rrf);
+    }
+
+    /// The z-score weight an adaptive fusion gives a query.
+    fn query_alpha(f: Fusion, bm25: &[f64], bm25_best_in_dense: Option<usize>) -> f64 {
+        match f.for_query(QuerySignals {
+            bm25,
+            bm25_best_in_dense,
+        }) {
+            Fusion::Zscore { alpha } => alpha,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn adaptive_fusion_leans_on_dense_when_it_does_not_support_bm25s_best() {
+        let f: Fusion = "adaptive:0.6:0:4:0.3:20".parse().unwrap();
+        let scores = [6.0, 2.0, 1.0];
+        // Dense ranks BM25's best document 3rd: they agree, the base weight.
+        assert!((query_alpha(f, &scores, Some(2)) - 0.6).abs() < 1e-9);
+        // 20th or beyond, or not at all: BM25 matched words the meaning does not support.
+        assert!((query_alpha(f, &scores, Some(20)) - 0.9).abs() < 1e-9);
+        assert!((query_alpha(f, &scores, None) - 0.9).abs() < 1e-9);
+        // BM25 returned nothing: nothing to disagree with.
+        assert!((query_alpha(f, &[], None) - 0.6).abs() < 1e-9);
+        // Clamped to 1.
+        let strong: Fusion = "adaptive:0.9:0:4:0.3".parse().unwrap();
+        assert!((query_alpha(strong, &scores, None) - 1.0).abs() < 1e-9);
+        // Specs round-trip; the three-number form still reads and prints as before.
+        assert_eq!(f.to_string(), "adaptive:0.6:0:4:0.3:20");
+        assert_eq!(Fusion::default().to_string(), "adaptive:0.55:0.1:4");
+        assert!("adaptive:0.6:0:4:0.3:0"
+            .parse::<Fusion>()
+            .unwrap_err()
+            .contains("DEPTH"));
+        assert!("adaptive:0.6:0:4:2"
+            .parse::<Fusion>()
+            .unwrap_err()
+            .contains("BOOST"));
+        assert!("adaptive:1:2:3:0.1:5:6"
+            .parse::<Fusion>()
+            .unwrap_err()
+            .contains("at most"));
     }
 }

@@ -3,14 +3,15 @@
 //! matched: per-retriever score and rank, and the fused score.
 
 use crate::error::{EngineError, Result};
-use crate::fusion::{fuse, Fusion};
+use crate::fusion::{fuse, Fusion, QuerySignals};
 use crate::kb::KnowledgeBase;
 use crate::payload::ChunkPayload;
 use nova_core::{AccessFilter, Filter};
 use nova_store::{Retriever, SparseVec, StoreHit, StoreQuery};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Retrieval mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -240,9 +241,6 @@ pub(crate) fn search_with(
         } else {
             bm25
         };
-        // An adaptive fusion takes its weight from how well BM25 matched this query.
-        let scores: Vec<f64> = bm25.iter().map(|h| f64::from(h.score)).collect();
-        let fusion = fusion.for_query(&scores);
         let docs =
             kb.chunk_docs
                 .resolve(kb.store(), dense.iter().chain(&bm25).map(|h| h.id), access)?;
@@ -252,6 +250,13 @@ pub(crate) fn search_with(
         if unresolved && attempt < SEARCH_ATTEMPTS {
             continue;
         }
+        // An adaptive fusion takes its weight from how well BM25 matched this query and whether the
+        // dense retriever agrees with BM25's best document.
+        let scores: Vec<f64> = bm25.iter().map(|h| f64::from(h.score)).collect();
+        let fusion = fusion.for_query(QuerySignals {
+            bm25: &scores,
+            bm25_best_in_dense: bm25_best_in_dense(&dense, &bm25, &docs),
+        });
         let grouped = group(dense, bm25, &docs, opts, fusion);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
         let mut payloads = kb.store().get_many(&ids, access)?;
@@ -270,6 +275,24 @@ pub(crate) fn search_with(
         }
         return Ok(hits);
     }
+}
+
+/// Where dense ranks BM25's best chunk's document among its own documents (0-based, each document at
+/// its best chunk's place); `None` when dense did not return it.
+fn bm25_best_in_dense(
+    dense: &[StoreHit],
+    bm25: &[StoreHit],
+    doc_of: &HashMap<u64, Arc<str>>,
+) -> Option<usize> {
+    let best = doc_of.get(&bm25.first()?.id)?;
+    let mut seen: HashSet<&Arc<str>> = HashSet::new();
+    for doc in dense.iter().filter_map(|h| doc_of.get(&h.id)) {
+        if doc == best {
+            return Some(seen.len());
+        }
+        seen.insert(doc);
+    }
+    None
 }
 
 /// Searches run again when a document was replaced mid-search.
@@ -292,7 +315,7 @@ fn hydrate(hit: &mut DocHit, p: ChunkPayload) {
 fn group(
     dense: Vec<StoreHit>,
     bm25: Vec<StoreHit>,
-    doc_of: &HashMap<u64, std::sync::Arc<str>>,
+    doc_of: &HashMap<u64, Arc<str>>,
     opts: &SearchOptions,
     fusion: Fusion,
 ) -> Vec<(u64, DocHit)> {
@@ -347,4 +370,39 @@ fn group(
         ));
     }
     docs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(ids: &[u64]) -> Vec<StoreHit> {
+        ids.iter()
+            .map(|&id| StoreHit {
+                id,
+                score: 1.0,
+                payload: serde_json::Map::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bm25s_best_document_is_ranked_among_dense_documents_not_chunks() {
+        // Chunks 1, 2 belong to doc a; 3 to b; 4, 5 to c.
+        let doc_of: HashMap<u64, Arc<str>> = [(1, "a"), (2, "a"), (3, "b"), (4, "c"), (5, "c")]
+            .into_iter()
+            .map(|(id, d)| (id, Arc::from(d)))
+            .collect();
+        let dense = hits(&[1, 2, 3, 5]);
+        // BM25's best chunk is 4 (doc c): dense's documents are a, b, c — c is third (index 2),
+        // though its chunk is fourth.
+        assert_eq!(bm25_best_in_dense(&dense, &hits(&[4, 1]), &doc_of), Some(2));
+        assert_eq!(bm25_best_in_dense(&dense, &hits(&[2]), &doc_of), Some(0));
+        // Dense did not return it, or BM25 returned nothing.
+        assert_eq!(
+            bm25_best_in_dense(&hits(&[1, 3]), &hits(&[5]), &doc_of),
+            None
+        );
+        assert_eq!(bm25_best_in_dense(&dense, &[], &doc_of), None);
+    }
 }
