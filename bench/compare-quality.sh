@@ -6,9 +6,9 @@
 #  3. the leave-one-set-out choice of fusion (bench/loso.py): tuned on all sets but one, scored on it.
 # Sets: SciFact and Cranfield (shared), Debian sysadmin packages (built from Debian's index,
 # bench/datasets/debian-sysadmin), the troubleshooting docs with the shared questions and with our
-# held-out paraphrases (bench/datasets/troubleshooting-paraphrased). A set whose files are missing is
-# SKIPPED. Tables go to bench/results/quality-*.md.
-# Usage: bench/compare-quality.sh [SET ...]   (default: all five; KB_NOVA_SHARED=../shared)
+# held-out paraphrases (bench/datasets/troubleshooting-paraphrased), and SciFact's claims in lay words
+# (bench/datasets/scifact-paraphrased, on SciFact's index). A set whose files are missing is SKIPPED. Tables go to bench/results/quality-*.md.
+# Usage: bench/compare-quality.sh [SET ...]   (default: all six; KB_NOVA_SHARED=../shared)
 #        PRF=1 bench/compare-quality.sh   the same sweep with pseudo-relevance feedback on (KB Nova only,
 #                                         reusing the KBs; tables quality-loso-prf.md)
 set -euo pipefail
@@ -16,9 +16,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/env.sh
 SHARED="${KB_NOVA_SHARED:-$ROOT/../shared}"
-FUSIONS="${FUSIONS:-rrf,convex:0.3,convex:0.4,convex:0.5,convex:0.6,convex:0.7,convex:0.8,zscore:0.3,zscore:0.4,zscore:0.5,zscore:0.6,zscore:0.7,zscore:0.8,dbsf:0.3,dbsf:0.4,dbsf:0.5,dbsf:0.6,dbsf:0.7,dbsf:0.8,adaptive:0.5:0.1:4,adaptive:0.55:0.06:4,adaptive:0.55:0.1:4,adaptive:0.55:0.1:4.5,adaptive:0.55:0.2:4,adaptive:0.6:0.1:4,adaptive:0.6:0.2:3,adaptive:0.65:0.3:3}"
+# Fixed fusions, adaptive ones (weight from BM25's best/mean) and adaptive ones with agreement (+BOOST
+# when dense does not rank BM25's best document in its top DEPTH).
+AGREEMENT="adaptive:0.5:0:4:0.2:10,adaptive:0.5:0:4:0.2:20,adaptive:0.5:0:4:0.3:10,adaptive:0.5:0:4:0.3:20,adaptive:0.5:0:4:0.4:10,adaptive:0.5:0:4:0.4:20,adaptive:0.5:0.1:4:0.2:10,adaptive:0.5:0.1:4:0.2:20,adaptive:0.5:0.1:4:0.3:10,adaptive:0.5:0.1:4:0.3:20,adaptive:0.5:0.1:4:0.4:10,adaptive:0.5:0.1:4:0.4:20,adaptive:0.55:0:4:0.2:10,adaptive:0.55:0:4:0.2:20,adaptive:0.55:0:4:0.3:10,adaptive:0.55:0:4:0.3:20,adaptive:0.55:0:4:0.4:10,adaptive:0.55:0:4:0.4:20,adaptive:0.55:0.1:4:0.2:10,adaptive:0.55:0.1:4:0.2:20,adaptive:0.55:0.1:4:0.3:10,adaptive:0.55:0.1:4:0.3:20,adaptive:0.55:0.1:4:0.4:10,adaptive:0.55:0.1:4:0.4:20,adaptive:0.6:0:4:0.2:10,adaptive:0.6:0:4:0.2:20,adaptive:0.6:0:4:0.3:10,adaptive:0.6:0:4:0.3:20,adaptive:0.6:0:4:0.4:10,adaptive:0.6:0:4:0.4:20,adaptive:0.6:0.1:4:0.2:10,adaptive:0.6:0.1:4:0.2:20,adaptive:0.6:0.1:4:0.3:10,adaptive:0.6:0.1:4:0.3:20,adaptive:0.6:0.1:4:0.4:10,adaptive:0.6:0.1:4:0.4:20"
+FUSIONS="${FUSIONS:-rrf,convex:0.3,convex:0.4,convex:0.5,convex:0.6,convex:0.7,convex:0.8,zscore:0.3,zscore:0.4,zscore:0.5,zscore:0.6,zscore:0.7,zscore:0.8,dbsf:0.3,dbsf:0.4,dbsf:0.5,dbsf:0.6,dbsf:0.7,dbsf:0.8,adaptive:0.5:0.1:4,adaptive:0.55:0.06:4,adaptive:0.55:0.1:4,adaptive:0.55:0.1:4.5,adaptive:0.55:0.2:4,adaptive:0.6:0.1:4,adaptive:0.6:0.2:3,adaptive:0.65:0.3:3,$AGREEMENT}"
 SETS=("$@")
-[ ${#SETS[@]} -gt 0 ] || SETS=(scifact cranfield debian-sysadmin troubleshooting troubleshooting-paraphrased)
+[ ${#SETS[@]} -gt 0 ] || SETS=(scifact cranfield debian-sysadmin troubleshooting troubleshooting-paraphrased scifact-paraphrased)
 PY="$(bash bench/setup-python.sh)"
 bash scripts/fetch-models.sh >/dev/null
 cargo build --locked --bin nova
@@ -34,11 +37,12 @@ parity="$OUT/quality-bm25.md"
 [ "$PRF" = 1 ] || printf '| set | KB Nova BM25 | bm25s | Δ | queries better / worse | peer RRF | peer exact MiniLM |\n|---|---|---|---|---|---|---|\n' >"$parity"
 
 # One set: KB Nova's sweep on the form users ingest, the peers and the BM25 comparison on a BEIR folder.
+# KB=OTHER reuses set OTHER's index (the same corpus asked other questions).
 run_set() {
   local name="$1" beir="$2"
   shift 2
   echo "== $name"
-  "$KB_NOVA_BIN" eval "$@" --kb "quality-$name" --fusion "$FUSIONS" "${prf_flag[@]}" \
+  "$KB_NOVA_BIN" eval "$@" --kb "quality-${KB:-$name}" --fusion "$FUSIONS" "${prf_flag[@]}" \
     --out "$OUT/quality-nova-$name$tag.json" --runs "$OUT/quality-runs-$name$tag.txt"
   reports+=("$OUT/quality-nova-$name$tag.json")
   [ "$PRF" = 1 ] && return 0
@@ -79,7 +83,13 @@ for set in "${SETS[@]}"; do
         "$PY" bench/datasets/folder_to_beir.py "$docs" "$queries" "$OUT/datasets/$set" >/dev/null
         run_set "$set" "$OUT/datasets/$set" --kb-queries "$queries" --docs "$docs"
       else echo "SKIPPED $set: $docs not found"; fi ;;
-    *) echo "unknown set $set (scifact, cranfield, debian-sysadmin, troubleshooting, troubleshooting-paraphrased)" >&2; exit 2 ;;
+    scifact-paraphrased)
+      dir="$SHARED/datasets/scifact"
+      if [ -f "$dir/corpus.jsonl" ]; then
+        "$PY" bench/datasets/paraphrased_beir.py "$dir" "bench/datasets/$set/queries.jsonl" "$OUT/datasets/$set" >/dev/null
+        KB=scifact run_set "$set" "$OUT/datasets/$set" --dataset "$OUT/datasets/$set"
+      else echo "SKIPPED $set: $dir not found"; fi ;;
+    *) echo "unknown set $set (scifact, cranfield, debian-sysadmin, troubleshooting, troubleshooting-paraphrased, scifact-paraphrased)" >&2; exit 2 ;;
   esac
 done
 

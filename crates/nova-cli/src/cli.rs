@@ -1297,7 +1297,7 @@ pub struct IndexTuneArgs {
     #[arg(long)]
     pub kb: Option<String>,
     /// Fusions to try, comma-separated [default: convex:0.0 … convex:1.0 by 0.1, rrf and
-    /// adaptive:0.55:0.1:4].
+    /// adaptive:0.55:0.1:4:0.2:20].
     #[arg(long, value_name = "SPEC", value_delimiter = ',')]
     pub fusion: Vec<String>,
     /// Print JSON.
@@ -1505,8 +1505,8 @@ pub struct EvalArgs {
     /// zscore:ALPHA, dbsf:ALPHA, or adaptive:ALPHA:SLOPE:PIVOT[:BOOST:DEPTH] (z-score fusion whose
     /// dense weight falls as BM25's best candidate stands out, α − SLOPE·(best/mean − PIVOT), and
     /// rises by BOOST when dense does not rank BM25's best document in its top DEPTH) [default:
-    /// adaptive:0.55:0.1:4, as search uses]. Several, comma-separated, evaluate hybrid once per fusion over the same
-    /// retrieved candidates (a sweep: --fusion rrf,convex:0.3,adaptive:0.55:0.1:4).
+    /// adaptive:0.55:0.1:4:0.2:20, as search uses]. Several, comma-separated, evaluate hybrid once per
+    /// fusion over the same retrieved candidates (a sweep: --fusion rrf,convex:0.3,adaptive:0.55:0.1:4).
     #[arg(long, value_name = "SPEC", value_delimiter = ',')]
     pub fusion: Vec<String>,
 

@@ -1,6 +1,7 @@
-//! Search: dense and BM25 candidates from the store, fused for hybrid (convex combination by default;
-//! RRF, z-score or DBSF on request), grouped per document (best chunk wins), each hit carrying why it
-//! matched: per-retriever score and rank, and the fused score.
+//! Search: dense and BM25 candidates from the store, fused for hybrid (by default z-score fusion whose
+//! weight follows the query, `Fusion::for_query`; RRF, convex, z-score or DBSF on request), grouped per
+//! document (best chunk wins), each hit carrying why it matched: per-retriever score and rank, and the
+//! fused score.
 
 use crate::error::{EngineError, Result};
 use crate::fusion::{fuse, Fusion, QuerySignals};
