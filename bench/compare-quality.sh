@@ -34,7 +34,7 @@ tag=""
 prf_flag=()
 if [ "$PRF" = 1 ]; then tag="-prf"; prf_flag=(--prf); fi
 parity="$OUT/quality-bm25.md"
-[ "$PRF" = 1 ] || printf '| set | KB Nova BM25 | bm25s | Δ | queries better / worse | peer RRF | peer exact MiniLM |\n|---|---|---|---|---|---|---|\n' >"$parity"
+[ "$PRF" = 1 ] || printf '| set | KB Nova BM25 | bm25s | Δ | Δ 95 %% interval | queries better / worse | peer RRF | peer exact MiniLM |\n|---|---|---|---|---|---|---|---|\n' >"$parity"
 
 # One set: KB Nova's sweep on the form users ingest, the peers and the BM25 comparison on a BEIR folder.
 # KB=OTHER reuses set OTHER's index (the same corpus asked other questions).
@@ -61,7 +61,8 @@ import json, sys
 name, out = sys.argv[1], sys.argv[2]
 cmp = json.load(open(f"{out}/quality-bm25cmp-{name}.json"))
 peers = json.load(open(f"{out}/quality-peers-{name}.json"))
-print(f"| {name} | {cmp['nova']:.4f} | {cmp['bm25s']:.4f} | {cmp['nova'] - cmp['bm25s']:+.4f} | {cmp['better']} / {cmp['worse']} | "
+print(f"| {name} | {cmp['nova']:.4f} | {cmp['bm25s']:.4f} | {cmp['nova'] - cmp['bm25s']:+.4f} | "
+      f"{cmp['ci'][0]:+.4f} … {cmp['ci'][1]:+.4f} | {cmp['better']} / {cmp['worse']} | "
       f"{peers['rrf']['ndcg_at_10']:.4f} | {peers['exact-minilm']['ndcg_at_10']:.4f} |")
 PY
 }
