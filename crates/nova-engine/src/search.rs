@@ -278,22 +278,39 @@ pub(crate) fn search_with(
     }
 }
 
-/// Where dense ranks BM25's best chunk's document among its own documents (0-based, each document at
-/// its best chunk's place); `None` when dense did not return it.
+/// Where dense ranks BM25's best document among its own documents (0-based, each document at its best
+/// chunk's score); `None` when dense did not return it. Both sides are read so that tied scores cannot
+/// change the answer — a replica or a backend may list equal scores in any order: every document tied
+/// at BM25's top score counts as its best (the best placed of them is taken), and a document's place is
+/// the number of documents dense scores strictly above it.
 fn bm25_best_in_dense(
     dense: &[StoreHit],
     bm25: &[StoreHit],
     doc_of: &HashMap<u64, Arc<str>>,
 ) -> Option<usize> {
-    let best = doc_of.get(&bm25.first()?.id)?;
+    let top = bm25.first()?.score;
+    let best: HashSet<&Arc<str>> = bm25
+        .iter()
+        .take_while(|h| !below(h.score, top))
+        .filter_map(|h| doc_of.get(&h.id))
+        .collect();
+    // Each document's best dense score, in dense's (descending) order.
     let mut seen: HashSet<&Arc<str>> = HashSet::new();
-    for doc in dense.iter().filter_map(|h| doc_of.get(&h.id)) {
-        if doc == best {
-            return Some(seen.len());
-        }
-        seen.insert(doc);
-    }
-    None
+    let firsts: Vec<(&Arc<str>, f32)> = dense
+        .iter()
+        .filter_map(|h| doc_of.get(&h.id).map(|d| (d, h.score)))
+        .filter(|(d, _)| seen.insert(d))
+        .collect();
+    firsts
+        .iter()
+        .filter(|(d, _)| best.contains(d))
+        .map(|(_, score)| firsts.iter().filter(|(_, s)| below(*score, *s)).count())
+        .min()
+}
+
+/// `a` is below `b` by more than float noise (scores that differ in the last bits are tied).
+fn below(a: f32, b: f32) -> bool {
+    a < b - 1e-6 * b.abs().max(1.0)
 }
 
 /// Searches run again when a document was replaced mid-search.
@@ -378,22 +395,36 @@ mod tests {
     use super::*;
 
     fn hits(ids: &[u64]) -> Vec<StoreHit> {
-        ids.iter()
-            .map(|&id| StoreHit {
+        // Best first, no ties.
+        let listed = ids.iter().enumerate();
+        scored(
+            &listed
+                .map(|(i, &id)| (id, 1.0 - i as f32 / 100.0))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn scored(hits: &[(u64, f32)]) -> Vec<StoreHit> {
+        hits.iter()
+            .map(|&(id, score)| StoreHit {
                 id,
-                score: 1.0,
+                score,
                 payload: serde_json::Map::new(),
             })
             .collect()
     }
 
-    #[test]
-    fn bm25s_best_document_is_ranked_among_dense_documents_not_chunks() {
-        // Chunks 1, 2 belong to doc a; 3 to b; 4, 5 to c.
-        let doc_of: HashMap<u64, Arc<str>> = [(1, "a"), (2, "a"), (3, "b"), (4, "c"), (5, "c")]
+    fn docs() -> HashMap<u64, Arc<str>> {
+        // Chunks 1, 2 belong to doc a; 3 to b; 4, 5 to c; 6 to d.
+        [(1, "a"), (2, "a"), (3, "b"), (4, "c"), (5, "c"), (6, "d")]
             .into_iter()
             .map(|(id, d)| (id, Arc::from(d)))
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn bm25s_best_document_is_ranked_among_dense_documents_not_chunks() {
+        let doc_of = docs();
         let dense = hits(&[1, 2, 3, 5]);
         // BM25's best chunk is 4 (doc c): dense's documents are a, b, c — c is third (index 2),
         // though its chunk is fourth.
@@ -405,5 +436,32 @@ mod tests {
             None
         );
         assert_eq!(bm25_best_in_dense(&dense, &[], &doc_of), None);
+    }
+
+    #[test]
+    fn tied_scores_give_the_same_place_in_any_order() {
+        let doc_of = docs();
+        // BM25 ties c and a at its top: whichever it lists first, the best placed of the two counts.
+        let dense = hits(&[3, 1, 4]);
+        for bm25 in [scored(&[(4, 5.0), (1, 5.0)]), scored(&[(1, 5.0), (4, 5.0)])] {
+            assert_eq!(bm25_best_in_dense(&dense, &bm25, &doc_of), Some(1));
+        }
+        // Dense ties b, a and c: each is at place 0 whatever the order; d below them is at 3.
+        for order in [[3, 1, 4, 6], [4, 3, 1, 6], [1, 4, 3, 6]] {
+            let dense = scored(&[
+                (order[0], 0.8),
+                (order[1], 0.8),
+                (order[2], 0.8),
+                (order[3], 0.5),
+            ]);
+            assert_eq!(
+                bm25_best_in_dense(&dense, &scored(&[(4, 3.0)]), &doc_of),
+                Some(0)
+            );
+            assert_eq!(
+                bm25_best_in_dense(&dense, &scored(&[(6, 3.0), (4, 2.0)]), &doc_of),
+                Some(3)
+            );
+        }
     }
 }
