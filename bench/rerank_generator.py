@@ -12,23 +12,17 @@ names documents, not chunks). The ranking reordered is a `nova eval --runs` file
 Usage: rerank_generator.py --dataset BEIR_DIR --runs RUNS --tag TAG --gguf GGUF [--queries N] [--out F.json]"""
 import argparse
 import json
-import math
 import pathlib
 import time
 
 import numpy as np
 from llama_cpp import Llama
 
+from fusion_signals import load_qrels, load_runs, ndcg10
+
 PROMPT = ("<|im_start|>system\nYou judge search results. Answer with yes or no.<|im_end|>\n"
           "<|im_start|>user\nQuestion: {q}\n\nPassage: {p}\n\nDoes the passage answer the question?<|im_end|>\n"
           "<|im_start|>assistant\n")
-
-
-def ndcg10(ranked, rel):
-    dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-    ideal = sorted(rel.values(), reverse=True)[:10]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
 
 
 def main():
@@ -45,16 +39,8 @@ def main():
         d = json.loads(line)
         corpus[d["_id"]] = (d.get("title", "") + ". " + " ".join(d["text"].split()[: a.words])).strip(". ")
     queries = {json.loads(l)["_id"]: json.loads(l)["text"] for l in open(root / "queries.jsonl")}
-    qrels = {}
-    for i, line in enumerate(open(root / "qrels/test.tsv")):
-        if i:
-            q, d, g = line.rstrip("\n").split("\t")
-            qrels.setdefault(q, {})[d] = int(g)
-    runs = {}
-    for line in open(a.runs):
-        q, _, d, rank, _, tag = line.split()
-        if tag == a.tag:
-            runs.setdefault(q, []).append((int(rank), d))
+    qrels = load_qrels(root / "qrels/test.tsv")
+    runs = load_runs(a.runs)[a.tag]  # each query's documents, best first (runs files are in rank order)
     qids = [q for q in qrels if q in runs][: a.queries]
     # Only the prompt's last position is read: logits for every position (logits_all) would cost a
     # vocabulary-sized row per prompt token.
@@ -65,7 +51,7 @@ def main():
                        for t in llm.tokenize(form.encode(), add_bos=False, special=False)[:1]}
     before, after, spent = [], [], 0.0
     for q in qids:
-        top = [d for _, d in sorted(runs[q])][:10]
+        top = [d for d, _ in runs[q]][:10]
         start = time.perf_counter()
         scores = []
         for d in top:

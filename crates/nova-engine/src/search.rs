@@ -294,18 +294,17 @@ fn bm25_best_in_dense(
         .take_while(|h| !below(h.score, top))
         .filter_map(|h| doc_of.get(&h.id))
         .collect();
-    // Each document's best dense score, in dense's (descending) order.
+    // Each document's best dense score, best first (dense lists its chunks best first).
     let mut seen: HashSet<&Arc<str>> = HashSet::new();
     let firsts: Vec<(&Arc<str>, f32)> = dense
         .iter()
         .filter_map(|h| doc_of.get(&h.id).map(|d| (d, h.score)))
         .filter(|(d, _)| seen.insert(d))
         .collect();
-    firsts
-        .iter()
-        .filter(|(d, _)| best.contains(d))
-        .map(|(_, score)| firsts.iter().filter(|(_, s)| below(*score, *s)).count())
-        .min()
+    // The first of BM25's best documents in that order is the best placed; the documents scored
+    // strictly above it are a prefix.
+    let (_, score) = firsts.iter().find(|(d, _)| best.contains(d))?;
+    Some(firsts.partition_point(|(_, s)| below(*score, *s)))
 }
 
 /// `a` is below `b` by more than float noise (scores that differ in the last bits are tied).
