@@ -6,9 +6,10 @@
 #  3. the leave-one-set-out choice of fusion (bench/loso.py): tuned on all sets but one, scored on it.
 # Sets: SciFact and Cranfield (shared), Debian sysadmin packages (built from Debian's index,
 # bench/datasets/debian-sysadmin), the troubleshooting docs with the shared questions and with our
-# held-out paraphrases (bench/datasets/troubleshooting-paraphrased), and SciFact's claims in lay words
-# (bench/datasets/scifact-paraphrased, on SciFact's index). A set whose files are missing is SKIPPED. Tables go to bench/results/quality-*.md.
-# Usage: bench/compare-quality.sh [SET ...]   (default: all six; KB_NOVA_SHARED=../shared)
+# held-out paraphrases (bench/datasets/troubleshooting-paraphrased) and with fresh questions on other pages
+# (bench/datasets/troubleshooting-fresh), and SciFact's claims in lay words (bench/datasets/scifact-paraphrased,
+# on SciFact's index). A set whose files are missing is SKIPPED. Tables go to bench/results/quality-*.md.
+# Usage: bench/compare-quality.sh [SET ...]   (default: all seven; KB_NOVA_SHARED=../shared)
 #        PRF=1 bench/compare-quality.sh   the same sweep with pseudo-relevance feedback on (KB Nova only,
 #                                         reusing the KBs; tables quality-loso-prf.md)
 set -euo pipefail
@@ -24,7 +25,7 @@ for alpha in 0.5 0.55 0.6; do for slope in 0 0.1; do for boost in 0.2 0.3 0.4; d
 done; done; done; done
 FUSIONS="${FUSIONS:-rrf,convex:0.3,convex:0.4,convex:0.5,convex:0.6,convex:0.7,convex:0.8,zscore:0.3,zscore:0.4,zscore:0.5,zscore:0.6,zscore:0.7,zscore:0.8,dbsf:0.3,dbsf:0.4,dbsf:0.5,dbsf:0.6,dbsf:0.7,dbsf:0.8,adaptive:0.5:0.1:4,adaptive:0.55:0.06:4,adaptive:0.55:0.1:4,adaptive:0.55:0.1:4.5,adaptive:0.55:0.2:4,adaptive:0.6:0.1:4,adaptive:0.6:0.2:3,adaptive:0.65:0.3:3,$AGREEMENT}"
 SETS=("$@")
-[ ${#SETS[@]} -gt 0 ] || SETS=(scifact cranfield debian-sysadmin troubleshooting troubleshooting-paraphrased scifact-paraphrased)
+[ ${#SETS[@]} -gt 0 ] || SETS=(scifact cranfield debian-sysadmin troubleshooting troubleshooting-paraphrased scifact-paraphrased troubleshooting-fresh)
 PY="$(bash bench/setup-python.sh)"
 bash scripts/fetch-models.sh >/dev/null
 cargo build --locked --bin nova
@@ -79,7 +80,7 @@ for set in "${SETS[@]}"; do
       dir="$OUT/datasets/debian-sysadmin"
       if "$PY" bench/datasets/build_debian.py "$dir"; then run_set "$set" "$dir" --dataset "$dir"
       else echo "SKIPPED $set: Debian's package index could not be read"; fi ;;
-    troubleshooting | troubleshooting-paraphrased)
+    troubleshooting | troubleshooting-paraphrased | troubleshooting-fresh)
       docs="$SHARED/datasets/troubleshooting/docs"
       queries="$SHARED/datasets/troubleshooting/queries.jsonl"
       [ "$set" = troubleshooting ] || queries="bench/datasets/$set/queries.jsonl"
@@ -93,7 +94,7 @@ for set in "${SETS[@]}"; do
         "$PY" bench/datasets/paraphrased_beir.py "$dir" "bench/datasets/$set/queries.jsonl" "$OUT/datasets/$set" >/dev/null
         KB=scifact run_set "$set" "$OUT/datasets/$set" --dataset "$OUT/datasets/$set"
       else echo "SKIPPED $set: $dir not found"; fi ;;
-    *) echo "unknown set $set (scifact, cranfield, debian-sysadmin, troubleshooting, troubleshooting-paraphrased, scifact-paraphrased)" >&2; exit 2 ;;
+    *) echo "unknown set $set (scifact, cranfield, debian-sysadmin, troubleshooting, troubleshooting-paraphrased, scifact-paraphrased, troubleshooting-fresh)" >&2; exit 2 ;;
   esac
 done
 
