@@ -18,10 +18,15 @@ cd "$ROOT"
 source scripts/env.sh
 SHARED="${KB_NOVA_SHARED:-$ROOT/../shared}"
 # Fixed fusions, adaptive ones (weight from BM25's best/mean) and adaptive ones with agreement (+BOOST
-# when dense does not rank BM25's best document in its top DEPTH).
+# when dense does not rank BM25's best document in its top DEPTH), some of them backed (and BM25 ranks
+# dense's best in its top BACKING).
 AGREEMENT=""
 for alpha in 0.5 0.55 0.6; do for slope in 0 0.1; do for boost in 0.2 0.3 0.4; do for depth in 10 20; do
   AGREEMENT+="${AGREEMENT:+,}adaptive:$alpha:$slope:4:$boost:$depth"
+done; done; done; done
+# Backed agreement: the boost only when BM25 also ranks dense's best document in its top 20.
+for alpha in 0.55 0.6; do for slope in 0 0.1; do for boost in 0.2 0.3; do for depth in 10 20; do
+  AGREEMENT+=",adaptive:$alpha:$slope:4:$boost:$depth:20"
 done; done; done; done
 FUSIONS="${FUSIONS:-rrf,convex:0.3,convex:0.4,convex:0.5,convex:0.6,convex:0.7,convex:0.8,zscore:0.3,zscore:0.4,zscore:0.5,zscore:0.6,zscore:0.7,zscore:0.8,dbsf:0.3,dbsf:0.4,dbsf:0.5,dbsf:0.6,dbsf:0.7,dbsf:0.8,adaptive:0.5:0.1:4,adaptive:0.55:0.06:4,adaptive:0.55:0.1:4,adaptive:0.55:0.1:4.5,adaptive:0.55:0.2:4,adaptive:0.6:0.1:4,adaptive:0.6:0.2:3,adaptive:0.65:0.3:3,$AGREEMENT}"
 SETS=("$@")

@@ -256,7 +256,8 @@ pub(crate) fn search_with(
         let scores: Vec<f64> = bm25.iter().map(|h| f64::from(h.score)).collect();
         let fusion = fusion.for_query(QuerySignals {
             bm25: &scores,
-            bm25_best_in_dense: bm25_best_in_dense(&dense, &bm25, &docs),
+            bm25_best_in_dense: best_placed_in(&bm25, &dense, &docs),
+            dense_best_in_bm25: best_placed_in(&dense, &bm25, &docs),
         });
         let grouped = group(dense, bm25, &docs, opts, fusion);
         let ids: Vec<u64> = grouped.iter().map(|(id, _)| *id).collect();
@@ -278,25 +279,26 @@ pub(crate) fn search_with(
     }
 }
 
-/// Where dense ranks BM25's best document among its own documents (0-based, each document at its best
-/// chunk's score); `None` when dense did not return it. Both sides are read so that tied scores cannot
-/// change the answer — a replica or a backend may list equal scores in any order: every document tied
-/// at BM25's top score counts as its best (the best placed of them is taken), and a document's place is
-/// the number of documents dense scores strictly above it.
-fn bm25_best_in_dense(
-    dense: &[StoreHit],
-    bm25: &[StoreHit],
+/// Where one retriever (`other`) ranks the other's (`lead`'s) best document among its own documents
+/// (0-based, each document at its best chunk's score); `None` when `other` did not return it. Both
+/// sides are read so that tied scores cannot change the answer — a replica or a backend may list equal
+/// scores in any order: every document tied at `lead`'s top score counts as its best (the best placed
+/// of them is taken), and a document's place is the number of documents `other` scores strictly above
+/// it.
+fn best_placed_in(
+    lead: &[StoreHit],
+    other: &[StoreHit],
     doc_of: &HashMap<u64, Arc<str>>,
 ) -> Option<usize> {
-    let top = bm25.first()?.score;
-    let best: HashSet<&Arc<str>> = bm25
+    let top = lead.first()?.score;
+    let best: HashSet<&Arc<str>> = lead
         .iter()
         .take_while(|h| !below(h.score, top))
         .filter_map(|h| doc_of.get(&h.id))
         .collect();
-    // Each document's best dense score, best first (dense lists its chunks best first).
+    // Each document's best score in `other`, best first (a retriever lists its chunks best first).
     let mut seen: HashSet<&Arc<str>> = HashSet::new();
-    let firsts: Vec<(&Arc<str>, f32)> = dense
+    let firsts: Vec<(&Arc<str>, f32)> = other
         .iter()
         .filter_map(|h| doc_of.get(&h.id).map(|d| (d, h.score)))
         .filter(|(d, _)| seen.insert(d))
@@ -421,6 +423,15 @@ mod tests {
             .collect()
     }
 
+    /// Where dense ranks BM25's best document (the agreement signal's first direction).
+    fn bm25_best_in_dense(
+        dense: &[StoreHit],
+        bm25: &[StoreHit],
+        doc_of: &HashMap<u64, Arc<str>>,
+    ) -> Option<usize> {
+        best_placed_in(bm25, dense, doc_of)
+    }
+
     #[test]
     fn bm25s_best_document_is_ranked_among_dense_documents_not_chunks() {
         let doc_of = docs();
@@ -435,6 +446,8 @@ mod tests {
             None
         );
         assert_eq!(bm25_best_in_dense(&dense, &[], &doc_of), None);
+        // The other direction: dense's best (chunk 1, doc a) is BM25's second document.
+        assert_eq!(best_placed_in(&dense, &hits(&[4, 1]), &doc_of), Some(1));
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub struct BuildRequest {
     #[schema(minimum = 0, maximum = 1000)]
     pub overlap_words: Option<usize>,
     /// Hybrid fusion by default: `rrf`, `rrf:K`, `convex:ALPHA`, `zscore:ALPHA`, `dbsf:ALPHA`,
-    /// `adaptive:ALPHA:SLOPE:PIVOT[:BOOST:DEPTH]`.
+    /// `adaptive:ALPHA:SLOPE:PIVOT[:BOOST:DEPTH[:BACKING]]`.
     pub fusion: Option<String>,
     /// How far below the serving version a golden-set metric may fall (0–1, default 0.01).
     #[schema(minimum = 0.0, maximum = 1.0)]
