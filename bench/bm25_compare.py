@@ -11,16 +11,12 @@ import json
 
 import numpy as np
 
-from quality_baseline import bm25s_search, documents, load, metrics
+from beir import documents, load, load_runs, metrics
+from quality_baseline import bm25s_search
 
 
 def nova_runs(path, tag):
-    runs = {}
-    for line in open(path):
-        qid, _, doc, rank, _score, t = line.split()
-        if t == tag:
-            runs.setdefault(qid, []).append((int(rank), doc))
-    return {q: [d for _, d in sorted(r)] for q, r in runs.items()}
+    return {q: [d for d, _ in ranked] for q, ranked in load_runs(path)[tag].items()}
 
 
 def main():

@@ -17,37 +17,13 @@ in dense's top K (BM25 matched words that the meaning does not support).
 Usage (after `bash bench/compare-quality.sh troubleshooting troubleshooting-paraphrased`):
   python3 bench/fusion_signals.py troubleshooting troubleshooting-paraphrased
 """
-import collections
-import math
 import statistics as st
 import sys
 
+from beir import load_qrels, load_runs, ndcg10
+
 RESULTS = "bench/results"
 ADAPTIVE = "hybrid-adaptive:0.55:0.1:4"
-
-
-def load_runs(path):
-    runs = collections.defaultdict(lambda: collections.defaultdict(list))
-    for line in open(path):
-        q, _, doc, _, score, tag = line.split()
-        runs[tag][q].append((doc, float(score)))
-    return runs
-
-
-def load_qrels(path):
-    qrels = collections.defaultdict(dict)
-    for i, line in enumerate(open(path)):
-        if i:
-            q, doc, grade = line.rstrip("\n").split("\t")
-            qrels[q][doc] = int(grade)
-    return qrels
-
-
-def ndcg10(ranked, rel):
-    dcg = sum(rel.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-    ideal = sorted(rel.values(), reverse=True)[:10]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
 
 
 def zscores(ranked):

@@ -5,7 +5,6 @@ Recall@100 and MRR@10 (trec_eval conventions: linear graded gains, log2 discount
 and writes a JSON report."""
 import argparse
 import json
-import math
 import pathlib
 
 import bm25s
@@ -13,34 +12,7 @@ import numpy as np
 import Stemmer
 from sentence_transformers import SentenceTransformer
 
-
-def load(d):
-    d = pathlib.Path(d)
-    corpus = [json.loads(l) for l in open(d / "corpus.jsonl") if l.strip()]
-    queries = {q["_id"]: q["text"] for q in map(json.loads, open(d / "queries.jsonl")) if q}
-    qrels = {}
-    for i, line in enumerate(open(d / "qrels" / "test.tsv")):
-        cols = line.rstrip("\n").split("\t")
-        if len(cols) != 3 or (i == 0 and not cols[2].strip().isdigit()):
-            continue
-        qrels.setdefault(cols[0], {})[cols[1]] = int(cols[2])
-    queries = {k: v for k, v in queries.items() if k in qrels}
-    return corpus, queries, qrels
-
-
-def metrics(ranked, rels):
-    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-    ideal = sorted((g for g in rels.values() if g > 0), reverse=True)[:10]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    relevant = {d for d, g in rels.items() if g > 0}
-    recall = len(relevant & set(ranked[:100])) / len(relevant) if relevant else 0.0
-    mrr = next((1 / (i + 1) for i, d in enumerate(ranked[:10]) if d in relevant), 0.0)
-    return (dcg / idcg if idcg else 0.0), recall, mrr
-
-
-def documents(corpus):
-    """Ids and the text the peers index (title + " " + text)."""
-    return [c["_id"] for c in corpus], [(c.get("title", "") + " " + c.get("text", "")).strip() for c in corpus]
+from beir import documents, load, metrics
 
 
 def bm25s_search(texts, query_texts, k=100):

@@ -18,7 +18,7 @@ import time
 import numpy as np
 from llama_cpp import Llama
 
-from fusion_signals import load_qrels, load_runs, ndcg10
+from beir import load_qrels, load_runs, ndcg10
 
 PROMPT = ("<|im_start|>system\nYou judge search results. Answer with yes or no.<|im_end|>\n"
           "<|im_start|>user\nQuestion: {q}\n\nPassage: {p}\n\nDoes the passage answer the question?<|im_end|>\n"
