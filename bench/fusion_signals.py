@@ -23,7 +23,7 @@ import sys
 from beir import load_qrels, load_runs, ndcg10
 
 RESULTS = "bench/results"
-DEFAULT = "hybrid-adaptive:0.55:0.1:4:0.2:20:20"  # the engine's default fusion, as its runs are tagged
+DEFAULT = "hybrid-adaptive:0.55:0.1:4:0.3:10:20"  # the engine's default fusion, as its runs are tagged
 
 
 def zscores(ranked):

@@ -1297,7 +1297,7 @@ pub struct IndexTuneArgs {
     #[arg(long)]
     pub kb: Option<String>,
     /// Fusions to try, comma-separated [default: convex:0.0 … convex:1.0 by 0.1, rrf and
-    /// adaptive:0.55:0.1:4:0.2:20:20].
+    /// adaptive:0.55:0.1:4:0.3:10:20].
     #[arg(long, value_name = "SPEC", value_delimiter = ',')]
     pub fusion: Vec<String>,
     /// Print JSON.
@@ -1506,7 +1506,7 @@ pub struct EvalArgs {
     /// whose dense weight falls as BM25's best candidate stands out, α − SLOPE·(best/mean − PIVOT),
     /// and rises by BOOST when dense does not rank BM25's best document in its top DEPTH — with
     /// BACKING, only if BM25 ranks dense's best document in its top BACKING) [default:
-    /// adaptive:0.55:0.1:4:0.2:20:20, as search uses]. Several, comma-separated, evaluate hybrid once per
+    /// adaptive:0.55:0.1:4:0.3:10:20, as search uses]. Several, comma-separated, evaluate hybrid once per
     /// fusion over the same retrieved candidates (a sweep: --fusion rrf,convex:0.3,adaptive:0.55:0.1:4).
     #[arg(long, value_name = "SPEC", value_delimiter = ',')]
     pub fusion: Vec<String>,
