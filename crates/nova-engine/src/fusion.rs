@@ -241,6 +241,13 @@ impl FromStr for Fusion {
                 };
                 let depth = places(4, "DEPTH")?.unwrap_or(DEFAULT_DEPTH);
                 let backing = places(5, "BACKING")?;
+                // Without a boost, DEPTH and BACKING change nothing and are not printed: one value
+                // for one behaviour, so a spec equals itself after a round trip.
+                let (depth, backing) = if boost == 0.0 {
+                    (DEFAULT_DEPTH, None)
+                } else {
+                    (depth, backing)
+                };
                 if !(0.0..=1.0).contains(&alpha)
                     || slope < 0.0
                     || pivot < 0.0
@@ -556,5 +563,9 @@ mod tests {
             .parse::<Fusion>()
             .unwrap_err()
             .contains("BACKING"));
+        // No boost: depth and backing mean nothing, and the value survives a round trip.
+        let idle: Fusion = "adaptive:0.6:0:4:0:20:20".parse().unwrap();
+        assert_eq!(idle.to_string(), "adaptive:0.6:0:4");
+        assert_eq!(idle.to_string().parse::<Fusion>(), Ok(idle));
     }
 }
