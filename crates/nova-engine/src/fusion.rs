@@ -182,19 +182,20 @@ impl FromStr for Fusion {
     /// out; a left-out BOOST is 0, a left-out BACKING asks nothing of BM25).
     fn from_str(s: &str) -> Result<Self, String> {
         let (name, arg) = s.split_once(':').map_or((s, None), |(n, a)| (n, Some(a)));
-        let number = |default: f64| -> Result<f64, String> {
-            arg.map_or(Ok(default), |a| {
-                a.trim()
+        // A number of the spec, or `default` when it is left out.
+        let number = |text: Option<&str>, default: f64| -> Result<f64, String> {
+            text.map_or(Ok(default), |t| {
+                t.trim()
                     .parse::<f64>()
-                    .map_err(|_| format!("`{a}` in fusion `{s}` is not a number"))
+                    .map_err(|_| format!("`{t}` in fusion `{s}` is not a number"))
             })
         };
         match name.trim() {
-            "rrf" => match number(RRF_K)? {
+            "rrf" => match number(arg, RRF_K)? {
                 k if k >= 0.0 => Ok(Self::Rrf { k }),
                 k => Err(format!("rrf k must be ≥ 0, got {k}")),
             },
-            weighted @ ("convex" | "zscore" | "dbsf") => match number(0.5)? {
+            weighted @ ("convex" | "zscore" | "dbsf") => match number(arg, 0.5)? {
                 alpha if (0.0..=1.0).contains(&alpha) => Ok(match weighted {
                     "convex" => Self::Convex { alpha },
                     "zscore" => Self::Zscore { alpha },
@@ -204,13 +205,7 @@ impl FromStr for Fusion {
             },
             "adaptive" => {
                 let parts: Vec<&str> = arg.map_or(Vec::new(), |a| a.split(':').collect());
-                let value = |i: usize, default: f64| -> Result<f64, String> {
-                    parts.get(i).map_or(Ok(default), |p| {
-                        p.trim()
-                            .parse::<f64>()
-                            .map_err(|_| format!("`{p}` in fusion `{s}` is not a number"))
-                    })
-                };
+                let value = |i: usize, default: f64| number(parts.get(i).copied(), default);
                 if parts.len() > 6 {
                     return Err(format!(
                         "fusion `{s}`: adaptive takes at most ALPHA:SLOPE:PIVOT:BOOST:DEPTH:BACKING"
@@ -433,27 +428,18 @@ mod tests {
             Ok(Fusion::Zscore { alpha: 0.7 })
         );
         assert_eq!("dbsf".parse::<Fusion>(), Ok(Fusion::Dbsf { alpha: 0.5 }));
-        assert!("dbsf:-1"
-            .parse::<Fusion>()
-            .unwrap_err()
-            .contains("dbsf alpha"));
+        assert!(refusal("dbsf:-1").contains("dbsf alpha"));
         assert_eq!("rrf".parse::<Fusion>(), Ok(Fusion::Rrf { k: 60.0 }));
         assert_eq!("rrf:20".parse::<Fusion>(), Ok(Fusion::Rrf { k: 20.0 }));
         assert_eq!(
             "convex:0.3".parse::<Fusion>(),
             Ok(Fusion::Convex { alpha: 0.3 })
         );
-        assert!("convex:2".parse::<Fusion>().unwrap_err().contains("[0, 1]"));
-        assert!("max"
-            .parse::<Fusion>()
-            .unwrap_err()
-            .contains("unknown fusion"));
+        assert!(refusal("convex:2").contains("[0, 1]"));
+        assert!(refusal("max").contains("unknown fusion"));
         let adaptive = "adaptive:0.6:0.2:3".parse::<Fusion>().unwrap();
         assert_eq!(adaptive.to_string().parse::<Fusion>(), Ok(adaptive));
-        assert!("adaptive:0.5:-1"
-            .parse::<Fusion>()
-            .unwrap_err()
-            .contains("SLOPE"));
+        assert!(refusal("adaptive:0.5:-1").contains("SLOPE"));
     }
 
     #[test]
@@ -480,6 +466,11 @@ mod tests {
             ..QuerySignals::default()
         };
         assert_eq!(rrf.for_query(signals), rrf);
+    }
+
+    /// Why a spec is refused (it must be).
+    fn refusal(spec: &str) -> String {
+        spec.parse::<Fusion>().unwrap_err()
     }
 
     /// The z-score weight an adaptive fusion gives a query.
@@ -530,18 +521,9 @@ mod tests {
                 .map(|f| f.to_string()),
             Ok("adaptive:0.55:0.1:4".to_string())
         );
-        assert!("adaptive:0.6:0:4:0.3:0"
-            .parse::<Fusion>()
-            .unwrap_err()
-            .contains("DEPTH"));
-        assert!("adaptive:0.6:0:4:2"
-            .parse::<Fusion>()
-            .unwrap_err()
-            .contains("BOOST"));
-        assert!("adaptive:1:2:3:0.1:5:6:7"
-            .parse::<Fusion>()
-            .unwrap_err()
-            .contains("at most"));
+        assert!(refusal("adaptive:0.6:0:4:0.3:0").contains("DEPTH"));
+        assert!(refusal("adaptive:0.6:0:4:2").contains("BOOST"));
+        assert!(refusal("adaptive:1:2:3:0.1:5:6:7").contains("at most"));
     }
 
     #[test]
@@ -559,10 +541,7 @@ mod tests {
         // Without BACKING nothing is asked of BM25 (the five-number form reads as before).
         let unbacked: Fusion = "adaptive:0.6:0:4:0.3:20".parse().unwrap();
         assert!((backed_alpha(unbacked, &scores, None, None) - 0.9).abs() < 1e-9);
-        assert!("adaptive:0.6:0:4:0.3:20:0"
-            .parse::<Fusion>()
-            .unwrap_err()
-            .contains("BACKING"));
+        assert!(refusal("adaptive:0.6:0:4:0.3:20:0").contains("BACKING"));
         // No boost: depth and backing mean nothing, and the value survives a round trip.
         let idle: Fusion = "adaptive:0.6:0:4:0:20:20".parse().unwrap();
         assert_eq!(idle.to_string(), "adaptive:0.6:0:4");

@@ -303,7 +303,7 @@ fn best_placed_in(
         .filter_map(|h| doc_of.get(&h.id).map(|d| (d, h.score)))
         .filter(|(d, _)| seen.insert(d))
         .collect();
-    // The first of BM25's best documents in that order is the best placed; the documents scored
+    // The first of `lead`'s best documents in that order is the best placed; the documents scored
     // strictly above it are a prefix.
     let (_, score) = firsts.iter().find(|(d, _)| best.contains(d))?;
     Some(firsts.partition_point(|(_, s)| below(*score, *s)))
