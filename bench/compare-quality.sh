@@ -59,7 +59,7 @@ run_set() {
   if [ "$1" != --dataset ]; then
     # Ingested as Markdown above; BM25 is compared on the same files as plain text, as bm25s sees them.
     bm25_runs="$OUT/quality-runs-$name-plain.txt"
-    "$KB_NOVA_BIN" eval --dataset "$beir" --kb "quality-$name-beir" --modes bm25 \
+    "$KB_NOVA_BIN" eval --dataset "$beir" --kb "quality-${KB:-$name}-beir" --modes bm25 \
       --runs "$bm25_runs" --out "$OUT/quality-bm25-$name.json" >/dev/null
   fi
   "$PY" bench/quality_baseline.py --dataset "$beir" --out "$OUT/quality-peers-$name.json" 2>/dev/null
@@ -91,7 +91,8 @@ for set in "${SETS[@]}"; do
       [ "$set" = troubleshooting ] || queries="bench/datasets/$set/queries.jsonl"
       if [ -d "$docs" ]; then
         "$PY" bench/datasets/folder_to_beir.py "$docs" "$queries" "$OUT/datasets/$set" >/dev/null
-        run_set "$set" "$OUT/datasets/$set" --kb-queries "$queries" --docs "$docs"
+        # The three question sets ask the same pages: one index (and one plain-text index) serves all.
+        KB=troubleshooting run_set "$set" "$OUT/datasets/$set" --kb-queries "$queries" --docs "$docs"
       else echo "SKIPPED $set: $docs not found"; fi ;;
     scifact-paraphrased)
       dir="$SHARED/datasets/scifact"
